@@ -1,0 +1,209 @@
+"""The panel's vocabulary: states, modes, zones, sensors, users and their settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class PanelState(StrEnum):
+    """What the panel shows, named as Home Assistant names alarm states."""
+
+    DISARMED = "disarmed"
+    ARMING = "arming"
+    ARMED_AWAY = "armed_away"
+    ARMED_HOME = "armed_home"
+    ARMED_NIGHT = "armed_night"
+    ARMED_VACATION = "armed_vacation"
+    PENDING = "pending"
+    TRIGGERED = "triggered"
+
+
+class ArmMode(StrEnum):
+    """An armed mode; its value is the panel state it ends in."""
+
+    AWAY = "armed_away"
+    HOME = "armed_home"
+    NIGHT = "armed_night"
+    VACATION = "armed_vacation"
+
+    @property
+    def state(self) -> PanelState:
+        return PanelState(self.value)
+
+
+class ZoneKind(StrEnum):
+    ENTRY = "entry"  # starts the entry delay
+    PERIMETER = "perimeter"  # instant
+    INTERIOR = "interior"  # instant, but follows an entry delay already running
+    ALWAYS = "24h"  # trips in every state, disarmed included
+
+
+class SensorType(StrEnum):
+    DOOR = "door"
+    WINDOW = "window"
+    MOTION = "motion"
+    TAMPER = "tamper"
+    PANIC = "panic"
+    SMOKE = "smoke"
+    WATER = "water"
+
+
+DEFAULT_ZONE: Mapping[SensorType, ZoneKind] = MappingProxyType(
+    {
+        SensorType.DOOR: ZoneKind.ENTRY,
+        SensorType.WINDOW: ZoneKind.PERIMETER,
+        SensorType.MOTION: ZoneKind.INTERIOR,
+        SensorType.TAMPER: ZoneKind.ALWAYS,
+        SensorType.PANIC: ZoneKind.ALWAYS,
+        SensorType.SMOKE: ZoneKind.ALWAYS,
+        SensorType.WATER: ZoneKind.ALWAYS,
+    }
+)
+
+ALL_MODES = frozenset(ArmMode)
+# Interior (motion) zones are not watched while people are home or asleep.
+DEFAULT_WATCH: Mapping[ZoneKind, frozenset[ArmMode]] = MappingProxyType(
+    {
+        ZoneKind.ENTRY: ALL_MODES,
+        ZoneKind.PERIMETER: ALL_MODES,
+        ZoneKind.INTERIOR: frozenset({ArmMode.AWAY, ArmMode.VACATION}),
+        ZoneKind.ALWAYS: ALL_MODES,
+    }
+)
+
+
+class SensorState(StrEnum):
+    """What a sensor reports, whatever device family it comes from."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    MOTION = "MOTION"
+    NO_MOTION = "NO_MOTION"
+    TAMPER = "TAMPER"
+    ON = "ON"  # smoke, water, panic: detected
+    OFF = "OFF"
+
+    @property
+    def active(self) -> bool:
+        """True when the sensor is tripped (open, moving, detecting, tampered)."""
+        return self in _ACTIVE_STATES
+
+
+_ACTIVE_STATES = frozenset(
+    {SensorState.OPEN, SensorState.MOTION, SensorState.TAMPER, SensorState.ON}
+)
+
+
+class Action(StrEnum):
+    """A command to the panel, as published on ``home/alarm/set``."""
+
+    ARM_AWAY = "ARM_AWAY"
+    ARM_HOME = "ARM_HOME"
+    ARM_NIGHT = "ARM_NIGHT"
+    ARM_VACATION = "ARM_VACATION"
+    DISARM = "DISARM"
+    TRIGGER = "TRIGGER"
+
+    @property
+    def mode(self) -> ArmMode | None:
+        """The mode an ARM_* action arms, None for the others."""
+        if self.name.startswith("ARM_"):
+            return ArmMode(f"armed_{self.name[4:].lower()}")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModeTiming:
+    """Seconds of exit delay, entry delay and siren for one armed mode."""
+
+    exit_delay: float = 60.0
+    entry_delay: float = 30.0
+    siren_time: float = 300.0
+
+    def __post_init__(self) -> None:
+        if min(self.exit_delay, self.entry_delay) < 0:
+            raise ValueError("delays must not be negative")
+        if self.siren_time <= 0:
+            raise ValueError("siren_time must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """One configured sensor and how the panel treats it."""
+
+    id: str
+    type: SensorType
+    zone: ZoneKind | None = None  # None: the type's default zone
+    modes: frozenset[ArmMode] | None = None  # None: the zone's default modes
+    entry_delay: float | None = None  # None: the mode's entry delay
+    supervision: float | None = None  # seconds of silence before trouble; None: off
+    trigger_unavailable: bool = False  # going offline while watched trips the zone
+    unavailable_debounce: float = 30.0
+    name: str = ""
+
+    @property
+    def zone_kind(self) -> ZoneKind:
+        return self.zone if self.zone is not None else DEFAULT_ZONE[self.type]
+
+    def watched_in(self, mode: ArmMode) -> bool:
+        if self.zone_kind is ZoneKind.ALWAYS:
+            return True
+        modes = self.modes if self.modes is not None else DEFAULT_WATCH[self.zone_kind]
+        return mode in modes
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who may enter a code; ``pin_hash`` comes from :mod:`codes`."""
+
+    name: str
+    pin_hash: str
+    can_arm: bool = True
+    can_disarm: bool = True
+    duress: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CodePolicy:
+    """Wrong-code lockout: ``max_failures`` in ``window`` s lock entry for ``lockout`` s,
+    doubling for each lockout that follows without a good code in between."""
+
+    max_failures: int = 5
+    window: float = 300.0
+    lockout: float = 60.0
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """Everything the panel engine needs to know about a site."""
+
+    sensors: tuple[SensorSpec, ...] = ()
+    users: tuple[User, ...] = ()
+    modes: Mapping[ArmMode, ModeTiming] = field(default_factory=dict)
+    disarm_after_trigger: bool = False
+    code_arm_required: bool = True
+    swinger_limit: int = 2  # alarm trips per zone per armed period before bypass
+    codes: CodePolicy = CodePolicy()
+    _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id = {spec.id: spec for spec in self.sensors}
+        if len(by_id) != len(self.sensors):
+            raise ValueError("duplicate sensor ids")
+        if len({u.name for u in self.users}) != len(self.users):
+            raise ValueError("duplicate user names")
+        object.__setattr__(self, "_by_id", MappingProxyType(by_id))
+
+    def timing(self, mode: ArmMode) -> ModeTiming:
+        return self.modes.get(mode, ModeTiming())
+
+    def sensor(self, sensor_id: str) -> SensorSpec | None:
+        return self._by_id.get(sensor_id)
+
+    @property
+    def codes_required(self) -> bool:
+        """With no users configured there is no code to check."""
+        return bool(self.users)

@@ -1,0 +1,124 @@
+"""What goes into the panel engine (inputs) and what comes out of it (effects)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from homeguard.core.model import Action, PanelState, SensorState
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReport:
+    """A sensor said something: its state, or just that it is alive (``state`` None)."""
+
+    sensor_id: str
+    state: SensorState | None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A user asks the panel to arm, disarm or trigger."""
+
+    action: Action
+    code: str | None = None
+    force: bool = False
+    source: str = "mqtt"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """A device said it is online or offline (its Last Will, typically)."""
+
+    sensor_id: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BypassRequest:
+    """A user bypasses a sensor until the next disarm, or lifts the bypass."""
+
+    sensor_id: str
+    bypass: bool = True
+    code: str | None = None
+    source: str = "mqtt"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has passed; the panel runs whatever timer is due."""
+
+
+Input = SensorReport | Command | Availability | BypassRequest | Tick
+
+# -------------------------------------------------------------------------- effects
+
+
+class ActuatorKind(StrEnum):
+    SIREN = "siren"
+    LIGHT = "light"
+
+
+class EventKind(StrEnum):
+    """System events, published on ``home/alarm/event`` and stored."""
+
+    ARMING = "arming"
+    ARMED = "armed"
+    DISARMED = "disarmed"
+    PENDING = "pending"
+    TRIGGERED = "triggered"
+    ALARM_ENDED = "alarm_ended"
+    FAILED_TO_ARM = "failed_to_arm"
+    INVALID_CODE = "invalid_code"
+    LOCKED_OUT = "locked_out"
+    NOT_AUTHORIZED = "not_authorized"
+    COMMAND_REJECTED = "command_rejected"
+    DURESS = "duress"
+    BYPASSED = "bypassed"
+    UNBYPASSED = "unbypassed"
+    SWINGER_SHUTDOWN = "swinger_shutdown"
+    TROUBLE = "trouble"
+    RESTORED = "restored"
+
+
+@dataclass(frozen=True, slots=True)
+class SetActuator:
+    actuator: ActuatorKind
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PublishState:
+    state: PanelState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    """Log and publish a system event. ``data`` holds JSON-ready values only."""
+
+    kind: EventKind
+    description: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell the people: an alarm, a duress code, a trouble. ``silent`` hides it locally."""
+
+    kind: EventKind
+    message: str
+    silent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WakeAt:
+    """Call the engine with :class:`Tick` at ``at`` (seconds, same clock as ``now``)."""
+
+    at: float
+
+
+Effect = SetActuator | PublishState | RecordEvent | Notify | WakeAt

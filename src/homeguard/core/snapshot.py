@@ -1,0 +1,73 @@
+"""The panel as JSON, so that a restarted controller resumes exactly where it was."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from homeguard.core.codes import CodeLock
+from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
+from homeguard.core.panel import Panel, SensorStatus, Trouble
+from homeguard.errors import PayloadError
+
+VERSION = 1
+
+
+def dump(panel: Panel) -> str:
+    data: dict[str, Any] = {
+        "version": VERSION,
+        "state": panel.state.value,
+        "mode": panel.mode.value if panel.mode else None,
+        "since": panel.since,
+        "deadline": panel.deadline,
+        "triggered_by": list(panel.triggered_by),
+        "sensors": {sid: asdict(status) for sid, status in sorted(panel.sensors.items())},
+        "bypassed": sorted(panel.bypassed),
+        "alarm_trips": dict(sorted(panel.alarm_trips.items())),
+        "code_lock": asdict(panel.code_lock),
+        "supervised_since": panel.supervised_since,
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def load(text: str, settings: PanelSettings) -> Panel:
+    """Rebuild a panel; sensors no longer configured are forgotten."""
+    try:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ValueError(f"unknown snapshot version {data.get('version')!r}")
+        known = {spec.id for spec in settings.sensors}
+        lock = data["code_lock"]
+        return Panel(
+            state=PanelState(data["state"]),
+            mode=ArmMode(data["mode"]) if data["mode"] else None,
+            since=float(data["since"]),
+            deadline=None if data["deadline"] is None else float(data["deadline"]),
+            triggered_by=tuple(str(s) for s in data["triggered_by"]),
+            sensors={
+                sid: _sensor_status(raw) for sid, raw in data["sensors"].items() if sid in known
+            },
+            bypassed=frozenset(str(s) for s in data["bypassed"]) & known,
+            alarm_trips={
+                str(sid): int(n) for sid, n in data["alarm_trips"].items() if sid in known
+            },
+            code_lock=CodeLock(
+                failures=tuple(float(t) for t in lock["failures"]),
+                locked_until=float(lock["locked_until"]),
+                lockouts=int(lock["lockouts"]),
+            ),
+            supervised_since=float(data["supervised_since"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PayloadError("bad_snapshot", str(exc)) from exc
+
+
+def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
+    return SensorStatus(
+        state=SensorState(raw["state"]) if raw["state"] else None,
+        last_seen=None if raw["last_seen"] is None else float(raw["last_seen"]),
+        trouble=Trouble(raw["trouble"]) if raw["trouble"] else None,
+        trouble_since=None if raw["trouble_since"] is None else float(raw["trouble_since"]),
+        unavailable_tripped=bool(raw["unavailable_tripped"]),
+    )

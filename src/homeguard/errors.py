@@ -1,0 +1,55 @@
+"""Every error homeguard raises, grouped by what the caller can do about it.
+
+::
+
+    HomeguardError
+    ├── ConfigError            the configuration is wrong: fix the file (names key and line)
+    ├── PayloadError           a message could not be understood: it is rejected and counted
+    ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
+    ├── StoreError             the event store failed: the controller stops acknowledging
+    └── BrokerError            the MQTT broker could not be reached or refused us
+        └── BrokerUnavailable  nothing answers at the configured address
+
+Third-party exceptions never leave the adapter that imports their library; they are
+translated into one of these at the boundary.
+"""
+
+from __future__ import annotations
+
+
+class HomeguardError(Exception):
+    """Root of every error homeguard raises on purpose."""
+
+
+class ConfigError(HomeguardError):
+    """The configuration file is invalid; the message names the key and the line."""
+
+
+class PayloadError(HomeguardError):
+    """A message payload or topic could not be decoded; ``reason`` is a short tag."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class CommandRejected(HomeguardError):
+    """The panel refused a command; ``reason`` says why, ``sensors`` which ones block."""
+
+    def __init__(self, reason: str, message: str, sensors: tuple[str, ...] = ()) -> None:
+        self.reason = reason
+        self.sensors = sensors
+        super().__init__(message)
+
+
+class StoreError(HomeguardError):
+    """The event store could not read or write."""
+
+
+class BrokerError(HomeguardError):
+    """The MQTT broker refused us or the connection failed."""
+
+
+class BrokerUnavailable(BrokerError):
+    """Nothing answers at the configured broker address."""

@@ -1,0 +1,113 @@
+"""Properties of the panel over random sequences of inputs and time steps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from homeguard.core import snapshot
+from homeguard.core.model import Action, PanelState, SensorState
+from homeguard.core.panel import RejectReason, handle, resume
+from homeguard.core.signals import (
+    Availability,
+    BypassRequest,
+    Command,
+    Input,
+    SensorReport,
+    Tick,
+)
+from tests.core.harness import PINS, SENSORS, House
+
+SENSOR_IDS = [s.id for s in SENSORS]
+CODES = st.sampled_from([*PINS.values(), "0000", "", None])
+
+inputs: st.SearchStrategy[Input] = st.one_of(
+    st.builds(
+        SensorReport,
+        st.sampled_from(SENSOR_IDS),
+        st.one_of(st.none(), st.sampled_from(SensorState)),
+    ),
+    st.builds(Command, st.sampled_from(Action), CODES, st.booleans()),
+    st.builds(Availability, st.sampled_from(SENSOR_IDS), st.booleans()),
+    st.builds(BypassRequest, st.sampled_from(SENSOR_IDS), st.booleans(), CODES),
+    st.just(Tick()),
+)
+steps = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=400, allow_nan=False), inputs), max_size=40
+)
+
+
+@given(steps)
+@settings(max_examples=300, deadline=None)
+def test_siren_is_on_exactly_while_triggered(sequence: list[tuple[float, Input]]) -> None:
+    house = House()
+    for delay, event in sequence:
+        house.at(delay)
+        assert house.siren == (house.state is PanelState.TRIGGERED)
+        house.send(event)
+        assert house.siren == (house.state is PanelState.TRIGGERED)
+        assert house.light == house.siren
+
+
+@given(steps, st.sampled_from([PINS["alice"], PINS["guest"], PINS["coerced"]]))
+@settings(max_examples=300, deadline=None)
+def test_a_valid_disarm_always_ends_disarmed(
+    sequence: list[tuple[float, Input]], code: str
+) -> None:
+    house = House()
+    for delay, event in sequence:
+        house.at(delay)
+        house.send(event)
+    locked = house.panel.code_lock.locked(house.now)
+    before = house.panel
+    out = house.cmd("DISARM", code)
+    if locked:
+        assert out.rejection is not None and out.rejection.reason is RejectReason.LOCKED_OUT
+        assert house.state is before.state
+        house.at(before.code_lock.locked_until - house.now)
+        out = house.cmd("DISARM", code)
+    assert out.rejection is None
+    assert house.state is PanelState.DISARMED and not house.siren
+
+
+@given(steps, st.integers(min_value=0, max_value=40))
+@settings(max_examples=300, deadline=None)
+def test_a_snapshot_restores_to_the_same_behaviour(
+    sequence: list[tuple[float, Input]], cut: int
+) -> None:
+    house = House()
+    for delay, event in sequence[:cut]:
+        house.at(delay)
+        house.send(event)
+    restored = snapshot.load(snapshot.dump(house.panel), house.settings)
+    assert restored == house.panel
+    twin = replace(house, effects=[])
+    twin.panel = restored
+    house.effects.clear()
+    for delay, event in sequence[cut:]:
+        house.at(delay)
+        house.send(event)
+        twin.at(delay)
+        twin.send(event)
+    assert twin.effects == house.effects
+    assert twin.panel == house.panel
+
+
+@given(steps, st.floats(min_value=0, max_value=10_000, allow_nan=False))
+@settings(max_examples=200, deadline=None)
+def test_resume_after_any_downtime_runs_the_missed_timers(
+    sequence: list[tuple[float, Input]], downtime: float
+) -> None:
+    """A panel restored after ``downtime`` ends where one left running would."""
+    house = House()
+    for delay, event in sequence:
+        house.at(delay)
+        house.send(event)
+    stored = snapshot.load(snapshot.dump(house.panel), house.settings)
+    later = house.now + downtime
+    resumed = resume(stored, house.settings, later).panel
+    ran = handle(house.panel, house.settings, Tick(), later).panel
+    assert resumed.state is ran.state
+    assert resumed.deadline == ran.deadline
