@@ -1,0 +1,80 @@
+"""What the event log keeps: sensor and system events, known devices, the panel snapshot.
+
+Plain values with no behaviour and no I/O; :mod:`homeguard.adapters.store` writes and
+reads them. Timestamps are Unix seconds. ``id`` is None until the store has assigned one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRecord:
+    """A sensor reported a state.
+
+    ``dedup_key`` identifies one delivery (a QoS 1 message can arrive twice); records with
+    a key already stored are skipped. None means "never a duplicate".
+    """
+
+    ts: float
+    sensor_type: str
+    device_id: str
+    state: str
+    metadata: Mapping[str, Any] | None = None
+    dedup_key: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemRecord:
+    """Something the system did or saw: arming, an alarm, a wrong code, a trouble."""
+
+    ts: float
+    event_type: str
+    description: str
+    data: Mapping[str, Any] | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """What the controller knows about one device; stored by ``device_id``, last one wins."""
+
+    device_id: str
+    type: str
+    capabilities: tuple[str, ...]
+    online: bool | None  # None: never heard about its availability
+    last_seen: float | None
+    announced_at: float | None
+    info: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Everything to make durable in one transaction.
+
+    ``snapshot`` is the serialised panel state; when not None it replaces the stored one.
+    """
+
+    sensor_events: Sequence[SensorRecord] = ()
+    system_events: Sequence[SystemRecord] = ()
+    devices: Sequence[DeviceRecord] = ()
+    snapshot: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sensor_events or self.system_events or self.devices) and (
+            self.snapshot is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a committed batch stored; ``duplicates`` were skipped sensor events."""
+
+    sensor_stored: int
+    duplicates: int
+    system_stored: int

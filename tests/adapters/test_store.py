@@ -1,0 +1,439 @@
+"""The SQLite event store, on real files: round trips, filters, dedup, atomicity, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homeguard.adapters.store import SCHEMA_VERSION, EventStore
+from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord, WriteResult
+from homeguard.errors import StoreError
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[EventStore]:
+    with EventStore(path) as opened:
+        yield opened
+
+
+def sensor(ts: float, device: str = "front", key: str | None = None, **kw: Any) -> SensorRecord:
+    sensor_type, state = kw.pop("type", "door"), kw.pop("state", "OPEN")
+    return SensorRecord(ts, sensor_type, device, state, dedup_key=key, **kw)
+
+
+def system(ts: float, event_type: str = "armed", **kw: Any) -> SystemRecord:
+    return SystemRecord(ts=ts, event_type=event_type, description=f"{event_type} at {ts}", **kw)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_sensor_event_round_trip(store: EventStore) -> None:
+    written = SensorRecord(
+        ts=1_700_000_000.25,
+        sensor_type="motion",
+        device_id="hall",
+        state="MOTION",
+        metadata={"battery": 87, "rssi": -60.5, "tags": ["a", "b"], "nested": {"x": None}},
+        dedup_key="hall:42",
+    )
+    store.write(Batch(sensor_events=[written]))
+    (read,) = store.sensor_events()
+    assert isinstance(read.id, int)
+    assert read == replace(written, id=read.id)
+
+
+def test_sensor_event_without_metadata_or_key(store: EventStore) -> None:
+    store.write(Batch(sensor_events=[sensor(5)]))
+    (read,) = store.sensor_events()
+    assert (read.ts, read.metadata, read.dedup_key) == (5.0, None, None)
+    assert isinstance(read.ts, float)
+
+
+def test_system_event_round_trip(store: EventStore) -> None:
+    written = [
+        SystemRecord(10.5, "alarm", "zone front tripped", {"zones": ["front"], "mode": "away"}),
+        SystemRecord(11.0, "disarmed", "by alice"),
+    ]
+    result = store.write(Batch(system_events=written))
+    assert result == WriteResult(sensor_stored=0, duplicates=0, system_stored=2)
+    read = store.system_events(newest_first=False)
+    assert read == [replace(w, id=r.id) for w, r in zip(written, read, strict=True)]
+    assert all(isinstance(r.id, int) for r in read)
+
+
+def test_devices_are_upserted(store: EventStore) -> None:
+    door = DeviceRecord("front", "door", ("state", "battery"), True, 100.0, 90.0, {"fw": "1.2"})
+    siren = DeviceRecord("siren", "siren", (), None, None, None)
+    store.write(Batch(devices=[door, siren]))
+    assert store.devices() == [door, siren]
+
+    newer = replace(door, online=False, capabilities=("state",), last_seen=200.0, info=None)
+    store.write(Batch(devices=[newer]))
+    assert store.devices() == [newer, siren]
+
+
+def test_snapshot_is_replaced_and_kept(store: EventStore) -> None:
+    assert store.load_snapshot() is None
+    store.write(Batch(snapshot='{"state": "armed_away"}'))
+    store.write(Batch(snapshot='{"state": "disarmed"}'))
+    store.write(Batch(sensor_events=[sensor(1)]))  # no snapshot: the stored one stays
+    assert store.load_snapshot() == '{"state": "disarmed"}'
+
+
+def test_data_survives_reopening(path: Path) -> None:
+    with EventStore(path) as store:
+        store.write(Batch(sensor_events=[sensor(1, key="a")], snapshot="s"))
+    with EventStore(path) as store:
+        assert store.commits == 0  # nothing to migrate
+        assert [r.dedup_key for r in store.sensor_events()] == ["a"]
+        assert store.load_snapshot() == "s"
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@pytest.fixture
+def sensor_history(store: EventStore) -> EventStore:
+    store.write(
+        Batch(
+            sensor_events=[
+                sensor(10, "front", type="door"),
+                sensor(20, "hall", type="motion", state="MOTION"),
+                sensor(30, "back", type="door"),
+                sensor(40, "front", type="door", state="CLOSED"),
+            ]
+        )
+    )
+    return store
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, [10, 20, 30, 40]),
+        ({"since": 20}, [20, 30, 40]),  # since is inclusive
+        ({"until": 30}, [10, 20]),  # until is exclusive
+        ({"since": 20, "until": 40}, [20, 30]),
+        ({"device": "front"}, [10, 40]),
+        ({"sensor_type": "door"}, [10, 30, 40]),
+        ({"device": "front", "since": 15}, [40]),
+        ({"device": "nobody"}, []),
+    ],
+)
+def test_sensor_event_filters(
+    sensor_history: EventStore, filters: dict[str, Any], expected: list[float]
+) -> None:
+    records = sensor_history.sensor_events(newest_first=False, **filters)
+    assert [r.ts for r in records] == expected
+    assert sensor_history.count_sensor_events(**filters) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, [1, 2, 3, 4]),
+        ({"event_type": "armed"}, [1, 4]),
+        ({"event_type": ["armed", "alarm"]}, [1, 2, 4]),
+        ({"event_type": ("trouble",)}, []),
+        ({"event_type": []}, []),
+        ({"since": 2, "until": 4}, [2, 3]),
+        ({"event_type": "armed", "since": 2}, [4]),
+    ],
+)
+def test_system_event_filters(
+    store: EventStore, filters: dict[str, Any], expected: list[float]
+) -> None:
+    kinds = ["armed", "alarm", "disarmed", "armed"]
+    store.write(Batch(system_events=[system(i + 1, kind) for i, kind in enumerate(kinds)]))
+    records = store.system_events(newest_first=False, **filters)
+    assert [r.ts for r in records] == expected
+    assert store.count_system_events(**filters) == len(expected)
+
+
+def test_paging_and_ordering(store: EventStore) -> None:
+    store.write(Batch(sensor_events=[sensor(ts) for ts in (3, 0, 9, 1, 8, 2, 7, 4, 6, 5)]))
+
+    def page(**kw: Any) -> list[float]:
+        return [r.ts for r in store.sensor_events(**kw)]
+
+    assert page() == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert page(newest_first=False) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert page(limit=3, offset=2) == [7, 6, 5]
+    assert page(limit=3, offset=8, newest_first=False) == [8, 9]
+    assert page(limit=None, offset=7) == [2, 1, 0]
+    assert page(limit=0) == []
+    with pytest.raises(ValueError, match="negative"):
+        store.sensor_events(offset=-1)
+
+
+def test_equal_timestamps_keep_insertion_order(store: EventStore) -> None:
+    store.write(Batch(system_events=[system(5, "first"), system(5, "second")]))
+    assert [r.event_type for r in store.system_events()] == ["second", "first"]
+    assert [r.event_type for r in store.system_events(newest_first=False)] == ["first", "second"]
+
+
+def test_default_limit_is_a_thousand(store: EventStore) -> None:
+    store.write(Batch(sensor_events=[sensor(i) for i in range(1001)]))
+    assert len(store.sensor_events()) == 1000
+    assert len(store.sensor_events(limit=None)) == store.count_sensor_events() == 1001
+
+
+def test_prune_deletes_old_events_only(store: EventStore) -> None:
+    device = DeviceRecord("front", "door", ("state",), True, 1.0, 1.0)
+    store.write(
+        Batch(
+            sensor_events=[sensor(ts) for ts in range(1, 11)],
+            system_events=[system(ts) for ts in range(1, 11)],
+            devices=[device],
+            snapshot="s",
+        )
+    )
+    assert store.prune(before=5) == 8
+    assert min(r.ts for r in store.sensor_events()) == 5
+    assert min(r.ts for r in store.system_events()) == 5
+    assert store.prune(before=5) == 0
+    assert store.devices() == [device]
+    assert store.load_snapshot() == "s"
+
+
+def test_size_grows_with_the_data(store: EventStore) -> None:
+    before = store.size_bytes()
+    assert before > 0
+    store.write(Batch(sensor_events=[sensor(i, metadata={"pad": "x" * 100}) for i in range(1000)]))
+    assert store.size_bytes() > before + 100_000
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def test_duplicate_delivery_across_writes_is_stored_once(store: EventStore) -> None:
+    first = store.write(Batch(sensor_events=[sensor(1, key="a"), sensor(2, key="b")]))
+    again = store.write(Batch(sensor_events=[sensor(1, key="a"), sensor(3, key="c")]))
+    assert first == WriteResult(sensor_stored=2, duplicates=0, system_stored=0)
+    assert again == WriteResult(sensor_stored=1, duplicates=1, system_stored=0)
+    assert sorted(r.dedup_key or "" for r in store.sensor_events()) == ["a", "b", "c"]
+
+
+def test_duplicate_inside_one_batch_is_stored_once(store: EventStore) -> None:
+    result = store.write(Batch(sensor_events=[sensor(1, key="a"), sensor(1, key="a")]))
+    assert result == WriteResult(sensor_stored=1, duplicates=1, system_stored=0)
+    assert store.count_sensor_events() == 1
+
+
+def test_events_without_key_are_never_duplicates(store: EventStore) -> None:
+    result = store.write(Batch(sensor_events=[sensor(1), sensor(1)]))
+    assert result.duplicates == 0
+    assert store.count_sensor_events() == 2
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def test_hundred_thousand_events_in_one_commit(store: EventStore) -> None:
+    events = [sensor(float(i), f"dev{i % 20}", key=f"k{i}") for i in range(100_000)]
+    commits = store.commits
+    result = store.write(Batch(sensor_events=events, system_events=[system(0)], snapshot="s"))
+    assert store.commits == commits + 1
+    assert result == WriteResult(sensor_stored=100_000, duplicates=0, system_stored=1)
+    stored = store.sensor_events(limit=None, newest_first=False)
+    assert len(stored) == 100_000
+    assert [r.dedup_key for r in stored] == [e.dedup_key for e in events]
+
+
+def test_empty_batch_commits_nothing(store: EventStore) -> None:
+    commits = store.commits
+    assert store.write(Batch()) == WriteResult(0, 0, 0)
+    assert store.commits == commits
+
+
+@pytest.mark.parametrize("bad", [object(), float("nan"), {1, 2}], ids=["object", "nan", "set"])
+def test_unserialisable_metadata_fails_the_whole_batch(store: EventStore, bad: object) -> None:
+    commits = store.commits
+    batch = Batch(
+        sensor_events=[sensor(1, key="good"), sensor(2, metadata={"x": bad})],
+        system_events=[system(1)],
+        snapshot="s",
+    )
+    with pytest.raises(StoreError, match="not JSON-serialisable"):
+        store.write(batch)
+    assert store.commits == commits
+    assert store.count_sensor_events() == store.count_system_events() == 0
+    assert store.load_snapshot() is None
+
+
+def test_failure_inside_the_transaction_writes_nothing(store: EventStore) -> None:
+    bad = SystemRecord(2.0, "armed", None)  # type: ignore[arg-type]  # NOT NULL column
+    batch = Batch(sensor_events=[sensor(1, key="a")], system_events=[system(1), bad])
+    with pytest.raises(StoreError, match="NOT NULL"):
+        store.write(batch)
+    assert store.count_sensor_events() == store.count_system_events() == 0
+    # The failed transaction was rolled back: the store takes the next batch.
+    assert store.write(Batch(sensor_events=[sensor(1, key="a")])).sensor_stored == 1
+
+
+def test_non_numeric_timestamp_is_rejected(store: EventStore) -> None:
+    with pytest.raises(StoreError, match="CHECK"):
+        store.write(Batch(sensor_events=[sensor("yesterday")]))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_readers_in_other_threads_see_whole_batches(store: EventStore) -> None:
+    errors: list[BaseException] = []
+    counts: list[int] = []
+    writing = threading.Event()
+    writing.set()
+
+    def read() -> None:
+        try:
+            while writing.is_set():
+                counts.append(store.count_sensor_events())
+                store.sensor_events(limit=50, device="dev3")
+                store.system_events(limit=5, event_type=["armed", "alarm"])
+                store.devices()
+                store.load_snapshot()
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for n in range(60):
+            store.write(
+                Batch(
+                    sensor_events=[sensor(n + i / 100, f"dev{i % 5}") for i in range(100)],
+                    system_events=[system(n)],
+                    devices=[DeviceRecord("dev3", "door", (), True, float(n), 0.0)],
+                    snapshot=str(n),
+                )
+            )
+    finally:
+        writing.clear()
+        for reader in readers:
+            reader.join(timeout=10)
+    assert errors == []
+    assert len(counts) > 2
+    assert all(count % 100 == 0 for count in counts)  # never half a batch
+    assert store.count_sensor_events() == 6000
+
+
+# --------------------------------------------------------------------------- durability
+
+_CHILD_WRITER = textwrap.dedent(
+    """
+    import sys
+    from homeguard.adapters.store import EventStore
+    from homeguard.core.records import Batch, SensorRecord
+
+    store = EventStore(sys.argv[1])
+    total = 0
+    while True:
+        events = [
+            SensorRecord(float(n), "door", "front", "OPEN", {"n": n}, f"k{n}")
+            for n in range(total, total + 50)
+        ]
+        store.write(Batch(sensor_events=events))
+        total += len(events)
+        print(total, flush=True)
+    """
+)
+
+
+def test_every_reported_commit_survives_sigkill(path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    try:
+        lines = [child.stdout.readline() for _ in range(20)]
+        os.kill(child.pid, signal.SIGKILL)
+        lines += child.stdout.read().splitlines()  # reported before it died
+        child.wait(timeout=10)
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        stderr = child.stderr.read()
+        child.stderr.close()
+    reported = [int(line) for line in lines if line.strip()]
+    assert len(reported) >= 20, stderr
+    assert child.returncode == -signal.SIGKILL
+
+    with EventStore(path) as store:
+        keys = [r.dedup_key for r in store.sensor_events(limit=None)]
+    assert len(keys) >= reported[-1]
+    assert len(keys) % 50 == 0  # the batch being written when killed is all or nothing
+    assert len(set(keys)) == len(keys)
+    assert {f"k{n}" for n in range(reported[-1])} <= set(keys)
+
+
+# --------------------------------------------------------------------------- schema, errors
+
+
+def test_new_file_gets_current_schema_in_wal_mode(store: EventStore, path: Path) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    finally:
+        connection.close()
+    assert {"sensor_events", "system_events", "panel_snapshot", "devices"} <= tables
+
+
+def test_newer_schema_is_refused(path: Path) -> None:
+    EventStore(path).close()
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer"):
+        EventStore(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(path: Path) -> None:
+    path.write_bytes(b"this is not sqlite " * 100)
+    with pytest.raises(StoreError, match="cannot open event store"):
+        EventStore(path)
+
+
+def test_an_unreachable_path_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open event store"):
+        EventStore(tmp_path / "missing" / "events.db")
+
+
+def test_a_closed_store_refuses_work(path: Path) -> None:
+    store = EventStore(path)
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.write(Batch(sensor_events=[sensor(1)]))
+    with pytest.raises(StoreError, match="closed"):
+        store.sensor_events()
+
+
+def test_synchronous_must_be_known(path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        EventStore(path, synchronous="off")  # type: ignore[arg-type]
