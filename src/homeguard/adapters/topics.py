@@ -1,0 +1,307 @@
+"""Topic names for a site (:class:`SiteTopics`) and routing: which configured thing an
+incoming MQTT topic is about (:class:`TopicMap`).
+
+:meth:`TopicMap.build` turns the site's base topic, sensors and actuators into one dict
+from exact topic to :data:`Route`, so that :meth:`TopicMap.route` (the controller's
+per-message path) costs a dict lookup; only ``<base>/devices/<id>/announce`` and
+``.../availability``, open to any device id, are parsed from the topic instead.
+
+Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
+
+* family ``homeguard`` without a topic: ``<base>/security/<type>/<id>``, and the
+  contract's short form ``<base>/security/<type>``, which reaches the sensor of that
+  type whose id is the type (``door``) or, when no id matches, the only native sensor of
+  that type; with several and none named after the type there is no short form.
+  An explicit topic on any sensor takes precedence over a short form.
+* other families: their ``topic``, by default ``zigbee2mqtt/<id>``, ``stat/<id>/POWER``
+  (tasmota), ``shellies/<id>/sensor/state`` (shelly door/window and others; motion:
+  ``shellies/<id>/status``, water: ``shellies/<id>/sensor/flood``, smoke:
+  ``shellies/<id>/sensor/smoke``), ``<id>/binary_sensor/<id>/state`` (esphome) and
+  ``homeassistant/binary_sensor/<id>/state`` (Home Assistant statestream).
+
+Availability: ``<base>/devices/<id>/availability`` for any id; ``<topic>/availability``
+for a Zigbee2MQTT sensor; for any sensor, its ``availability_topic`` when configured.
+``<base>/security/status`` is the controller's own message: :class:`IgnoredRoute`.
+Two bindings on one topic are a :class:`~homeguard.errors.ConfigError` (a Zigbee2MQTT
+door reports its tamper flag itself: see :mod:`homeguard.adapters.codecs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from homeguard.adapters.codecs import Family
+from homeguard.core.model import SensorType
+from homeguard.core.signals import ActuatorKind
+from homeguard.errors import ConfigError, PayloadError
+
+__all__ = [
+    "QOS",
+    "ActuatorStateRoute",
+    "AnnounceRoute",
+    "AvailabilityRoute",
+    "CommandRoute",
+    "IgnoredRoute",
+    "Route",
+    "SensorBinding",
+    "SensorRoute",
+    "SiteTopics",
+    "TopicMap",
+    "default_topic",
+]
+
+QOS = 1
+# The contract names the siren's command topic ``<base>/control/alarm``.
+_CONTROL_LEVEL = {ActuatorKind.SIREN: "alarm", ActuatorKind.LIGHT: "light"}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteTopics:
+    """The topic contract's names for one site (the publishing side of this module)."""
+
+    base: str = "home"
+
+    @property
+    def alarm_set(self) -> str:
+        return f"{self.base}/alarm/set"
+
+    @property
+    def alarm_state(self) -> str:
+        return f"{self.base}/alarm/state"
+
+    @property
+    def alarm_event(self) -> str:
+        return f"{self.base}/alarm/event"
+
+    @property
+    def controller_availability(self) -> str:
+        return f"{self.base}/alarm/availability"
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/security/status"
+
+    def sensor(self, sensor_type: str, device_id: str) -> str:
+        return f"{self.base}/security/{sensor_type}/{device_id}"
+
+    def announce(self, device_id: str) -> str:
+        return f"{self.base}/devices/{device_id}/announce"
+
+    def availability(self, device_id: str) -> str:
+        return f"{self.base}/devices/{device_id}/availability"
+
+    def control(self, kind: ActuatorKind) -> str:
+        """Where the controller commands an actuator kind: ``alarm`` (siren), ``light``."""
+        return f"{self.base}/control/{_CONTROL_LEVEL[kind]}"
+
+    def actuator_state(self, actuator_id: str) -> str:
+        return f"{self.base}/control/{actuator_id}/state"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorBinding:
+    """Where a configured sensor publishes, and in which family's language."""
+
+    sensor_id: str
+    sensor_type: SensorType
+    family: str = Family.HOMEGUARD
+    topic: str | None = None  # None: the family's default (see the module docstring)
+    availability_topic: str | None = None  # None: the family's default, if it has one
+
+
+@dataclass(frozen=True, slots=True)
+class SensorRoute:
+    sensor_id: str
+    family: Family
+    sensor_type: SensorType
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRoute:
+    """``<base>/alarm/set``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceRoute:
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRoute:
+    device_id: str  # the sensor id for a foreign family's availability topic
+
+
+@dataclass(frozen=True, slots=True)
+class ActuatorStateRoute:
+    actuator_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredRoute:
+    """A message we receive but need not act on (our own, echoed by a wildcard)."""
+
+    why: str
+
+
+Route = (
+    SensorRoute
+    | CommandRoute
+    | AnnounceRoute
+    | AvailabilityRoute
+    | ActuatorStateRoute
+    | IgnoredRoute
+)
+
+_DEFAULT_TOPICS: Mapping[Family, str] = {
+    Family.ZIGBEE2MQTT: "zigbee2mqtt/{id}",
+    Family.TASMOTA: "stat/{id}/POWER",
+    Family.SHELLY: "shellies/{id}/sensor/state",
+    Family.ESPHOME: "{id}/binary_sensor/{id}/state",
+    Family.HOMEASSISTANT: "homeassistant/binary_sensor/{id}/state",
+}
+_SHELLY_TOPICS: Mapping[SensorType, str] = {
+    SensorType.MOTION: "shellies/{id}/status",
+    SensorType.WATER: "shellies/{id}/sensor/flood",
+    SensorType.SMOKE: "shellies/{id}/sensor/smoke",
+}
+
+
+def default_topic(family: Family, sensor_type: SensorType, sensor_id: str) -> str | None:
+    """The topic a sensor of a foreign family publishes on by default; None for native."""
+    if family is Family.SHELLY and sensor_type in _SHELLY_TOPICS:
+        return _SHELLY_TOPICS[sensor_type].format(id=sensor_id)
+    template = _DEFAULT_TOPICS.get(family)
+    return None if template is None else template.format(id=sensor_id)
+
+
+class TopicMap:
+    """Every topic the controller listens to, and what each one is about."""
+
+    __slots__ = ("_devices", "_filters", "_routes")
+
+    def __init__(
+        self, base_topic: str, routes: Mapping[str, Route], filters: Sequence[tuple[str, int]]
+    ) -> None:
+        self._devices = f"{base_topic}/devices/"
+        self._routes = dict(routes)
+        self._filters = list(filters)
+
+    @classmethod
+    def build(
+        cls, base_topic: str, sensors: Sequence[SensorBinding], actuators: Sequence[str]
+    ) -> TopicMap:
+        """Check the bindings and index them; raises ConfigError naming the culprit."""
+        base = base_topic.rstrip("/")
+        if not base or _has_wildcard(base) or base.startswith("$"):
+            raise ConfigError(f"base_topic {base_topic!r} must be a topic without wildcards")
+        site = SiteTopics(base)
+        routes: dict[str, Route] = {
+            site.status: IgnoredRoute("the controller's own status"),
+            site.alarm_set: CommandRoute(),
+        }
+        for actuator in actuators:
+            _check_level(actuator, "actuator")
+            _add(routes, site.actuator_state(actuator), ActuatorStateRoute(actuator))
+        seen: set[str] = set()
+        short: dict[SensorType, list[str]] = {}
+        for binding in sensors:
+            _check_level(binding.sensor_id, "sensor id")
+            if binding.sensor_id in seen:
+                raise ConfigError(f"sensor {binding.sensor_id!r} is configured twice")
+            seen.add(binding.sensor_id)
+            family, kind = _family_and_type(binding)
+            route = SensorRoute(binding.sensor_id, family, kind)
+            topic = binding.topic or default_topic(family, kind, binding.sensor_id)
+            if topic is None:
+                topic = site.sensor(kind.value, binding.sensor_id)
+                short.setdefault(kind, []).append(binding.sensor_id)
+            _add(routes, _checked_topic(topic, binding), route)
+            available = binding.availability_topic
+            if available is None and family is Family.ZIGBEE2MQTT:
+                available = f"{topic}/availability"
+            if available is not None:
+                available = _checked_topic(available, binding)
+                _add(routes, available, AvailabilityRoute(binding.sensor_id))
+        for sensor_type, ids in short.items():
+            chosen: str | None = sensor_type.value if sensor_type.value in ids else None
+            if chosen is None and len(ids) == 1:
+                chosen = ids[0]
+            if chosen is not None:
+                route = SensorRoute(chosen, Family.HOMEGUARD, sensor_type)
+                routes.setdefault(f"{base}/security/{sensor_type.value}", route)
+        filters = [
+            f"{base}/security/#",
+            f"{base}/devices/+/announce",
+            f"{base}/devices/+/availability",
+            site.alarm_set,
+            f"{base}/control/+/state",
+        ]
+        filters += [t for t in routes if not any(_matches(f, t) for f in filters)]
+        return cls(base, routes, [(f, QOS) for f in filters])
+
+    def route(self, topic: str) -> Route:
+        """What ``topic`` is about; PayloadError("unknown_topic") if nobody configured it."""
+        found = self._routes.get(topic)
+        if found is not None:
+            return found
+        if topic.startswith(self._devices):
+            device_id, _, leaf = topic[len(self._devices) :].partition("/")
+            if device_id and not _has_wildcard(device_id):
+                if leaf == "announce":
+                    return AnnounceRoute(device_id)
+                if leaf == "availability":
+                    return AvailabilityRoute(device_id)
+        raise PayloadError("unknown_topic", topic[:120])
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """The (filter, QoS) pairs to subscribe to, base filters first."""
+        return list(self._filters)
+
+
+def _has_wildcard(text: str) -> bool:
+    return "+" in text or "#" in text or "\0" in text
+
+
+def _check_level(name: str, what: str) -> None:
+    if not name or "/" in name or _has_wildcard(name):
+        raise ConfigError(f"{what} {name!r} must be one topic level (no '/', '+', '#')")
+
+
+def _checked_topic(topic: str, binding: SensorBinding) -> str:
+    if not topic or _has_wildcard(topic) or len(topic.encode("utf-8", "replace")) > 65535:
+        raise ConfigError(f"sensor {binding.sensor_id!r}: topic {topic!r} must be exact")
+    return topic
+
+
+def _family_and_type(binding: SensorBinding) -> tuple[Family, SensorType]:
+    try:
+        family = Family(str(binding.family).lower())
+    except ValueError:
+        raise ConfigError(
+            f"sensor {binding.sensor_id!r}: unknown family {binding.family!r}"
+            f" (known: {', '.join(Family)})"
+        ) from None
+    try:
+        return family, SensorType(str(binding.sensor_type).lower())
+    except ValueError:
+        raise ConfigError(
+            f"sensor {binding.sensor_id!r}: unknown type {binding.sensor_type!r}"
+        ) from None
+
+
+def _add(routes: dict[str, Route], topic: str, route: Route) -> None:
+    if topic in routes:
+        raise ConfigError(f"topic {topic!r} is bound twice: {routes[topic]} and {route}")
+    routes[topic] = route
+
+
+def _matches(topic_filter: str, topic: str) -> bool:
+    """MQTT filter matching for ``+`` and a trailing ``#`` (enough for our own filters)."""
+    levels = topic.split("/")
+    for i, want in enumerate(topic_filter.split("/")):
+        if want == "#":
+            return True
+        if i >= len(levels) or want not in ("+", levels[i]):
+            return False
+    return len(levels) == len(topic_filter.split("/"))
