@@ -1,0 +1,690 @@
+"""The MQTT client: the only module that imports paho-mqtt.
+
+`MqttClient` wraps a paho 2 client speaking MQTT 3.1.1 and adds what an alarm system
+needs on top of it:
+
+* a fixed client id with a persistent session (``clean_session=False``), so QoS 1
+  messages published while we are down are delivered when we return;
+* reconnection forever, with exponential backoff *and* jitter (paho's own backoff has no
+  jitter: we choose each delay ourselves and hand it to paho before it waits), and the
+  subscriptions made again after every reconnect;
+* incoming messages in a thread-safe queue (`MqttClient.messages`); with
+  ``manual_ack=True`` a QoS 1/2 message is acknowledged only when `MqttClient.ack` is
+  called, so a crash before that makes the broker deliver it again;
+* a publish that never drops silently: QoS 1/2 messages wait in our own outbox and at
+  most ``max_inflight`` of them are handed to paho at a time (`MqttClient.wait_published`
+  waits for the broker's acknowledgements). What paho 2.2 does on its own, found by
+  testing: it keeps QoS 1/2 messages published while disconnected and sends them after
+  reconnecting, but (1) the ``MQTTMessageInfo`` it returns keeps ``rc=MQTT_ERR_NO_CONN``
+  for ever, so ``is_published()``/``wait_for_publish()`` raise even after delivery, and
+  (2) on reconnect it sends *all* of them at once, ignoring its in-flight limit; more
+  than 20 unacknowledged QoS 2 messages exceed Mosquitto's receive quota, Mosquitto
+  drops the connection, paho reconnects and floods again, for ever: the messages past
+  the first few are never delivered. Our window keeps paho's share within the broker's
+  quota. Messages published before `MqttClient.start` wait in the outbox too. QoS 0
+  messages published while disconnected are dropped; we log each one and count them
+  (`MqttClient.dropped`);
+* TCP_NODELAY on the socket, because small MQTT packets otherwise wait for Nagle's
+  algorithm and delayed ACKs;
+* paho and socket errors translated into `homeguard.errors` types.
+
+Thread model: paho runs its network loop in one background thread (``loop_start``); the
+callbacks below run there and only touch thread-safe state. ``publish``, ``ack`` and
+``wait_published`` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from homeguard.errors import BrokerError, BrokerUnavailable
+
+__all__ = ["BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will"]
+
+_log = logging.getLogger(__name__)
+
+# CONNACK reason codes (paho maps MQTT 3.1.1 return codes onto the MQTT 5 numbers).
+_BAD_CREDENTIALS = 134  # 3.1.1 return code 4: bad user name or password
+_NOT_AUTHORISED = 135  # 3.1.1 return code 5: not authorised
+_SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again later)
+
+_MAX_PAYLOAD = 268_435_455  # the largest payload an MQTT packet can carry
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message received from the broker; ``mid`` is what `MqttClient.ack` needs."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+    dup: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """Certificates for a TLS connection; ``cert_file``/``key_file`` for client auth."""
+
+    ca_file: Path | str | None = None  # None: the system's trusted CAs
+    cert_file: Path | str | None = None
+    key_file: Path | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker is and how we log in."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: TlsFiles | None = None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The Last Will: published by the broker if we vanish without a clean disconnect."""
+
+    topic: str
+    payload: bytes | str
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(slots=True)
+class _Backoff:
+    """Exponential backoff with jitter: ``minimum`` doubling to ``maximum``, ±``jitter``."""
+
+    minimum: float
+    maximum: float
+    jitter: float = 0.2
+    attempt: int = 0
+
+    def next_delay(self, rng: random.Random) -> float:
+        base: float = min(self.maximum, self.minimum * 2.0 ** min(self.attempt, 32))
+        self.attempt += 1
+        return base * rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class MqttClient:
+    """A reconnecting MQTT 3.1.1 client with a persistent session; see the module doc.
+
+    The constructor does no I/O; `start` connects. A client is started once: after
+    `stop`, build a new one (with the same ``client_id`` to resume the session).
+    """
+
+    def __init__(
+        self,
+        *,
+        address: BrokerAddress,
+        client_id: str,
+        persistent: bool = True,
+        manual_ack: bool = False,
+        will: Will | None = None,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        on_connection_change: Callable[[bool], None] | None = None,
+        keepalive: int = 30,
+        min_reconnect_delay: float = 0.5,
+        max_reconnect_delay: float = 30.0,
+        max_inflight: int = 20,
+    ) -> None:
+        if not client_id:
+            raise ValueError("client_id must not be empty: a persistent session needs it")
+        for topic_filter, qos in subscriptions:
+            _check_qos(qos)
+            if not topic_filter:
+                raise ValueError("subscription topic filter must not be empty")
+        if will is not None:
+            _check_qos(will.qos)
+        if max_inflight < 1:
+            raise ValueError("max_inflight must be at least 1")
+        self.address = address
+        self.client_id = client_id
+        self.persistent = persistent
+        self.manual_ack = manual_ack
+        self.will = will
+        self.subscriptions: tuple[tuple[str, int], ...] = tuple(subscriptions)
+        self.messages: queue.Queue[Message] = queue.Queue()
+
+        self._on_connection_change = on_connection_change
+        self._keepalive = keepalive
+        self._backoff = _Backoff(min_reconnect_delay, max_reconnect_delay)
+        self._rng = random.Random()
+        # At most this many QoS 1/2 messages unacknowledged at once: Mosquitto's default
+        # max_inflight_messages, which is also its receive quota for our QoS 2 messages.
+        self._max_inflight = max_inflight
+
+        self._lock = threading.Lock()
+        self._published = threading.Condition(self._lock)
+        self._state = "new"  # new -> running -> stopped
+        self._connected = False
+        self._connection_count = 0
+        self._ready = threading.Event()  # connected and subscribed
+        self._refused: BrokerError | None = None  # a refusal that retrying will not fix
+        self._subscribe_mid: int | None = None
+        # Outgoing QoS 1/2 messages: waiting in our outbox, then handed to paho (which
+        # keeps them across reconnects) until the broker acknowledges them.
+        self._outbox: deque[_Outgoing] = deque()
+        self._inflight: dict[int, _Outgoing] = {}
+        # After a reconnect paho first resends what was in flight; new messages wait
+        # until those are acknowledged, so that the order is kept.
+        self._replaying = False
+        self._qos0_sent: set[int] = set()  # QoS 0 mids written to paho, not yet on the wire
+        # mids whose acknowledgement arrived before the publishing thread recorded them
+        self._acked_early: set[int] = set()
+        self._dropped = 0
+        # Only one thread moves messages from the outbox to paho at a time. It is taken
+        # with a try-lock: paho calls on_publish while holding its own lock, so blocking
+        # on ours there could deadlock with a thread inside paho's publish().
+        self._pump_lock = threading.Lock()
+        self._pump_wanted = False
+        # Received QoS 1/2 messages awaiting ack() on the current connection.
+        self._unacked: dict[int, Message] = {}
+
+        self._client = self._build_paho_client()
+
+    def _build_paho_client(self) -> paho.Client:
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=not self.persistent,
+            protocol=paho.MQTTv311,
+            manual_ack=self.manual_ack,
+        )
+        # An exception escaping a callback must never kill the network thread.
+        client.suppress_exceptions = True
+        client.max_queued_messages_set(0)  # no limit: never refuse a publish
+        # Our own window bounds what paho holds; paho's limit would only add its buggy
+        # "queued" state.
+        client.max_inflight_messages_set(0)
+        if self.address.username is not None:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.will is not None:
+            will = self.will
+            client.will_set(will.topic, _as_bytes(will.payload), will.qos, will.retain)
+        client.on_socket_open = self._handle_socket_open
+        client.on_connect = self._handle_connect
+        client.on_connect_fail = self._handle_connect_fail
+        client.on_disconnect = self._handle_disconnect
+        client.on_subscribe = self._handle_subscribe
+        client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
+        return client
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 10) -> None:
+        """Connect, subscribe and run the network loop in a background thread.
+
+        Returns once connected and subscribed. Raises `BrokerUnavailable` when no broker
+        answers within ``timeout`` seconds, `BrokerError` when the broker refuses us
+        (bad credentials, not authorised, subscription refused) or TLS files are bad.
+        """
+        with self._lock:
+            if self._state != "new":
+                raise BrokerError(f"MQTT client {self.client_id!r} was already started")
+            self._state = "running"
+            self._refused = None
+            self._ready.clear()
+        try:
+            self._configure_tls()
+            # A blocked TCP connect must not outlast the caller's patience, nor stop().
+            self._client.connect_timeout = max(0.1, min(5.0, timeout))
+            self._client.connect_async(
+                self.address.host, self.address.port, keepalive=self._keepalive
+            )
+            self._client.loop_start()
+        except (OSError, ValueError) as err:
+            self._abort_start()
+            raise BrokerError(f"cannot connect to MQTT broker at {self.address}: {err}") from None
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            refused = self._refused
+            if refused is not None:
+                self._abort_start()
+                raise refused
+            if time.monotonic() >= deadline:
+                self._abort_start()
+                raise BrokerUnavailable(
+                    f"no MQTT broker answered at {self.address} within {timeout:g} s"
+                )
+        _log.info("MQTT client %s connected to %s", self.client_id, self.address)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush outgoing messages (up to ``timeout``), disconnect cleanly, join the loop.
+
+        A clean disconnect does not fire the Last Will. Messages still unacknowledged
+        after ``timeout`` are reported in the log (they are lost with this process).
+        """
+        with self._lock:
+            running = self._state == "running"
+        if running and self.connected:
+            self.wait_published(timeout)
+        with self._lock:
+            if self._state == "stopped":
+                return
+            self._state = "stopped"
+            unsent = len(self._outbox) + len(self._inflight)
+        if unsent:
+            _log.warning(
+                "MQTT client %s stopping with %d unacknowledged message(s): they are lost",
+                self.client_id,
+                unsent,
+            )
+        if running:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._set_connected(False)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def connected(self) -> bool:
+        """True while a CONNACK-accepted connection is up."""
+        return self._connected
+
+    @property
+    def connection_count(self) -> int:
+        """How many connections the broker has accepted so far.
+
+        A poller that compares it between two looks sees a reconnect even when the
+        outage fell between the looks (``connected`` was True both times).
+        """
+        return self._connection_count
+
+    @property
+    def dropped(self) -> int:
+        """QoS 0 messages not sent because we were disconnected (each one also logged)."""
+        return self._dropped
+
+    @property
+    def unpublished(self) -> int:
+        """QoS 1/2 messages published but not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._outbox) + len(self._inflight)
+
+    @property
+    def tcp_nodelay(self) -> bool | None:
+        """Whether the current socket has TCP_NODELAY set; None while disconnected."""
+        sock = self._client.socket()
+        if not isinstance(sock, socket.socket):
+            return None
+        try:
+            return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------------ messages
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        """Publish; QoS 1/2 messages are kept while disconnected and sent on reconnect.
+
+        Raises ``ValueError`` for an invalid topic, QoS or payload size (a programming
+        error), `BrokerError` if the client was stopped.
+        """
+        _check_qos(qos)
+        if not topic or "+" in topic or "#" in topic or "\0" in topic:
+            raise ValueError(f"invalid MQTT topic to publish to: {topic!r}")
+        data = _as_bytes(payload)
+        if len(data) > _MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(data)} bytes is too large for MQTT")
+        if self._state == "stopped":
+            raise BrokerError(f"MQTT client {self.client_id!r} is stopped; cannot publish")
+        message = _Outgoing(topic, data, qos, retain)
+        if qos == 0:
+            self._send_qos0(message)
+            return
+        with self._lock:
+            self._outbox.append(message)
+        self._pump()
+
+    def _send_qos0(self, message: _Outgoing) -> None:
+        if not self._connected:
+            self._drop_qos0(message.topic)
+            return
+        info = self._client.publish(message.topic, message.payload, 0, message.retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._drop_qos0(message.topic)
+            return
+        with self._lock:
+            if info.mid in self._acked_early:
+                self._acked_early.discard(info.mid)
+            else:
+                self._qos0_sent.add(info.mid)
+
+    def _drop_qos0(self, topic: str) -> None:
+        with self._lock:
+            self._dropped += 1
+        _log.warning("MQTT disconnected: QoS 0 message to %s dropped", topic)
+
+    def wait_published(self, timeout: float) -> bool:
+        """Wait until the broker acknowledged every message published so far.
+
+        Returns False if some are still unacknowledged after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while self._outbox or self._inflight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._published.wait(remaining)
+        return True
+
+    def ack(self, message: Message) -> None:
+        """Acknowledge a received message (only meaningful with ``manual_ack=True``).
+
+        Call it once the message is durably handled, and promptly: the broker stops
+        sending after ``max_inflight_messages`` (20) unacknowledged messages. A message
+        received on an earlier connection cannot be acknowledged any more: the broker
+        delivers it again (with ``dup=True``), so the ack is skipped and the redelivery
+        must be acked instead.
+        """
+        if not self.manual_ack or message.qos == 0:
+            return
+        with self._lock:
+            current = self._unacked.get(message.mid)
+            if current is not message:
+                _log.debug("ack of mid %d from an earlier connection skipped", message.mid)
+                return
+            del self._unacked[message.mid]
+        rc = self._client.ack(message.mid, message.qos)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            # The connection just dropped; the broker will deliver the message again.
+            _log.info("ack of mid %d not sent (%s)", message.mid, paho.error_string(rc))
+
+    # ------------------------------------------------------------------ internals
+
+    def _configure_tls(self) -> None:
+        tls = self.address.tls
+        if tls is None:
+            return
+        try:
+            self._client.tls_set(
+                ca_certs=None if tls.ca_file is None else str(tls.ca_file),
+                certfile=None if tls.cert_file is None else str(tls.cert_file),
+                keyfile=None if tls.key_file is None else str(tls.key_file),
+            )
+        except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+            raise BrokerError(f"cannot load TLS files for {self.address}: {err}") from None
+
+    def _abort_start(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._set_connected(False)
+        with self._lock:
+            self._state = "new"
+
+    def _set_connected(self, connected: bool) -> None:
+        with self._lock:
+            changed = self._connected != connected
+            self._connected = connected
+        if changed and self._on_connection_change is not None:
+            try:
+                self._on_connection_change(connected)
+            except Exception:
+                _log.exception("on_connection_change callback failed")
+
+    def _schedule_reconnect(self) -> None:
+        # paho waits reconnect_delay before its next attempt; pinning min = max to our
+        # own jittered delay gives exponential backoff with jitter.
+        # paho annotates the delays as int but computes with floats.
+        delay = self._backoff.next_delay(self._rng)
+        self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]
+
+    def _pump(self) -> None:
+        """Hand outbox messages to paho while connected and within the in-flight window.
+
+        Safe from any thread, including paho's callbacks: if another thread is pumping,
+        it is asked to go round once more instead of being waited for.
+        """
+        self._pump_wanted = True
+        while self._pump_wanted:
+            if not self._pump_lock.acquire(blocking=False):
+                return  # the holder sees _pump_wanted after it releases the lock
+            try:
+                self._pump_wanted = False
+                self._send_from_outbox()
+            finally:
+                self._pump_lock.release()
+
+    def _send_from_outbox(self) -> None:
+        while True:
+            with self._lock:
+                if (
+                    not self._connected
+                    or self._replaying
+                    or not self._outbox
+                    or len(self._inflight) >= self._max_inflight
+                ):
+                    return
+                message = self._outbox.popleft()
+            try:
+                info = self._client.publish(
+                    message.topic, message.payload, message.qos, message.retain
+                )
+            except (ValueError, OSError) as err:  # validated already; never expected
+                _log.error("paho refused a message to %s: %s", message.topic, err)
+                with self._lock:
+                    self._outbox.appendleft(message)
+                return
+            with self._lock:
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    # Not accepted by paho: keep it for the next round.
+                    _log.error(
+                        "paho refused a message to %s: %s",
+                        message.topic,
+                        paho.error_string(info.rc),
+                    )
+                    self._outbox.appendleft(message)
+                    return
+                # NO_CONN: the connection dropped just now; paho keeps the message and
+                # resends it after reconnecting, so it is in flight all the same.
+                if info.mid in self._acked_early:
+                    self._acked_early.discard(info.mid)
+                    self._published.notify_all()
+                else:
+                    self._inflight[info.mid] = message
+
+    # paho callbacks: they run in paho's network thread.
+
+    def _handle_socket_open(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError) as err:  # e.g. not a TCP socket
+            _log.warning("cannot set TCP_NODELAY on the MQTT socket: %s", err)
+
+    def _handle_connect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self._handle_refusal(reason)
+            return
+        self._backoff.reset()
+        if self.persistent and not flags.session_present:
+            _log.info(
+                "MQTT broker at %s had no session for %s: starting a new one",
+                self.address,
+                self.client_id,
+            )
+        if self.subscriptions:
+            rc, mid = self._client.subscribe(list(self.subscriptions))
+            with self._lock:
+                self._subscribe_mid = mid if rc == MQTTErrorCode.MQTT_ERR_SUCCESS else None
+        else:
+            self._ready.set()
+        with self._lock:
+            self._replaying = bool(self._inflight)
+            self._connection_count += 1
+        self._set_connected(True)
+        self._pump()
+
+    def _handle_refusal(self, reason: ReasonCode) -> None:
+        code = reason.value
+        if code == _SERVER_UNAVAILABLE:
+            _log.warning("MQTT broker at %s is unavailable; retrying", self.address)
+            return
+        if code in (_BAD_CREDENTIALS, _NOT_AUTHORISED):
+            who = self.address.username or "anonymous"
+            message = (
+                f"MQTT broker at {self.address} refused {self.client_id!r} "
+                f"(user {who}): {reason}; check the username, password and ACL"
+            )
+        else:
+            message = f"MQTT broker at {self.address} refused the connection: {reason}"
+        _log.error("%s; retrying", message)
+        if not self._ready.is_set():
+            self._refused = BrokerError(message)
+
+    def _handle_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        self._schedule_reconnect()
+
+    def _handle_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        was_connected = self._connected
+        with self._lock:
+            # Messages received on this connection can no longer be acked; the broker
+            # redelivers them. QoS 0 messages in flight are lost with the socket.
+            self._unacked.clear()
+            lost = len(self._qos0_sent)
+            self._qos0_sent.clear()
+            self._dropped += lost
+            stopping = self._state != "running"
+            self._published.notify_all()
+        if lost:
+            _log.warning("MQTT connection lost: %d QoS 0 message(s) dropped", lost)
+        self._set_connected(False)
+        if not stopping:
+            self._schedule_reconnect()
+            if was_connected:
+                _log.warning("MQTT connection to %s lost (%s); reconnecting", self.address, reason)
+
+    def _handle_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            if mid != self._subscribe_mid:
+                return
+            self._subscribe_mid = None
+        refused = [
+            topic
+            for (topic, _qos), reason in zip(self.subscriptions, reasons, strict=False)
+            if reason.is_failure
+        ]
+        if refused:
+            message = f"MQTT broker at {self.address} refused subscription(s) to {refused}"
+            _log.error(message)
+            if not self._ready.is_set():
+                self._refused = BrokerError(message)
+                return
+        self._ready.set()
+
+    def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            # Unusable for ever: acknowledge it, or the broker would redeliver it for ever.
+            _log.warning("MQTT message with a topic that is not UTF-8 rejected")
+            if self.manual_ack and msg.qos > 0:
+                self._client.ack(msg.mid, msg.qos)
+            return
+        message = Message(
+            topic=topic,
+            payload=bytes(msg.payload),
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            mid=msg.mid,
+            dup=bool(msg.dup),
+        )
+        if self.manual_ack and message.qos > 0:
+            with self._lock:
+                self._unacked[message.mid] = message
+        self.messages.put(message)
+
+    def _handle_publish(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        mid: int,
+        _reason: ReasonCode,
+        _properties: Properties,
+    ) -> None:
+        with self._published:
+            if self._inflight.pop(mid, None) is not None:
+                if not self._inflight:
+                    self._replaying = False
+            elif mid in self._qos0_sent:
+                self._qos0_sent.discard(mid)
+            else:
+                self._acked_early.add(mid)
+            self._published.notify_all()
+        self._pump()
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    return payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+
+
+def _check_qos(qos: int) -> None:
+    if qos not in (0, 1, 2):
+        raise ValueError(f"MQTT QoS must be 0, 1 or 2, not {qos!r}")
