@@ -576,9 +576,10 @@ def topics() -> TopicMap:
         ("home/security/door/door", SensorRoute("door", Family.HOMEGUARD, DOOR)),
         ("home/security/door/back", SensorRoute("back", Family.HOMEGUARD, DOOR)),
         ("home/security/motion/hall", SensorRoute("hall", Family.HOMEGUARD, MOTION)),
-        # short form: the sensor named after the type, else the only one of the type
+        # short form: the sensor named after the type, else the first one of the type
         ("home/security/door", SensorRoute("door", Family.HOMEGUARD, DOOR)),
         ("home/security/motion", SensorRoute("hall", Family.HOMEGUARD, MOTION)),
+        ("home/security/window", SensorRoute("kitchen", Family.HOMEGUARD, WINDOW)),
         ("zigbee2mqtt/patio", SensorRoute("patio", Family.ZIGBEE2MQTT, DOOR)),
         ("zigbee2mqtt/patio/availability", AvailabilityRoute("patio")),
         ("stat/garage/POWER", SensorRoute("garage", Family.TASMOTA, DOOR)),
@@ -611,7 +612,6 @@ def test_own_status_is_ignored_not_an_error(topics: TopicMap) -> None:
     "topic",
     [
         "home/security/door/ghost",
-        "home/security/window",  # two windows, none called "window": no short form
         "home/security/smoke",  # the smoke sensor is not native
         "home/security/zigbee2mqtt/patio",
         "home/security",
@@ -632,8 +632,8 @@ def test_unknown_topics(topics: TopicMap, topic: str) -> None:
     rejects("unknown_topic", topics.route, topic)
 
 
-def test_tutorial_short_form_reaches_a_single_door() -> None:
-    topics = TopicMap.build("home", [SensorBinding("front", DOOR)], [])
+def test_tutorial_short_form_reaches_the_first_door() -> None:
+    topics = TopicMap.build("home", [SensorBinding("front", DOOR), SensorBinding("back", DOOR)], [])
     route = topics.route("home/security/door")
     assert route == SensorRoute("front", Family.HOMEGUARD, DOOR)
     assert decode_sensor(route.family, route.sensor_type, b"OPEN").state is S.OPEN

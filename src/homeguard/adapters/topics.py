@@ -10,8 +10,9 @@ Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
 
 * family ``homeguard`` without a topic: ``<base>/security/<type>/<id>``, and the
   contract's short form ``<base>/security/<type>``, which reaches the sensor of that
-  type whose id is the type (``door``) or, when no id matches, the only native sensor of
-  that type; with several and none named after the type there is no short form.
+  type whose id is the type (``door``) or, when no id matches, the first native sensor
+  of that type in the config (so the tutorial's ``home/security/door`` always reaches
+  a door).
   An explicit topic on any sensor takes precedence over a short form.
 * other families: their ``topic``, by default ``zigbee2mqtt/<id>``, ``stat/<id>/POWER``
   (tasmota), ``shellies/<id>/sensor/state`` (shelly door/window and others; motion:
@@ -224,12 +225,9 @@ class TopicMap:
                 available = _checked_topic(available, binding)
                 _add(routes, available, AvailabilityRoute(binding.sensor_id))
         for sensor_type, ids in short.items():
-            chosen: str | None = sensor_type.value if sensor_type.value in ids else None
-            if chosen is None and len(ids) == 1:
-                chosen = ids[0]
-            if chosen is not None:
-                route = SensorRoute(chosen, Family.HOMEGUARD, sensor_type)
-                routes.setdefault(f"{base}/security/{sensor_type.value}", route)
+            chosen = sensor_type.value if sensor_type.value in ids else ids[0]
+            route = SensorRoute(chosen, Family.HOMEGUARD, sensor_type)
+            routes.setdefault(f"{base}/security/{sensor_type.value}", route)
         filters = [
             f"{base}/security/#",
             f"{base}/devices/+/announce",

@@ -337,7 +337,11 @@ class _Run:
             sensor_id,
             replace(status, trouble=trouble, trouble_since=t, unavailable_tripped=False),
         )
-        message = f"sensor {sensor_id} is {trouble.value}"
+        message = (
+            f"sensor {sensor_id} is offline"
+            if trouble is Trouble.OFFLINE
+            else f"sensor {sensor_id} silent beyond its supervision interval"
+        )
         self.event(EventKind.TROUBLE, message, sensor=sensor_id, trouble=trouble.value)
         self.effects.append(Notify(EventKind.TROUBLE, message))
 

@@ -1,0 +1,7 @@
+"""``python -m homeguard``."""
+
+import sys
+
+from homeguard.cli import main
+
+sys.exit(main())

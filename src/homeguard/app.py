@@ -1,0 +1,235 @@
+"""The one place that builds homeguard's parts from a config and connects them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from homeguard.adapters.broker import LocalBroker, broker_answers
+from homeguard.adapters.clock import wall_clock
+from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
+from homeguard.adapters.store import EventStore
+from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
+from homeguard.config import Config
+from homeguard.core.model import PanelSettings
+from homeguard.core.signals import ActuatorKind
+from homeguard.services.controller import Controller
+from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.outbound import Outbound
+
+log = logging.getLogger("homeguard")
+
+DEFAULT_BROKER = ("127.0.0.1", 1883)
+
+
+def default_data_dir() -> Path:
+    """``$HOMEGUARD_DATA_DIR``, else ``~/.local/share/homeguard``."""
+    configured = os.environ.get("HOMEGUARD_DATA_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".local" / "share" / "homeguard"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A loaded config, where its data lives, and everything derived from them."""
+
+    config: Config
+    data_dir: Path
+    broker_override: tuple[str, int] | None = None
+
+    @cached_property
+    def settings(self) -> PanelSettings:
+        return self.config.panel_settings()
+
+    @cached_property
+    def topics(self) -> SiteTopics:
+        return SiteTopics(self.config.mqtt.base_topic)
+
+    @cached_property
+    def topic_map(self) -> TopicMap:
+        bindings = [
+            SensorBinding(s.id, s.type, s.family, s.topic, s.availability_topic)
+            for s in self.config.sensors
+        ]
+        return TopicMap.build(
+            self.config.mqtt.base_topic, bindings, [a.id for a in self.config.actuators]
+        )
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / self.config.storage.path
+
+    def open_store(self) -> EventStore:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
+
+    def broker_address(self) -> BrokerAddress:
+        """The broker to use; with none configured, the one on localhost:1883."""
+        mqtt = self.config.mqtt
+        host, port = self.broker_override or (mqtt.host or DEFAULT_BROKER[0], mqtt.port)
+        tls = None
+        if mqtt.tls is not None:
+            tls = TlsFiles(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file)
+        password = mqtt.password.get_secret_value() if mqtt.password else None
+        return BrokerAddress(host, port, mqtt.username, password, tls)
+
+    def client(
+        self,
+        client_id: str,
+        *,
+        persistent: bool = False,
+        manual_ack: bool = False,
+        will: Will | None = None,
+        subscriptions: list[tuple[str, int]] | None = None,
+    ) -> MqttClient:
+        return MqttClient(
+            address=self.broker_address(),
+            client_id=client_id,
+            persistent=persistent,
+            manual_ack=manual_ack,
+            will=will,
+            subscriptions=subscriptions or [],
+            keepalive=self.config.mqtt.keepalive,
+        )
+
+    def actuator_topics(self) -> dict[ActuatorKind, list[str]]:
+        topics: dict[ActuatorKind, list[str]] = {}
+        for actuator in self.config.actuators:
+            topic = actuator.topic or self.topics.control(actuator.type)
+            if topic not in topics.setdefault(actuator.type, []):
+                topics[actuator.type].append(topic)
+        return topics
+
+
+def needs_local_broker(site: Site) -> bool:
+    """True when no broker is configured and none answers on localhost:1883."""
+    if site.broker_override is not None or site.config.mqtt.host is not None:
+        return False
+    return not broker_answers(*DEFAULT_BROKER)
+
+
+def start_local_broker(site: Site) -> LocalBroker:
+    broker = LocalBroker.start(site.data_dir / "broker", DEFAULT_BROKER[1])
+    log.info("started a local %s broker on %s:%d", broker.kind, broker.host, broker.port)
+    return broker
+
+
+# ------------------------------------------------------------------------ services
+
+
+@contextmanager
+def connected_controller(site: Site) -> Iterator[Controller]:
+    """A controller with its store open and its client connected; closed on exit."""
+    topics = site.topics
+    will = Will(topics.controller_availability, "offline", qos=1, retain=True)
+    with ExitStack() as stack:
+        store = stack.enter_context(site.open_store())
+        client = site.client(
+            site.config.mqtt.client_id,
+            persistent=True,
+            manual_ack=True,
+            will=will,
+            subscriptions=site.topic_map.subscriptions(),
+        )
+        client.start()
+        stack.callback(_stop_client, client, topics.controller_availability)
+        address = site.broker_address()
+        log.info("controller connected to %s, base topic %r", address, topics.base)
+        yield Controller(
+            settings=site.settings,
+            topics=site.topic_map,
+            outbound=Outbound(client, topics, site.actuator_topics()),
+            client=client,
+            store=store,
+            clock=wall_clock,
+        )
+
+
+def run_controller(site: Site, stop: threading.Event) -> None:
+    """Run the controller until ``stop`` is set."""
+    with connected_controller(site) as controller:
+        controller.run(stop)
+
+
+def _stop_client(client: MqttClient, availability_topic: str) -> None:
+    client.publish(availability_topic, "offline", qos=1, retain=True)
+    client.wait_published(5.0)
+    client.stop()
+
+
+def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = None) -> None:
+    """Run the simulated sensors (all, or those in ``only``) until ``stop`` is set."""
+    simulation = site.config.simulation
+    settings = SimulationSettings(
+        heartbeat=simulation.heartbeat,
+        door_interval=simulation.door_interval,
+        door_change_probability=simulation.door_change_probability,
+        motion_interval=simulation.motion_interval,
+        motion_probability=simulation.motion_probability,
+        motion_duration=simulation.motion_duration,
+    )
+    specs = [s for s in site.settings.sensors if only is None or s.id in only]
+    with ExitStack() as stack:
+        threads = []
+        for spec in specs:
+            client = site.client(
+                f"homeguard-sim-{spec.id}", will=SimulatedSensor.will(site.topics, spec.id)
+            )
+            client.start()
+            stack.callback(_stop_client, client, site.topics.availability(spec.id))
+            sensor = SimulatedSensor(
+                spec,
+                topics=site.topics,
+                client=client,
+                settings=settings,
+                clock=wall_clock,
+                rng=random.Random(),
+            )
+            threads.append(_thread(f"sim-{spec.id}", sensor.run, stop))
+        log.info("simulating %d sensors: %s", len(specs), ", ".join(s.id for s in specs))
+        for thread in threads:
+            thread.join()
+
+
+def run_actuators(site: Site, stop: threading.Event) -> None:
+    """Run the siren and light until ``stop`` is set."""
+    actuators = Actuators(
+        topics=site.topics, actuators=[(a.id, a.type) for a in site.config.actuators]
+    )
+    client = site.client("homeguard-actuators", subscriptions=actuators.subscriptions)
+    client.start()
+    try:
+        actuators.run(client, stop)
+    finally:
+        client.wait_published(5.0)
+        client.stop()
+
+
+def _thread(
+    name: str, target: Callable[[threading.Event], None], stop: threading.Event
+) -> threading.Thread:
+    thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+@contextmanager
+def quiet_client(
+    site: Site, name: str, subscriptions: list[tuple[str, int]] | None = None
+) -> Iterator[MqttClient]:
+    """A short-lived client for one CLI command."""
+    client = site.client(f"homeguard-{name}-{os.getpid()}", subscriptions=subscriptions)
+    client.start(timeout=5)
+    try:
+        yield client
+    finally:
+        client.wait_published(5.0)
+        client.stop()

@@ -1,0 +1,447 @@
+"""The ``homeguard`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from homeguard import __version__
+from homeguard.adapters.broker import mosquitto_config
+from homeguard.adapters.codecs import Family, decode_sensor
+from homeguard.adapters.mqtt import Message
+from homeguard.app import (
+    Site,
+    default_data_dir,
+    needs_local_broker,
+    quiet_client,
+    run_actuators,
+    run_controller,
+    run_simulation,
+    start_local_broker,
+)
+from homeguard.config import bundled_example, load_config
+from homeguard.core.model import Action, ArmMode
+from homeguard.errors import HomeguardError
+
+log = logging.getLogger("homeguard")
+
+_SERVICES = {"up", "controller", "simulate", "actuators"}
+_REFUSALS = {"failed_to_arm", "invalid_code", "locked_out", "not_authorized", "command_rejected"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for name in ("config", "data_dir", "broker"):
+        setattr(args, name, getattr(args, name, None))
+    level = logging.INFO if args.command in _SERVICES else logging.WARNING
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        result: int = args.run(args)
+    except HomeguardError as exc:
+        print(f"homeguard: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    # SUPPRESS: options may come before or after the command without one hiding the other.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: ./homeguard.yaml, else the bundled example house)",
+    )
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the event store lives "
+        "(default: $HOMEGUARD_DATA_DIR or ~/.local/share/homeguard)",
+    )
+    common.add_argument(
+        "--broker", metavar="HOST:PORT", help="use this broker, whatever the config says"
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    parser = argparse.ArgumentParser(
+        prog="homeguard", description="A home alarm system on MQTT.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"homeguard {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, run: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=text, description=text)
+        p.set_defaults(run=run)
+        return p
+
+    command(
+        "up", _up, "run everything: broker if needed, controller, simulated house, siren and light"
+    )
+    command("controller", _controller, "run the controller")
+    p = command("simulate", _simulate, "run the simulated sensors")
+    p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
+    command("actuators", _actuators, "run the siren and light")
+    p = command("sensor", _sensor, "publish one sensor event, e.g. 'homeguard sensor front open'")
+    p.add_argument("sensor_id")
+    p.add_argument("state", help="open, closed, motion, no_motion, tamper, on, off")
+    p = command("arm", _arm, "arm the panel")
+    p.add_argument(
+        "mode", choices=[m.name.lower() for m in ArmMode], help="away, home, night or vacation"
+    )
+    p.add_argument("--code", help="your PIN")
+    p.add_argument("--force", action="store_true", help="bypass open sensors")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    p = command("disarm", _disarm, "disarm the panel")
+    p.add_argument("--code", help="your PIN")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    p = command("status", _status, "show the panel state and devices")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for retained state")
+    p = command("events", _events, "show logged events")
+    p.add_argument("--since", default="24h", help="e.g. 30m, 1h, 7d, or an ISO date (default 24h)")
+    p.add_argument("--until", help="same forms as --since")
+    p.add_argument("--device", help="only this device")
+    p.add_argument("--type", dest="event_type", help="only this system event type")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    command("check-config", _check_config, "validate the config and summarise it")
+    p = command("broker-config", _broker_config, "write a Mosquitto config that loses nothing")
+    p.add_argument("--port", type=int, default=1883)
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--out", type=Path, help="write here instead of standard output")
+    return parser
+
+
+# ---------------------------------------------------------------------------- site
+
+
+def _site(args: argparse.Namespace) -> Site:
+    path: Path = args.config or Path("homeguard.yaml")
+    if args.config is None and not path.exists():
+        path = bundled_example()
+    config = load_config(path)
+    override = None
+    if args.broker:
+        host, _, port = args.broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise HomeguardError(f"--broker wants HOST:PORT, not {args.broker!r}")
+        override = (host, int(port))
+    return Site(config, args.data_dir or default_data_dir(), override)
+
+
+def _until_signalled() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+# ------------------------------------------------------------------------ services
+
+
+def _up(args: argparse.Namespace) -> int:
+    site = _site(args)
+    broker = start_local_broker(site) if needs_local_broker(site) else None
+    address = site.broker_address()
+    print(
+        f"homeguard {__version__}: broker {address.host}:{address.port}"
+        + (f" ({broker.kind}, started here)" if broker else "")
+        + f", data in {site.data_dir}",
+        flush=True,
+    )
+    base = [sys.executable, "-m", "homeguard"]
+    shared = ["--data-dir", str(site.data_dir), "--broker", f"{address.host}:{address.port}"]
+    if args.config is not None:
+        shared += ["--config", str(args.config)]
+    services = ["controller", "actuators"]
+    if site.config.simulation.enabled:
+        services.append("simulate")
+    stop = _until_signalled()
+    children = [subprocess.Popen([*base, name, *shared]) for name in services]
+    try:
+        while not stop.wait(0.5):
+            if any(child.poll() is not None for child in children):
+                print("homeguard: a service stopped; stopping the others", file=sys.stderr)
+                break
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.stop()
+    failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
+    return 1 if failed and not stop.is_set() else 0
+
+
+def _controller(args: argparse.Namespace) -> int:
+    site = _site(args)
+    run_controller(site, _until_signalled())
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    site = _site(args)
+    only = set(args.sensor) if args.sensor else None
+    if only is not None and (unknown := only - {s.id for s in site.config.sensors}):
+        raise HomeguardError(f"no such sensor: {', '.join(sorted(unknown))}")
+    run_simulation(site, _until_signalled(), only)
+    return 0
+
+
+def _actuators(args: argparse.Namespace) -> int:
+    run_actuators(_site(args), _until_signalled())
+    return 0
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def _sensor(args: argparse.Namespace) -> int:
+    site = _site(args)
+    spec = site.settings.sensor(args.sensor_id)
+    if spec is None:
+        known = ", ".join(s.id for s in site.settings.sensors)
+        raise HomeguardError(f"no sensor {args.sensor_id!r} in the config (known: {known})")
+    payload = args.state.strip().upper().encode()
+    decode_sensor(Family.HOMEGUARD, spec.type, payload)  # a clear error for a wrong state
+    topic = site.topics.sensor(spec.type.value, spec.id)
+    with quiet_client(site, "sensor") as client:
+        client.publish(topic, payload, qos=1)
+    print(f"{topic} {payload.decode()}")
+    return 0
+
+
+def _arm(args: argparse.Namespace) -> int:
+    action = Action[f"ARM_{args.mode.upper()}"]
+    mode = ArmMode[args.mode.upper()]
+    return _command(args, {"action": action.value, "force": args.force}, {"arming", mode.value})
+
+
+def _disarm(args: argparse.Namespace) -> int:
+    return _command(args, {"action": Action.DISARM.value}, {"disarmed"})
+
+
+def _command(args: argparse.Namespace, body: dict[str, Any], success: set[str]) -> int:
+    """Publish a panel command, then wait for the controller's answer."""
+    site = _site(args)
+    if args.code is not None:
+        body["code"] = args.code
+    topics = site.topics
+    subscriptions = [(topics.alarm_event, 1), (topics.alarm_state, 1)]
+    with quiet_client(site, "command", subscriptions) as client:
+        _drain_retained(client.messages, 0.3)
+        client.publish(topics.alarm_set, json.dumps(body), qos=1)
+        deadline = time.monotonic() + args.timeout
+        state = None
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = client.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            if message.topic == topics.alarm_state:
+                state = message.payload.decode(errors="replace")
+                if state in success:
+                    print(f"panel: {state}")
+                    return 0
+                continue
+            event = _json(message.payload)
+            kind = event.get("event")
+            if kind in _REFUSALS:
+                print(f"refused: {event.get('description', kind)}", file=sys.stderr)
+                return 2
+    if state is not None:
+        print(f"panel: {state}")
+        return 0
+    raise HomeguardError("no answer from the controller (is it running?)")
+
+
+def _drain_retained(messages: queue.Queue[Message], seconds: float) -> list[Message]:
+    """Collect what arrives in the first moments after subscribing (retained values)."""
+    got = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            got.append(messages.get(timeout=left))
+        except queue.Empty:
+            break
+    return got
+
+
+def _status(args: argparse.Namespace) -> int:
+    site = _site(args)
+    topics = site.topics
+    subscriptions = [
+        (topics.alarm_state, 1),
+        (topics.status, 1),
+        (topics.controller_availability, 1),
+        (topics.availability("+"), 1),
+        (topics.actuator_state("+"), 1),
+    ]
+    with quiet_client(site, "status", subscriptions) as client:
+        messages = _drain_retained(client.messages, args.timeout)
+    report: dict[str, Any] = {
+        "state": None,
+        "controller": None,
+        "status": None,
+        "devices": {},
+        "actuators": {},
+    }
+    for message in messages:
+        text = message.payload.decode(errors="replace")
+        if message.topic == topics.alarm_state:
+            report["state"] = text
+        elif message.topic == topics.controller_availability:
+            report["controller"] = text
+        elif message.topic == topics.status:
+            report["status"] = _json(message.payload)
+        elif message.topic.endswith("/availability"):
+            report["devices"][message.topic.split("/")[-2]] = text
+        elif message.topic.endswith("/state"):
+            report["actuators"][message.topic.split("/")[-2]] = text
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"panel:      {report['state'] or 'unknown (no controller has published)'}")
+    print(f"controller: {report['controller'] or 'unknown'}")
+    status = report["status"] or {}
+    if status.get("breaches"):
+        print(f"breach:     {', '.join(map(str, status['breaches']))}")
+    for name, value in sorted(report["actuators"].items()):
+        print(f"{name + ':':<11} {value}")
+    for device, value in sorted(report["devices"].items()):
+        print(f"  {device:<12} {value}")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    site = _site(args)
+    if not site.store_path.exists():
+        raise HomeguardError(f"no event store at {site.store_path} (has the controller run?)")
+    now = time.time()
+    since = _when(args.since, now)
+    until = _when(args.until, now) if args.until else None
+    with site.open_store() as store:
+        sensor = (
+            []
+            if args.event_type
+            else store.sensor_events(since=since, until=until, device=args.device, limit=args.limit)
+        )
+        system = (
+            []
+            if args.device
+            else store.system_events(
+                since=since, until=until, event_type=args.event_type, limit=args.limit
+            )
+        )
+    rows: list[dict[str, Any]] = [
+        {
+            "timestamp": e.ts,
+            "kind": "sensor",
+            "device": e.device_id,
+            "type": e.sensor_type,
+            "state": e.state,
+            "metadata": dict(e.metadata or {}),
+        }
+        for e in sensor
+    ] + [
+        {
+            "timestamp": e.ts,
+            "kind": "system",
+            "type": e.event_type,
+            "description": e.description,
+            "data": dict(e.data or {}),
+        }
+        for e in system
+    ]
+    rows.sort(key=lambda row: row["timestamp"], reverse=True)
+    rows = rows[: args.limit]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        when = datetime.fromtimestamp(row["timestamp"]).strftime("%Y-%m-%d %H:%M:%S")
+        if row["kind"] == "sensor":
+            print(f"{when}  {row['device']:<12} {row['type']:<8} {row['state']}")
+        else:
+            print(f"{when}  {'(system)':<12} {row['type']:<16} {row['description']}")
+    if not rows:
+        print("no events in that range")
+    return 0
+
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _when(text: str, now: float) -> float:
+    """``30m``/``1h``/``7d`` ago, or an ISO date/time."""
+    if match := _SPAN.match(text):
+        return now - float(match[1]) * _UNIT[match[2]]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise HomeguardError(f"cannot read time {text!r}: use 30m, 1h, 7d or an ISO date") from None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    site = _site(args)
+    config = site.config
+    site.topic_map  # noqa: B018 - building it checks the topics
+    print(
+        f"config OK: {len(config.sensors)} sensors, {len(config.actuators)} actuators, "
+        f"{len(config.users)} users, base topic {config.mqtt.base_topic!r}"
+    )
+    for sensor in config.sensors:
+        print(
+            f"  {sensor.id:<12} {sensor.type.value:<7} zone {sensor.zone_kind.value:<9} "
+            f"family {sensor.family}"
+        )
+    return 0
+
+
+def _broker_config(args: argparse.Namespace) -> int:
+    site = _site(args)
+    text = mosquitto_config(port=args.port, bind=args.bind, data_dir=site.data_dir / "broker")
+    if args.out:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _json(payload: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

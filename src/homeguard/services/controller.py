@@ -1,0 +1,346 @@
+"""The controller: MQTT messages in, the panel engine, its effects out, every event stored.
+
+One thread runs :meth:`Controller.run`. Each turn it takes what has arrived (up to
+:data:`MAX_BATCH` messages), runs each through the panel, publishes the effects, writes
+all the turn's events in one transaction and only then acknowledges the messages to the
+broker: a crash at any point loses nothing the broker delivered, because whatever was
+not acknowledged is delivered again and duplicates are recognised by the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from homeguard.adapters.codecs import (
+    Reading,
+    decode_announce,
+    decode_availability,
+    decode_command,
+    decode_sensor,
+    decode_switch,
+)
+from homeguard.adapters.mqtt import Message
+from homeguard.adapters.topics import (
+    ActuatorStateRoute,
+    AnnounceRoute,
+    AvailabilityRoute,
+    CommandRoute,
+    IgnoredRoute,
+    SensorRoute,
+    TopicMap,
+)
+from homeguard.core import snapshot
+from homeguard.core.model import PanelSettings, PanelState
+from homeguard.core.panel import Outcome, Panel, Rejection, handle, new_panel, resume
+from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.signals import (
+    ActuatorKind,
+    Availability,
+    Input,
+    Notify,
+    PublishState,
+    RecordEvent,
+    SensorReport,
+    SetActuator,
+    Tick,
+    WakeAt,
+)
+from homeguard.errors import PayloadError, StoreError
+from homeguard.services.outbound import Outbound
+
+log = logging.getLogger("homeguard.controller")
+
+MAX_BATCH = 500  # messages per transaction
+IDLE_WAKE = 0.5  # seconds between turns when nothing happens
+STORE_RETRY = 1.0
+
+
+class Publisher(Protocol):
+    """The part of the MQTT client the controller uses."""
+
+    @property
+    def messages(self) -> queue.Queue[Message]: ...
+    @property
+    def connection_count(self) -> int: ...
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+    ) -> None: ...
+    def ack(self, message: Message) -> None: ...
+
+
+class EventLog(Protocol):
+    """The part of the event store the controller uses."""
+
+    def write(self, batch: Batch) -> object: ...
+    def load_snapshot(self) -> str | None: ...
+    def devices(self) -> list[DeviceRecord]: ...
+
+
+@dataclass
+class Stats:
+    """What the controller has seen since it started, for status and the dashboard."""
+
+    started_at: float = 0.0
+    messages: int = 0
+    sensor_events: int = 0
+    system_events: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    actuators: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class _Turn:
+    """What one turn has gathered for the store, and the messages to acknowledge after."""
+
+    sensor_events: list[SensorRecord] = field(default_factory=list)
+    system_events: list[SystemRecord] = field(default_factory=list)
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+
+
+class Controller:
+    """Runs the panel for one site; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        settings: PanelSettings,
+        topics: TopicMap,
+        outbound: Outbound,
+        client: Publisher,
+        store: EventLog,
+        clock: Callable[[], float],
+        notify: Callable[[Notify], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._topics = topics
+        self._out = outbound
+        self._client = client
+        self._store = store
+        self._clock = clock
+        self._notify = notify or _log_notification
+        self._panel: Panel = new_panel(clock())
+        self._wake: float | None = None
+        self._turn = _Turn()
+        self._dirty = False
+        self._connections = 0
+        self._devices: dict[str, DeviceRecord] = {}
+        self.stats = Stats(started_at=clock())
+
+    @property
+    def panel(self) -> Panel:
+        return self._panel
+
+    @property
+    def devices(self) -> dict[str, DeviceRecord]:
+        return dict(self._devices)
+
+    # -------------------------------------------------------------------- the loop
+
+    def start(self) -> None:
+        """Resume the stored panel (or start disarmed) and restate it on the broker."""
+        now = self._clock()
+        self._devices = {d.device_id: d for d in self._store.devices()}
+        saved = self._store.load_snapshot()
+        panel = new_panel(now)
+        if saved is not None:
+            try:
+                panel = snapshot.load(saved, self._settings)
+            except PayloadError as exc:
+                log.error("stored panel state unreadable (%s); starting disarmed", exc)
+        self._panel = panel
+        self._apply(resume(panel, self._settings, now), now)
+        self._dirty = True
+        self._flush()
+
+    def run(self, stop: threading.Event) -> None:
+        """Turn until ``stop`` is set; the current turn is always finished and stored."""
+        self.start()
+        while not stop.is_set():
+            self.turn()
+        self._flush()
+
+    def turn(self) -> None:
+        """Wait for messages or the next timer, handle them, store, then acknowledge."""
+        now = self._clock()
+        timeout = IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now)
+        try:
+            first = self._client.messages.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            first = None
+        if first is not None:
+            self._message(first)
+            for _ in range(MAX_BATCH - 1):
+                try:
+                    self._message(self._client.messages.get_nowait())
+                except queue.Empty:
+                    break
+        now = self._clock()
+        if self._wake is not None and now >= self._wake:
+            self._feed(Tick(), now)
+        connections = self._client.connection_count
+        if connections != self._connections:
+            # A new connection (a broker restart may have lost what was retained).
+            self._connections = connections
+            self._announce(now)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Commit the turn's events, then acknowledge its messages. Retries until stored."""
+        turn = self._turn
+        idle = not (turn.sensor_events or turn.system_events or turn.devices or turn.messages)
+        if idle and not self._dirty:
+            return
+        batch = Batch(
+            sensor_events=turn.sensor_events,
+            system_events=turn.system_events,
+            devices=list(turn.devices.values()),
+            snapshot=snapshot.dump(self._panel) if self._dirty else None,
+        )
+        while True:
+            try:
+                self._store.write(batch)
+                break
+            except StoreError as exc:
+                # Nothing is acknowledged until stored: the broker keeps the messages.
+                log.error("event store write failed, retrying: %s", exc)
+                threading.Event().wait(STORE_RETRY)
+        for message in turn.messages:
+            self._client.ack(message)
+        self.stats.sensor_events += len(turn.sensor_events)
+        self.stats.system_events += len(turn.system_events)
+        self._turn = _Turn()
+        self._dirty = False
+
+    # ------------------------------------------------------------------- messages
+
+    def _message(self, message: Message) -> None:
+        self._turn.messages.append(message)
+        self.stats.messages += 1
+        now = self._clock()
+        try:
+            self._route(message, now)
+        except PayloadError as exc:
+            self.stats.rejected[exc.reason] += 1
+            log.warning(
+                "rejected message on %s (%d bytes): %s", message.topic, len(message.payload), exc
+            )
+
+    def _route(self, message: Message, now: float) -> None:
+        route = self._topics.route(message.topic)
+        match route:
+            case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
+                reading = decode_sensor(family, sensor_type, message.payload)
+                self._sensor(sensor_id, sensor_type.value, reading, message, now)
+            case CommandRoute():
+                self._command(decode_command(message.payload), now)
+            case AnnounceRoute(device_id=device_id):
+                announcement = decode_announce(device_id, message.payload)
+                known = self._devices.get(device_id)
+                self._remember(
+                    DeviceRecord(
+                        device_id=device_id,
+                        type=announcement.type,
+                        capabilities=announcement.capabilities,
+                        online=known.online if known else None,
+                        last_seen=known.last_seen if known else None,
+                        announced_at=announcement.timestamp or now,
+                        info=dict(announcement.info) or None,
+                    )
+                )
+            case AvailabilityRoute(device_id=device_id):
+                online = decode_availability(message.payload)
+                known = self._devices.get(device_id)
+                base = known or DeviceRecord(device_id, "unknown", (), None, None, None)
+                self._remember(
+                    replace(base, online=online, last_seen=now if online else base.last_seen)
+                )
+                if self._settings.sensor(device_id) is not None:
+                    self._feed(Availability(device_id, online), now)
+            case ActuatorStateRoute(actuator_id=actuator_id):
+                self.stats.actuators[actuator_id] = decode_switch(message.payload)
+            case IgnoredRoute():
+                pass
+
+    def _sensor(
+        self, sensor_id: str, sensor_type: str, reading: Reading, message: Message, now: float
+    ) -> None:
+        if reading.state is not None:
+            metadata: dict[str, Any] = {"topic": message.topic, **reading.extra}
+            for name in ("seq", "ts", "battery"):
+                if (value := getattr(reading, name)) is not None:
+                    metadata[name] = value
+            # A payload that carries seq or ts names one event: the same bytes again are
+            # a redelivery. Plain words cannot be told apart and are stored each time.
+            dedup_key = None
+            if reading.seq is not None or reading.ts is not None:
+                digest = hashlib.sha256(message.payload).hexdigest()[:24]
+                dedup_key = f"{sensor_id}:{digest}"
+            self._turn.sensor_events.append(
+                SensorRecord(now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key)
+            )
+        self._feed(SensorReport(sensor_id, reading.state), now)
+
+    def _command(self, command: Input, now: float) -> Rejection | None:
+        outcome = self._feed(command, now)
+        if outcome.rejection is None and not any(
+            isinstance(e, PublishState) for e in outcome.effects
+        ):
+            # Accepted but nothing changed (arming the current mode, disarming while
+            # disarmed): restate the panel so whoever asked gets an answer.
+            self._out.state(self._panel, now)
+        return outcome.rejection
+
+    def _remember(self, device: DeviceRecord) -> None:
+        self._devices[device.device_id] = device
+        self._turn.devices[device.device_id] = device
+
+    # -------------------------------------------------------------------- effects
+
+    def _feed(self, event: Input, now: float) -> Outcome:
+        outcome = handle(self._panel, self._settings, event, now)
+        self._apply(outcome, now)
+        return outcome
+
+    def _apply(self, outcome: Outcome, now: float) -> None:
+        if outcome.panel is not self._panel:
+            self._panel = outcome.panel
+            self._dirty = True
+        self._wake = None
+        for effect in outcome.effects:
+            match effect:
+                case SetActuator(actuator=actuator, on=on):
+                    self._out.actuator(actuator, on)
+                case PublishState():
+                    self._out.state(self._panel, now)
+                case RecordEvent(kind=kind, description=description, data=data):
+                    self._turn.system_events.append(
+                        SystemRecord(now, kind.value, description, dict(data))
+                    )
+                    self._out.event(effect, now)
+                case Notify():
+                    self._notify(effect)
+                case WakeAt(at=at):
+                    self._wake = at
+        if outcome.rejection is not None:
+            log.info("refused: %s", outcome.rejection.message)
+
+    def _announce(self, now: float) -> None:
+        """After (re)connecting: say we are online and restate what is retained."""
+        self._out.online()
+        self._out.state(self._panel, now)
+        self._out.actuator(ActuatorKind.SIREN, self._panel.state is PanelState.TRIGGERED)
+
+
+def _log_notification(note: Notify) -> None:
+    logging.getLogger("homeguard.notify").warning("%s: %s", note.kind.value, note.message)
+
+
+__all__ = ["Controller", "EventLog", "Publisher", "Stats"]

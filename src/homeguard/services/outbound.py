@@ -1,0 +1,63 @@
+"""What the controller publishes, on which topic, with which QoS and retain flag."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from homeguard.adapters.topics import SiteTopics
+from homeguard.core.model import PanelState
+from homeguard.core.panel import Panel
+from homeguard.core.signals import ActuatorKind, RecordEvent
+
+COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
+
+
+class Sink(Protocol):
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+    ) -> None: ...
+
+
+class Outbound:
+    """The controller's side of the topic contract."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        topics: SiteTopics,
+        actuator_topics: Mapping[ActuatorKind, Sequence[str]] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._topics = topics
+        self._actuators = dict(actuator_topics or {})
+        for kind in ActuatorKind:
+            self._actuators.setdefault(kind, (topics.control(kind),))
+
+    def actuator(self, kind: ActuatorKind, on: bool) -> None:
+        for topic in self._actuators[kind]:
+            self._sink.publish(topic, "ON" if on else "OFF", qos=COMMAND_QOS)
+
+    def state(self, panel: Panel, now: float) -> None:
+        self._sink.publish(self._topics.alarm_state, panel.state.value, qos=1, retain=True)
+        triggered = panel.state is PanelState.TRIGGERED
+        status = {
+            "status": "BREACH" if triggered else "OK",
+            "breaches": list(panel.triggered_by) if triggered else [],
+            "state": panel.state.value,
+            "timestamp": now,
+        }
+        self._sink.publish(self._topics.status, json.dumps(status), qos=1, retain=True)
+
+    def event(self, event: RecordEvent, now: float) -> None:
+        body = {
+            **event.data,
+            "event": event.kind.value,
+            "description": event.description,
+            "timestamp": now,
+        }
+        self._sink.publish(self._topics.alarm_event, json.dumps(body), qos=1)
+
+    def online(self) -> None:
+        self._sink.publish(self._topics.controller_availability, "online", qos=1, retain=True)
