@@ -26,7 +26,7 @@ from homeguard.services.outbound import Outbound
 
 log = logging.getLogger("homeguard")
 
-DEFAULT_BROKER = ("127.0.0.1", 1883)
+LOOPBACK = "127.0.0.1"
 
 
 def default_data_dir() -> Path:
@@ -72,9 +72,9 @@ class Site:
         return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
 
     def broker_address(self) -> BrokerAddress:
-        """The broker to use; with none configured, the one on localhost:1883."""
+        """The broker to use; with no host configured, the one on loopback at its port."""
         mqtt = self.config.mqtt
-        host, port = self.broker_override or (mqtt.host or DEFAULT_BROKER[0], mqtt.port)
+        host, port = self.broker_override or (mqtt.host or LOOPBACK, mqtt.port)
         tls = None
         if mqtt.tls is not None:
             tls = TlsFiles(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file)
@@ -110,14 +110,15 @@ class Site:
 
 
 def needs_local_broker(site: Site) -> bool:
-    """True when no broker is configured and none answers on localhost:1883."""
+    """True when no broker host is configured and none answers on loopback at its port."""
     if site.broker_override is not None or site.config.mqtt.host is not None:
         return False
-    return not broker_answers(*DEFAULT_BROKER)
+    return not broker_answers(LOOPBACK, site.config.mqtt.port)
 
 
 def start_local_broker(site: Site) -> LocalBroker:
-    broker = LocalBroker.start(site.data_dir / "broker", DEFAULT_BROKER[1])
+    """Mosquitto if installed, else the embedded broker, on loopback at the config's port."""
+    broker = LocalBroker.start(site.data_dir / "broker", site.config.mqtt.port)
     log.info("started a local %s broker on %s:%d", broker.kind, broker.host, broker.port)
     return broker
 
@@ -150,7 +151,12 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             client=client,
             store=store,
             clock=wall_clock,
+            retention=_days(site.config.storage.retention_days),
         )
+
+
+def _days(days: int | None) -> float | None:
+    return None if days is None else days * 86400.0
 
 
 def run_controller(site: Site, stop: threading.Event) -> None:

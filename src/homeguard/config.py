@@ -144,7 +144,7 @@ class MqttConfig(_Section):
     host: str | None = Field(
         default=None,
         min_length=1,
-        description="Broker host name or address; none: use a broker on localhost:1883 "
+        description="Broker host name or address; none: use a broker on 127.0.0.1 at `port` "
         "if one answers, otherwise start a local one.",
     )
     port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")

@@ -60,6 +60,7 @@ log = logging.getLogger("homeguard.controller")
 MAX_BATCH = 500  # messages per transaction
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 STORE_RETRY = 1.0
+PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
 
 
 class Publisher(Protocol):
@@ -81,6 +82,7 @@ class EventLog(Protocol):
     def write(self, batch: Batch) -> object: ...
     def load_snapshot(self) -> str | None: ...
     def devices(self) -> list[DeviceRecord]: ...
+    def prune(self, before: float) -> int: ...
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Controller:
         store: EventLog,
         clock: Callable[[], float],
         notify: Callable[[Notify], None] | None = None,
+        retention: float | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -126,6 +129,8 @@ class Controller:
         self._store = store
         self._clock = clock
         self._notify = notify or _log_notification
+        self._retention = retention
+        self._next_prune = 0.0
         self._panel: Panel = new_panel(clock())
         self._wake: float | None = None
         self._turn = _Turn()
@@ -185,12 +190,25 @@ class Controller:
         now = self._clock()
         if self._wake is not None and now >= self._wake:
             self._feed(Tick(), now)
+        if self._retention is not None and now >= self._next_prune:
+            self._prune(now)
         connections = self._client.connection_count
         if connections != self._connections:
             # A new connection (a broker restart may have lost what was retained).
             self._connections = connections
             self._announce(now)
         self._flush()
+
+    def _prune(self, now: float) -> None:
+        assert self._retention is not None
+        self._next_prune = now + PRUNE_EVERY
+        try:
+            removed = self._store.prune(now - self._retention)
+        except StoreError as exc:
+            log.error("could not remove old events: %s", exc)
+            return
+        if removed:
+            log.info("removed %d events older than the retention period", removed)
 
     def _flush(self) -> None:
         """Commit the turn's events, then acknowledge its messages. Retries until stored."""
