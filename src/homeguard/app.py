@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.clock import wall_clock
@@ -20,7 +22,7 @@ from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
 from homeguard.config import Config
 from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
-from homeguard.services.controller import Controller
+from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
 from homeguard.services.outbound import Outbound
 
@@ -89,6 +91,7 @@ class Site:
         manual_ack: bool = False,
         will: Will | None = None,
         subscriptions: list[tuple[str, int]] | None = None,
+        inbox: queue.Queue[Any] | None = None,
     ) -> MqttClient:
         return MqttClient(
             address=self.broker_address(),
@@ -98,6 +101,7 @@ class Site:
             will=will,
             subscriptions=subscriptions or [],
             keepalive=self.config.mqtt.keepalive,
+            inbox=inbox,
         )
 
     def actuator_topics(self) -> dict[ActuatorKind, list[str]]:
@@ -131,6 +135,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
     """A controller with its store open and its client connected; closed on exit."""
     topics = site.topics
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
+    inbox: Inbox = queue.Queue()
     with ExitStack() as stack:
         store = stack.enter_context(site.open_store())
         client = site.client(
@@ -139,6 +144,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             manual_ack=True,
             will=will,
             subscriptions=site.topic_map.subscriptions(),
+            inbox=inbox,
         )
         client.start()
         stack.callback(_stop_client, client, topics.controller_availability)
@@ -149,6 +155,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             topics=site.topic_map,
             outbound=Outbound(client, topics, site.actuator_topics()),
             client=client,
+            inbox=inbox,
             store=store,
             clock=wall_clock,
             retention=_days(site.config.storage.retention_days),

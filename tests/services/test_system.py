@@ -12,6 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from homeguard.adapters.mqtt import MqttClient
+from homeguard.core.model import Action
+from homeguard.core.signals import Command
 from homeguard.services.controller import Controller
 from tests.conftest import MosquittoProcess, client_id, wait_until
 from tests.services.conftest import House, Observer, event, stop_process
@@ -268,3 +270,18 @@ def test_a_dead_simulated_sensor_raises_trouble(
             simulator.send_signal(signal.SIGCONT)
         simulator.kill()
         simulator.wait()
+
+
+def test_other_threads_ask_through_the_controller_thread(
+    controller: Controller, observer: Observer
+) -> None:
+    seen: list[str] = []
+    controller.watch(lambda view: seen.append(view.panel.state.value))
+    refused = controller.request(Command(Action.ARM_HOME, "0000", source="api"))
+    assert refused.rejection is not None
+    assert refused.rejection.reason.value == "invalid_code"
+    accepted = controller.request(Command(Action.ARM_HOME, "1234", source="api"))
+    assert accepted.rejection is None
+    assert accepted.panel.state.value == "armed_home"
+    observer.wait_for(STATE, "armed_home")
+    wait_until(lambda: "armed_home" in seen, what="the watcher to see the change")

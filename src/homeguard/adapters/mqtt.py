@@ -158,6 +158,7 @@ class MqttClient:
         keepalive: int = 30,
         min_reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
+        inbox: queue.Queue[Any] | None = None,
         max_inflight: int = 20,
     ) -> None:
         if not client_id:
@@ -176,7 +177,8 @@ class MqttClient:
         self.manual_ack = manual_ack
         self.will = will
         self.subscriptions: tuple[tuple[str, int], ...] = tuple(subscriptions)
-        self.messages: queue.Queue[Message] = queue.Queue()
+        # Incoming messages; a caller may pass its own queue to wait on other work too.
+        self.messages: queue.Queue[Any] = inbox if inbox is not None else queue.Queue()
 
         self._on_connection_change = on_connection_change
         self._keepalive = keepalive

@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -67,8 +68,6 @@ class Publisher(Protocol):
     """The part of the MQTT client the controller uses."""
 
     @property
-    def messages(self) -> queue.Queue[Message]: ...
-    @property
     def connection_count(self) -> int: ...
     def publish(
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
@@ -83,6 +82,27 @@ class EventLog(Protocol):
     def load_snapshot(self) -> str | None: ...
     def devices(self) -> list[DeviceRecord]: ...
     def prune(self, before: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """Something another thread (the web server) asks of the panel, and its answer."""
+
+    event: Input
+    reply: Future[Outcome] = field(default_factory=Future)
+
+
+Inbox = queue.Queue[Message | Request]
+
+
+@dataclass(frozen=True)
+class View:
+    """What the panel looks like after a turn, for those watching (the dashboard)."""
+
+    panel: Panel
+    devices: Mapping[str, DeviceRecord]
+    stats: Stats
+    at: float
 
 
 @dataclass
@@ -117,6 +137,7 @@ class Controller:
         topics: TopicMap,
         outbound: Outbound,
         client: Publisher,
+        inbox: Inbox,
         store: EventLog,
         clock: Callable[[], float],
         notify: Callable[[Notify], None] | None = None,
@@ -126,6 +147,10 @@ class Controller:
         self._topics = topics
         self._out = outbound
         self._client = client
+        self._inbox = inbox
+        self._replies: list[tuple[Request, Outcome]] = []
+        self._listeners: list[Callable[[View], None]] = []
+        self._changed = True  # since the watchers were last told
         self._store = store
         self._clock = clock
         self._notify = notify or _log_notification
@@ -146,6 +171,25 @@ class Controller:
     @property
     def devices(self) -> dict[str, DeviceRecord]:
         return dict(self._devices)
+
+    def request(self, event: Input, timeout: float = 10.0) -> Outcome:
+        """From any thread: have the controller thread handle ``event``; its outcome once
+        stored. Raises TimeoutError when the controller does not answer in time."""
+        request = Request(event)
+        self._inbox.put(request)
+        return request.reply.result(timeout)
+
+    def watch(self, listener: Callable[[View], None]) -> None:
+        """Call ``listener`` (on the controller thread; keep it quick) after every turn
+        that changed something, and once now-ish with the current view."""
+        self._listeners.append(listener)
+        self._changed = True
+
+    def view(self) -> View:
+        stats = replace(
+            self.stats, rejected=Counter(self.stats.rejected), actuators=dict(self.stats.actuators)
+        )
+        return View(self._panel, dict(self._devices), stats, self._clock())
 
     # -------------------------------------------------------------------- the loop
 
@@ -177,14 +221,14 @@ class Controller:
         now = self._clock()
         timeout = IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now)
         try:
-            first = self._client.messages.get(timeout=max(0.0, timeout))
+            first = self._inbox.get(timeout=max(0.0, timeout))
         except queue.Empty:
             first = None
         if first is not None:
-            self._message(first)
+            self._take(first)
             for _ in range(MAX_BATCH - 1):
                 try:
-                    self._message(self._client.messages.get_nowait())
+                    self._take(self._inbox.get_nowait())
                 except queue.Empty:
                     break
         now = self._clock()
@@ -198,6 +242,7 @@ class Controller:
             self._connections = connections
             self._announce(now)
         self._flush()
+        self._tell_watchers()
 
     def _prune(self, now: float) -> None:
         assert self._retention is not None
@@ -232,12 +277,36 @@ class Controller:
                 threading.Event().wait(STORE_RETRY)
         for message in turn.messages:
             self._client.ack(message)
+        for request, outcome in self._replies:
+            request.reply.set_result(outcome)
+        self._replies.clear()
         self.stats.sensor_events += len(turn.sensor_events)
         self.stats.system_events += len(turn.system_events)
         self._turn = _Turn()
         self._dirty = False
+        self._changed = True
+
+    def _tell_watchers(self) -> None:
+        if not (self._changed and self._listeners):
+            return
+        self._changed = False
+        view = self.view()
+        for listener in self._listeners:
+            try:
+                listener(view)
+            except Exception:  # a watcher's bug must not stop the panel
+                log.exception("panel watcher failed")
 
     # ------------------------------------------------------------------- messages
+
+    def _take(self, item: Message | Request) -> None:
+        if isinstance(item, Request):
+            now = self._clock()
+            outcome = self._feed(item.event, now)
+            self._restate_if_unchanged(outcome, now)
+            self._replies.append((item, outcome))
+        else:
+            self._message(item)
 
     def _message(self, message: Message) -> None:
         self._turn.messages.append(message)
@@ -308,13 +377,16 @@ class Controller:
 
     def _command(self, command: Input, now: float) -> Rejection | None:
         outcome = self._feed(command, now)
+        self._restate_if_unchanged(outcome, now)
+        return outcome.rejection
+
+    def _restate_if_unchanged(self, outcome: Outcome, now: float) -> None:
+        """Accepted but nothing changed (arming the current mode, disarming while
+        disarmed): restate the panel so whoever asked over MQTT gets an answer."""
         if outcome.rejection is None and not any(
             isinstance(e, PublishState) for e in outcome.effects
         ):
-            # Accepted but nothing changed (arming the current mode, disarming while
-            # disarmed): restate the panel so whoever asked gets an answer.
             self._out.state(self._panel, now)
-        return outcome.rejection
 
     def _remember(self, device: DeviceRecord) -> None:
         self._devices[device.device_id] = device
