@@ -10,11 +10,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
+from homeguard.adapters.broker_auth import accepts_tcp
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
 from homeguard.adapters.store import EventStore
@@ -22,9 +23,20 @@ from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
 from homeguard.config import Config
 from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
+from homeguard.errors import HomeguardError
+from homeguard.services.accounts import CONTROLLER
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
+from homeguard.services.provisioning import (
+    broker_security,
+    load_credentials,
+    provision,
+    provisioned_folder,
+    security_folder,
+    with_credentials,
+)
 
 log = logging.getLogger("homeguard")
 
@@ -73,15 +85,38 @@ class Site:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
 
-    def broker_address(self) -> BrokerAddress:
-        """The broker to use; with no host configured, the one on loopback at its port."""
+    def broker_address(self, account: str | None = None) -> BrokerAddress:
+        """The broker to use; with no host configured, the one on loopback at its port.
+
+        ``account`` (the controller, a device id, a client such as ``cli``) logs in
+        with its own provisioned credentials when the site has been provisioned.
+        """
         mqtt = self.config.mqtt
         host, port = self.broker_override or (mqtt.host or LOOPBACK, mqtt.port)
         tls = None
         if mqtt.tls is not None:
             tls = TlsFiles(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file)
         password = mqtt.password.get_secret_value() if mqtt.password else None
-        return BrokerAddress(host, port, mqtt.username, password, tls)
+        address = BrokerAddress(host, port, mqtt.username, password, tls)
+        folder = self.security_folder
+        if account is None or folder is None:
+            return address
+        credentials = load_credentials(folder, account)
+        if credentials is None:
+            log.warning("no credentials for %r in %s: run homeguard provision", account, folder)
+            return address
+        return with_credentials(address, credentials)
+
+    @cached_property
+    def security_folder(self) -> Path | None:
+        """The provisioned folder the site's clients take their credentials from."""
+        return provisioned_folder(self.config.security.provisioned, self.data_dir)
+
+    @property
+    def user_account(self) -> str | None:
+        """The account the CLI's commands log in with."""
+        clients = self.config.security.clients
+        return "cli" if "cli" in clients else next(iter(clients), None)
 
     def client(
         self,
@@ -92,9 +127,10 @@ class Site:
         will: Will | None = None,
         subscriptions: list[tuple[str, int]] | None = None,
         inbox: queue.Queue[Any] | None = None,
+        account: str | None = None,
     ) -> MqttClient:
         return MqttClient(
-            address=self.broker_address(),
+            address=self.broker_address(account),
             client_id=client_id,
             persistent=persistent,
             manual_ack=manual_ack,
@@ -117,12 +153,22 @@ def needs_local_broker(site: Site) -> bool:
     """True when no broker host is configured and none answers on loopback at its port."""
     if site.broker_override is not None or site.config.mqtt.host is not None:
         return False
+    if site.config.mqtt.tls is not None:
+        return not accepts_tcp(LOOPBACK, site.config.mqtt.port)
     return not broker_answers(LOOPBACK, site.config.mqtt.port)
 
 
 def start_local_broker(site: Site) -> LocalBroker:
-    """Mosquitto if installed, else the embedded broker, on loopback at the config's port."""
-    broker = LocalBroker.start(site.data_dir / "broker", site.config.mqtt.port)
+    """Mosquitto if installed, else the embedded broker, on loopback at the config's port,
+    with a login per device and the ACL on: the site is provisioned first (into
+    ``<data-dir>/security`` unless ``security.provisioned`` names a folder), new devices
+    added, and Mosquitto speaks TLS when ``mqtt.tls`` is configured."""
+    folder = security_folder(site.config, site.data_dir)
+    report = provision(site.config, folder, wall_clock())
+    if report.added:
+        log.info("provisioned %s in %s", ", ".join(report.added), report.root)
+    security = broker_security(folder, tls=site.config.mqtt.tls is not None)
+    broker = LocalBroker.start(site.data_dir / "broker", site.config.mqtt.port, security=security)
     log.info("started a local %s broker on %s:%d", broker.kind, broker.host, broker.port)
     return broker
 
@@ -145,6 +191,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             will=will,
             subscriptions=site.topic_map.subscriptions(),
             inbox=inbox,
+            account=CONTROLLER,
         )
         client.start()
         stack.callback(_stop_client, client, topics.controller_availability)
@@ -159,6 +206,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             store=store,
             clock=wall_clock,
             retention=_days(site.config.storage.retention_days),
+            security=load_security(site.config, site.data_dir),
         )
 
 
@@ -167,9 +215,52 @@ def _days(days: int | None) -> float | None:
 
 
 def run_controller(site: Site, stop: threading.Event) -> None:
-    """Run the controller until ``stop`` is set."""
-    with connected_controller(site) as controller:
+    """Run the controller (and its dashboard, when enabled) until ``stop`` is set."""
+    with connected_controller(site) as controller, ExitStack() as web:
+        if site.config.web.enabled:
+            try:
+                url = web.enter_context(serve_dashboard(site, controller))
+            except HomeguardError as exc:  # the panel runs on without its dashboard
+                log.error("%s", exc)
+            else:
+                print(f"homeguard dashboard: {url}", flush=True)
         controller.run(stop)
+
+
+@contextmanager
+def serve_dashboard(
+    site: Site, controller: Controller, *, port: int | None = None
+) -> Iterator[str]:
+    """The web dashboard and API for ``controller``, served until exit; yields its URL.
+
+    ``port`` overrides the config's (0: any free port)."""
+    from homeguard.adapters.web import Backend, WebServer, WebSettings
+
+    web = site.config.web
+    client = controller.client
+    address = site.broker_address()
+    with site.open_store() as store:
+        backend = Backend(
+            panel=controller,
+            settings=site.settings,
+            store=store,
+            switch=controller.outbound,
+            actuators=[(a.id, a.type) for a in site.config.actuators],
+            broker=lambda: f"{address.host}:{address.port}",
+            broker_connected=lambda: isinstance(client, MqttClient) and client.connected,
+            clock=wall_clock,
+            web=WebSettings(
+                users={u.name: u.password_hash for u in site.config.users if u.password_hash},
+                loopback_without_login=web.loopback_without_login,
+                session_seconds=web.session_hours * 3600.0,
+            ),
+        )
+        server = WebServer(backend, host=web.host, port=web.port if port is None else port)
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def _stop_client(client: MqttClient, availability_topic: str) -> None:
@@ -190,11 +281,14 @@ def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = No
         motion_duration=simulation.motion_duration,
     )
     specs = [s for s in site.settings.sensors if only is None or s.id in only]
+    keys = load_security(site.config, site.data_dir).keys  # signing sensors sign
     with ExitStack() as stack:
         threads = []
         for spec in specs:
             client = site.client(
-                f"homeguard-sim-{spec.id}", will=SimulatedSensor.will(site.topics, spec.id)
+                f"homeguard-sim-{spec.id}",
+                will=SimulatedSensor.will(site.topics, spec.id),
+                account=spec.id,
             )
             client.start()
             stack.callback(_stop_client, client, site.topics.availability(spec.id))
@@ -205,6 +299,7 @@ def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = No
                 settings=settings,
                 clock=wall_clock,
                 rng=random.Random(),
+                signer=DeviceSigner(spec.id, keys[spec.id]) if spec.id in keys else None,
             )
             threads.append(_thread(f"sim-{spec.id}", sensor.run, stop))
         log.info("simulating %d sensors: %s", len(specs), ", ".join(s.id for s in specs))
@@ -213,12 +308,25 @@ def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = No
 
 
 def run_actuators(site: Site, stop: threading.Event) -> None:
-    """Run the siren and light until ``stop`` is set."""
-    actuators = Actuators(
-        topics=site.topics, actuators=[(a.id, a.type) for a in site.config.actuators]
-    )
-    client = site.client("homeguard-actuators", subscriptions=actuators.subscriptions)
-    client.start()
+    """Run the siren and light until ``stop`` is set, each as its own device (own
+    client and credentials)."""
+    threads = []
+    for actuator in site.config.actuators:
+        actuators = Actuators(topics=site.topics, actuators=[(actuator.id, actuator.type)])
+        client = site.client(
+            f"homeguard-actuator-{actuator.id}",
+            subscriptions=actuators.subscriptions,
+            account=actuator.id,
+        )
+        client.start()
+        threads.append(
+            _thread(f"actuator-{actuator.id}", partial(_run_actuator, actuators, client), stop)
+        )
+    for thread in threads:
+        thread.join()
+
+
+def _run_actuator(actuators: Actuators, client: MqttClient, stop: threading.Event) -> None:
     try:
         actuators.run(client, stop)
     finally:
@@ -236,10 +344,18 @@ def _thread(
 
 @contextmanager
 def quiet_client(
-    site: Site, name: str, subscriptions: list[tuple[str, int]] | None = None
+    site: Site,
+    name: str,
+    subscriptions: list[tuple[str, int]] | None = None,
+    account: str | None = None,
 ) -> Iterator[MqttClient]:
-    """A short-lived client for one CLI command."""
-    client = site.client(f"homeguard-{name}-{os.getpid()}", subscriptions=subscriptions)
+    """A short-lived client for one CLI command, logged in as ``account`` (default: the
+    site's user account, e.g. ``cli``)."""
+    client = site.client(
+        f"homeguard-{name}-{os.getpid()}",
+        subscriptions=subscriptions,
+        account=account or site.user_account,
+    )
     client.start(timeout=5)
     try:
         yield client

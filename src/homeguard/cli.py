@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeguard import __version__
+from homeguard import __version__, cli_api
 from homeguard.adapters.broker import mosquitto_config
+from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.codecs import Family, decode_sensor
 from homeguard.adapters.mqtt import Message
 from homeguard.app import (
@@ -31,9 +32,12 @@ from homeguard.app import (
     run_simulation,
     start_local_broker,
 )
+from homeguard.cli_api import add_api_options
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError
+from homeguard.services.message_security import DeviceSigner, load_security
+from homeguard.services.provisioning import provision, revoke, security_folder
 
 log = logging.getLogger("homeguard")
 
@@ -104,17 +108,17 @@ def _parser() -> argparse.ArgumentParser:
     p = command("sensor", _sensor, "publish one sensor event, e.g. 'homeguard sensor front open'")
     p.add_argument("sensor_id")
     p.add_argument("state", help="open, closed, motion, no_motion, tamper, on, off")
-    p = command("arm", _arm, "arm the panel")
+    p = add_api_options(command("arm", _arm, "arm the panel"))
     p.add_argument(
         "mode", choices=[m.name.lower() for m in ArmMode], help="away, home, night or vacation"
     )
     p.add_argument("--code", help="your PIN")
     p.add_argument("--force", action="store_true", help="bypass open sensors")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
-    p = command("disarm", _disarm, "disarm the panel")
+    p = add_api_options(command("disarm", _disarm, "disarm the panel"))
     p.add_argument("--code", help="your PIN")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
-    p = command("status", _status, "show the panel state and devices")
+    p = add_api_options(command("status", _status, "show the panel state and devices"))
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for retained state")
     p = command("events", _events, "show logged events")
@@ -129,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--out", type=Path, help="write here instead of standard output")
+    out_help = "the folder (default: security.provisioned, else <data-dir>/security)"
+    p = command(
+        "provision",
+        _provision,
+        "create or complete broker logins, ACL, certificates and device secrets",
+    )
+    p.add_argument("--out", type=Path, help=out_help)
+    p = command("revoke", _revoke, "revoke a device's login, certificate and secret for good")
+    p.add_argument("device", help="a device id, 'controller' or a client name")
+    p.add_argument("--out", type=Path, help=out_help)
     return parser
 
 
@@ -234,19 +248,30 @@ def _sensor(args: argparse.Namespace) -> int:
     payload = args.state.strip().upper().encode()
     decode_sensor(Family.HOMEGUARD, spec.type, payload)  # a clear error for a wrong state
     topic = site.topics.sensor(spec.type.value, spec.id)
-    with quiet_client(site, "sensor") as client:
+    shown = payload.decode()
+    keys = load_security(site.config, site.data_dir).keys
+    if spec.id in keys:  # a signing sensor: sign (and seal) as the device would
+        now = wall_clock()
+        body = {"state": shown, "seq": int(now * 1000), "ts": now}
+        payload = DeviceSigner(spec.id, keys[spec.id]).payload(body, now)
+        shown += " (signed)"
+    with quiet_client(site, "sensor", account=spec.id) as client:
         client.publish(topic, payload, qos=1)
-    print(f"{topic} {payload.decode()}")
+    print(f"{topic} {shown}")
     return 0
 
 
 def _arm(args: argparse.Namespace) -> int:
+    if args.api:
+        return cli_api.arm(args, ArmMode[args.mode.upper()].value)
     action = Action[f"ARM_{args.mode.upper()}"]
     mode = ArmMode[args.mode.upper()]
     return _command(args, {"action": action.value, "force": args.force}, {"arming", mode.value})
 
 
 def _disarm(args: argparse.Namespace) -> int:
+    if args.api:
+        return cli_api.disarm(args)
     return _command(args, {"action": Action.DISARM.value}, {"disarmed"})
 
 
@@ -297,6 +322,8 @@ def _drain_retained(messages: queue.Queue[Message], seconds: float) -> list[Mess
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.api:
+        return cli_api.status(args)
     site = _site(args)
     topics = site.topics
     subscriptions = [
@@ -425,6 +452,26 @@ def _check_config(args: argparse.Namespace) -> int:
             f"  {sensor.id:<12} {sensor.type.value:<7} zone {sensor.zone_kind.value:<9} "
             f"family {sensor.family}"
         )
+    return 0
+
+
+def _security_folder(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        return Path(args.out)
+    site = _site(args)
+    return security_folder(site.config, site.data_dir)
+
+
+def _provision(args: argparse.Namespace) -> int:
+    report = provision(_site(args).config, _security_folder(args), time.time())
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    folder = _security_folder(args)
+    revoke(args.device, folder, time.time())
+    print(f"revoked {args.device}: reload the broker (SIGHUP) for logins, restart it for TLS")
     return 0
 
 

@@ -6,8 +6,9 @@
 so that each pydantic error location can be traced back to the line it came from; keys
 that appear twice in one mapping, which YAML itself silently accepts, are refused.
 
-A user's plain ``pin`` is hashed while the file is validated (scrypt, see
-:mod:`homeguard.core.codes`) and dropped: it is in no model, repr, dump or message.
+A user's plain ``pin`` and dashboard ``password`` are hashed while the file is validated
+(scrypt, see :mod:`homeguard.core.codes`) and dropped: they are in no model, repr, dump
+or message.
 Secrets (``password``) are :class:`pydantic.SecretStr` and print as ``**********``.
 
 This is the only module that imports pydantic and PyYAML; the engine gets plain core
@@ -59,7 +60,9 @@ __all__ = [
     "ModeTimingConfig",
     "MqttConfig",
     "PanelConfig",
+    "SecurityConfig",
     "SensorConfig",
+    "SigningConfig",
     "SimulationConfig",
     "StorageConfig",
     "TlsConfig",
@@ -261,6 +264,12 @@ class PanelConfig(_Section):
         description="Timings per armed mode; a missing mode or key takes the defaults.",
     )
     lockout: LockoutConfig = Field(default_factory=LockoutConfig, description="Wrong-code lockout.")
+    mqtt_commands: Literal["code", "trusted"] = Field(
+        default="code",
+        description="Commands on <base>/alarm/set: code (need a code like every other way "
+        "in) or trusted (accepted without a code, because the broker's ACL lets only "
+        "authorised users publish there; a code that is given is still checked).",
+    )
 
 
 # ----------------------------------------------------------------------------- users
@@ -285,9 +294,32 @@ class UserConfig(_Section):
         default=False,
         description="A duress code: disarms as usual and raises a silent duress event.",
     )
-    password: SecretStr | None = Field(
-        default=None, description="Password for the web dashboard login; never printed."
+    password_hash: str | None = Field(
+        default=None,
+        description="The web dashboard password's scrypt hash. A plain `password` may be "
+        "given instead: it is hashed at load and dropped; none: no dashboard login.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_plain_password(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "password" not in data:
+            return data
+        if "password_hash" in data:
+            raise _Misplaced("give either password or password_hash, not both")
+        fields = dict(data)
+        password = fields.pop("password")
+        if not isinstance(password, str) or len(password) < 4:
+            raise _Misplaced("a password is text of at least 4 characters", "password")
+        fields["password_hash"] = codes.hash_pin(password, os.urandom(16))
+        return fields
+
+    @field_validator("password_hash")
+    @classmethod
+    def _known_password_scheme(cls, password_hash: str | None) -> str | None:
+        if password_hash is not None and not codes.is_pin_hash(password_hash):
+            raise ValueError("is not a homeguard password hash (scrypt$n$r$p$salt$digest)")
+        return password_hash
 
     @model_validator(mode="before")
     @classmethod
@@ -369,6 +401,21 @@ class SensorConfig(_Section):
         default=None,
         description="Exact topic of its online/offline messages; none: the family's default.",
     )
+    signed: bool = Field(
+        default=False,
+        description="Accept only messages signed with the device's secret, with a rising "
+        "seq and a ts within signing.window (docs/security.md); homeguard family only.",
+    )
+    encrypted: bool = Field(
+        default=False,
+        description="Its messages are Fernet tokens of the signed payload (for brokers that "
+        "are not trusted); needs signed.",
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        description="The device's signing secret; none: the provisioned one (key secret "
+        "of devices/<id>.json in security.provisioned, `homeguard provision`). Never printed.",
+    )
 
     @field_validator("topic", "availability_topic")
     @classmethod
@@ -388,6 +435,14 @@ class SensorConfig(_Section):
                 f"only entry zones have an entry delay (this one is {self.zone_kind.value})",
                 "entry_delay",
             )
+        if (self.signed or self.encrypted) and self.family != "homeguard":
+            raise _Misplaced("only homeguard-family sensors can sign", "signed")
+        if self.encrypted and not self.signed:
+            raise _Misplaced("encrypted needs signed: true (replay protection)", "encrypted")
+        if self.secret is not None and not self.signed:
+            raise _Misplaced("a secret is only used with signed: true", "secret")
+        if self.secret is not None and not self.secret.get_secret_value():
+            raise _Misplaced("a secret must not be empty", "secret")
         return self
 
     def spec(self) -> SensorSpec:
@@ -419,6 +474,16 @@ class ActuatorConfig(_Section):
     @classmethod
     def _exact_topics(cls, topic: str | None) -> str | None:
         return _exact_topic(topic)
+
+
+class SigningConfig(_Section):
+    """Signed and encrypted sensor messages (docs/security.md)."""
+
+    window: Seconds = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a signed message's ts may differ from the controller's clock.",
+    )
 
 
 # ------------------------------------------------------------------ simulation, web
@@ -463,6 +528,46 @@ class WebConfig(_Section):
         default="127.0.0.1", min_length=1, description="Address the dashboard listens on."
     )
     port: int = Field(default=8080, ge=1, le=65535, description="Its TCP port.")
+    enabled: bool = Field(
+        default=True, description="Serve the dashboard and HTTP API from the controller."
+    )
+    loopback_without_login: bool = Field(
+        default=False,
+        description="Let clients on this machine (127.0.0.1, ::1) in without a login.",
+    )
+    session_hours: Seconds = Field(
+        default=12.0, gt=0, description="Hours a login lasts without being used."
+    )
+
+
+class SecurityConfig(_Section):
+    """Per-device broker accounts, ACLs and certificates (``homeguard provision``)."""
+
+    provisioned: Path | None = Field(
+        default=None,
+        description="Folder written by `homeguard provision`: each client connects with "
+        "its own credentials from it; none: <data-dir>/security when it exists. A "
+        "relative path is relative to the config file.",
+    )
+    hosts: tuple[str, ...] = Field(
+        default=(),
+        description="More host names and IP addresses the broker's TLS certificate is "
+        "valid for (localhost, 127.0.0.1 and mqtt.host always are).",
+    )
+    clients: tuple[Annotated[str, Field(pattern=_ID_PATTERN, max_length=64)], ...] = Field(
+        default=("cli",),
+        description="Accounts for the programs of the panel's users (the CLI, Home "
+        "Assistant...): they may only command the panel (alarm/set) and read its state "
+        "and events. The CLI uses `cli`.",
+    )
+
+    @field_validator("provisioned")
+    @classmethod
+    def _next_to_config(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        if path is None or path.is_absolute() or base is None:
+            return path
+        return Path(base) / path
 
 
 # ------------------------------------------------------------------------------ root
@@ -492,6 +597,12 @@ class Config(_Section):
         default_factory=SimulationConfig, description="The simulated house."
     )
     web: WebConfig = Field(default_factory=WebConfig, description="The web dashboard.")
+    signing: SigningConfig = Field(
+        default_factory=SigningConfig, description="Signed and encrypted sensor messages."
+    )
+    security: SecurityConfig = Field(
+        default_factory=SecurityConfig, description="Broker accounts, ACLs and TLS."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,8 @@
     HomeguardError
     ├── ConfigError            the configuration is wrong: fix the file (names key and line)
     ├── PayloadError           a message could not be understood: it is rejected and counted
+    │   └── SecurityRejected   a signed or encrypted message failed its checks (bad
+    │                          signature, replayed, stale): also a "security" event
     ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
     ├── StoreError             the event store failed: the controller stops acknowledging
     └── BrokerError            the MQTT broker could not be reached or refused us
@@ -32,6 +34,11 @@ class PayloadError(HomeguardError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class SecurityRejected(PayloadError):
+    """A message that must be signed (or encrypted) failed its checks; the detail never
+    holds a secret, a signature or the payload."""
 
 
 class CommandRejected(HomeguardError):

@@ -437,3 +437,43 @@ def test_a_closed_store_refuses_work(path: Path) -> None:
 def test_synchronous_must_be_known(path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         EventStore(path, synchronous="off")  # type: ignore[arg-type]
+
+
+def test_event_counts_per_bucket_in_local_time(store: EventStore) -> None:
+    hour = 3600.0
+    store.write(
+        Batch(
+            sensor_events=[sensor(5.0), sensor(hour + 5), sensor(hour + 6), sensor(3 * hour)],
+            system_events=[system(hour + 1, "triggered"), system(hour + 2), system(-10.0)],
+        )
+    )
+    counts = store.event_counts(since=0.0, until=4 * hour, bucket=hour)
+    assert counts == [(0.0, 1, 0, 0), (hour, 2, 2, 1), (3 * hour, 1, 0, 0)]  # empty left out
+    # Days two hours east of UTC: a day starts at 22:00 UTC the evening before.
+    day = 86400.0
+    late = 22 * hour + 1
+    store.write(Batch(sensor_events=[sensor(late)]))
+    by_day = store.event_counts(since=-day, until=2 * day, bucket=day, offset=2 * hour)
+    assert by_day == [(-2 * hour, 4, 3, 1), (day - 2 * hour, 1, 0, 0)]
+    with pytest.raises(ValueError, match="bucket"):
+        store.event_counts(since=0.0, until=1.0, bucket=0)
+
+
+def test_battery_levels_are_the_last_reported(store: EventStore) -> None:
+    store.write(
+        Batch(
+            sensor_events=[
+                sensor(1.0, metadata={"battery": 90}),
+                sensor(3.0, metadata={"battery": 80}),
+                sensor(2.0, metadata={"battery": 85}),
+                sensor(4.0, metadata={"seq": 1}),
+                sensor(2.0, device="back", metadata={"battery": 55.5}),
+                sensor(2.0, device="hall"),
+            ]
+        )
+    )
+    assert store.battery_levels(["front", "back", "hall", "nobody"]) == {
+        "front": 80.0,
+        "back": 55.5,
+    }
+    assert store.battery_levels(["front"], scan=1) == {}  # its latest event has none

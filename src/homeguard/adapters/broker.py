@@ -48,6 +48,7 @@ from typing import Any, Literal, Self
 from amqtt.broker import Broker as AmqttBroker
 from amqtt.plugins.base import BaseAuthPlugin
 
+from homeguard.adapters.broker_auth import BrokerSecurity, ListenerTls, accepts_tcp
 from homeguard.errors import BrokerError, BrokerUnavailable
 
 __all__ = [
@@ -62,6 +63,9 @@ _log = logging.getLogger(__name__)
 _DEBIAN_MOSQUITTO = Path("/usr/sbin/mosquitto")  # Debian installs it outside a user's PATH
 
 
+MAX_QUEUED = 100_000_000  # messages queued per offline client: more than any house sends
+
+
 def mosquitto_config(
     *,
     port: int,
@@ -70,8 +74,12 @@ def mosquitto_config(
     password_file: Path | None = None,
     acl_file: Path | None = None,
     run_as_user: str | None = None,
+    tls: ListenerTls | None = None,
 ) -> str:
     """A Mosquitto 2.x config that loses no QoS 1/2 message; each line says why.
+
+    ``tls``: the listener speaks TLS only (cafile, certfile, keyfile,
+    require_certificate, crlfile); ``password_file`` and ``acl_file`` apply to it too.
 
     ``run_as_user``: when Mosquitto starts as root it switches to the ``mosquitto``
     user unless told otherwise, which then cannot write into a root-owned
@@ -93,9 +101,12 @@ def mosquitto_config(
         "autosave_on_changes false",
         "# persistent_client_expiration is left unset on purpose: persistent sessions",
         "# never expire, so a controller away for a week still gets what happened.",
-        "# No limit on the messages queued for an offline client (the default of 1000",
-        "# silently drops the rest), neither by count nor by size.",
-        "max_queued_messages 0",
+        "# No practical limit on the messages queued for an offline client (the default",
+        "# of 1000 silently drops the rest). A huge number rather than 0 ('no limit'),",
+        "# because 0 misbehaves in some 2.0.x releases: 2.0.11/2.0.12 disconnect a",
+        "# client whose publish the ACL denies (eclipse-mosquitto/mosquitto#2593) and",
+        "# 2.0.16 drops every queued message (#2879).",
+        f"max_queued_messages {MAX_QUEUED}",
         "max_queued_bytes 0",
         "# Up to 20 unacknowledged QoS 1/2 messages in flight per client: enough to keep",
         "# the link busy, few enough that a slow client is not flooded with redeliveries.",
@@ -106,6 +117,8 @@ def mosquitto_config(
         "# One listener, on the given address only.",
         f"listener {port} {bind}",
     ]
+    if tls is not None:
+        lines += tls.config_lines()
     if password_file is None:
         lines += [
             "# No password file: any client may connect (fine on loopback only).",
@@ -186,12 +199,15 @@ def broker_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     return reply[0] == 0x20 and reply[1] == 0x02  # CONNACK, remaining length 2
 
 
-def _wait_until_answers(host: str, port: int, timeout: float, alive: Any) -> bool:
+def _wait_until_answers(
+    host: str, port: int, timeout: float, alive: Any, *, tls: bool = False
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             return False
-        if broker_answers(host, port, timeout=0.5):
+        # A TLS listener cannot answer our plain probe: a TCP accept is the sign of life.
+        if accepts_tcp(host, port) if tls else broker_answers(host, port, timeout=0.5):
             return True
         time.sleep(0.05)
     return False
@@ -228,8 +244,13 @@ class LocalBroker:
         *,
         prefer: Literal["mosquitto", "embedded"] | None = None,
         timeout: float = 10.0,
+        security: BrokerSecurity | None = None,
     ) -> LocalBroker:
         """Start a broker on 127.0.0.1:``port`` and return once it answers.
+
+        ``security``: Mosquitto requires logins from its password file, enforces its
+        ACL and, with ``tls``, speaks only TLS. The embedded broker enforces none of it
+        (a warning is logged).
 
         ``prefer="embedded"`` forces the embedded broker; ``prefer="mosquitto"`` fails
         with `BrokerError` when Mosquitto is not installed; None picks Mosquitto when
@@ -241,18 +262,33 @@ class LocalBroker:
         if prefer == "mosquitto" and binary is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         if prefer != "embedded" and binary is not None:
-            return cls._start_mosquitto(binary, data_dir, port, timeout)
+            return cls._start_mosquitto(binary, data_dir, port, timeout, security)
+        if security is not None:
+            _log.warning("the embedded broker enforces no login, ACL nor TLS: install Mosquitto")
         embedded = _EmbeddedBroker(cls.host, port)
         embedded.start(timeout)
         _log.info("embedded MQTT broker listening on %s:%d", cls.host, port)
         return cls(kind="embedded", port=port, data_dir=data_dir, embedded=embedded)
 
     @classmethod
-    def _start_mosquitto(cls, binary: str, data_dir: Path, port: int, timeout: float) -> Self:
+    def _start_mosquitto(
+        cls,
+        binary: str,
+        data_dir: Path,
+        port: int,
+        timeout: float,
+        security: BrokerSecurity | None = None,
+    ) -> Self:
         config_path = data_dir / "mosquitto.conf"
         config_path.write_text(
             mosquitto_config(
-                port=port, bind=cls.host, data_dir=data_dir, run_as_user=_current_user()
+                port=port,
+                bind=cls.host,
+                data_dir=data_dir,
+                run_as_user=_current_user(),
+                password_file=None if security is None else security.password_file,
+                acl_file=None if security is None else security.acl_file,
+                tls=None if security is None else security.tls,
             )
         )
         with (data_dir / "mosquitto.stderr").open("ab") as stderr:
@@ -263,7 +299,10 @@ class LocalBroker:
                 stderr=stderr,
             )
         broker = cls(kind="mosquitto", port=port, data_dir=data_dir, process=process)
-        if not _wait_until_answers(cls.host, port, timeout, lambda: process.poll() is None):
+        tls = security is not None and security.tls is not None
+        if not _wait_until_answers(
+            cls.host, port, timeout, lambda: process.poll() is None, tls=tls
+        ):
             broker.stop()
             raise BrokerUnavailable(
                 f"mosquitto did not come up on {cls.host}:{port}: "

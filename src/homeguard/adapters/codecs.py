@@ -133,8 +133,23 @@ def decode_command(payload: bytes) -> Command:
     """``ARM_AWAY`` ... ``TRIGGER``, or JSON ``{"action", "code", "force"}``.
 
     ``code`` may be a string or a non-negative integer (leading zeros cannot survive
-    JSON numbers: send PINs as strings); an empty or null code means none.
+    JSON numbers: send PINs as strings); an empty or null code means none. A refusal's
+    detail never quotes the payload: it may hold a code.
     """
+    try:
+        return _command(payload)
+    except PayloadError as exc:
+        raise PayloadError(exc.reason, _COMMAND_DETAILS.get(exc.reason, exc.detail)) from None
+
+
+_COMMAND_DETAILS = {
+    "unknown_action": "expected " + ", ".join(Action),
+    "bad_json": "expected a command word or a JSON object",
+    "unknown_state": "expected a command word or a JSON object",
+}
+
+
+def _command(payload: bytes) -> Command:
     doc = _document(payload)
     if isinstance(doc, str):
         return Command(action=_action(doc))

@@ -250,6 +250,51 @@ class EventStore:
         where, params = _where(since, until, ("event_type", event_type))
         return int(self._query(f"SELECT count(*) FROM system_events{where}", params)[0][0])
 
+    def event_counts(
+        self,
+        *,
+        since: float,
+        until: float,
+        bucket: float,
+        offset: float = 0.0,
+        alarm_types: Sequence[str] = ("triggered",),
+    ) -> list[tuple[float, int, int, int]]:
+        """Events per time bucket in [since, until): (bucket start, sensor events, system
+        events, alarms). Buckets are ``bucket`` seconds long and aligned on multiples of
+        ``bucket`` in local time, where local time is Unix time plus ``offset`` seconds;
+        buckets without events are left out."""
+        if bucket <= 0:
+            raise ValueError("bucket must be positive")
+        alarm = f"event_type IN ({', '.join('?' * len(alarm_types))})" if alarm_types else "0"
+        slot = "CAST((timestamp + ?) / ? AS INTEGER) - (timestamp + ? < 0)"
+        sql = f"""SELECT slot, sum(kind = 0), sum(kind = 1), sum(alarm) FROM (
+                SELECT {slot} AS slot, 0 AS kind, 0 AS alarm FROM sensor_events
+                    WHERE timestamp >= ? AND timestamp < ?
+                UNION ALL
+                SELECT {slot}, 1, {alarm} FROM system_events
+                    WHERE timestamp >= ? AND timestamp < ?
+            ) GROUP BY slot ORDER BY slot"""
+        params: list[object] = [offset, bucket, offset, since, until]
+        params += [offset, bucket, offset, *alarm_types, since, until]
+        rows = self._query(sql, params)
+        return [(float(slot * bucket - offset), int(s), int(y), int(a)) for slot, s, y, a in rows]
+
+    def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]:
+        """The last battery level each of ``devices`` reported in an event's metadata,
+        looking at most at its ``scan`` latest events (an index walk, cheap however
+        large the log)."""
+        sql = (
+            "SELECT json_extract(metadata, '$.battery') FROM (SELECT metadata FROM"
+            " sensor_events WHERE device_id = ? ORDER BY timestamp DESC LIMIT ?)"
+            " WHERE json_extract(metadata, '$.battery') IS NOT NULL LIMIT 1"
+        )
+        levels: dict[str, float] = {}
+        for device in devices:
+            rows = self._query(sql, (device, scan))
+            if rows and isinstance(rows[0][0], int | float):
+                levels[device] = float(rows[0][0])
+        return levels
+
     def load_snapshot(self) -> str | None:
         rows = self._query("SELECT body FROM panel_snapshot WHERE id = 1", ())
         return str(rows[0][0]) if rows else None

@@ -28,6 +28,9 @@ class Command:
     code: str | None = None
     force: bool = False
     source: str = "mqtt"
+    # From a channel whose publishers are authenticated (panel.mqtt_commands: trusted):
+    # no code needed; a code that is given is still checked (duress, lockout).
+    trusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class EventKind(StrEnum):
     SWINGER_SHUTDOWN = "swinger_shutdown"
     TROUBLE = "trouble"
     RESTORED = "restored"
+    SECURITY = "security"  # a message refused by signing or encryption checks
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ def dump(panel: Panel) -> str:
         "alarm_trips": dict(sorted(panel.alarm_trips.items())),
         "code_lock": asdict(panel.code_lock),
         "supervised_since": panel.supervised_since,
+        "message_seqs": dict(sorted(panel.message_seqs.items())),
     }
     return json.dumps(data, separators=(",", ":"))
 
@@ -58,6 +59,9 @@ def load(text: str, settings: PanelSettings) -> Panel:
                 lockouts=int(lock["lockouts"]),
             ),
             supervised_since=float(data["supervised_since"]),
+            message_seqs={  # absent from snapshots older than signing
+                str(sid): int(n) for sid, n in data.get("message_seqs", {}).items()
+            },
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PayloadError("bad_snapshot", str(exc)) from exc

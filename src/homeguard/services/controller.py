@@ -44,6 +44,7 @@ from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemReco
 from homeguard.core.signals import (
     ActuatorKind,
     Availability,
+    EventKind,
     Input,
     Notify,
     PublishState,
@@ -53,7 +54,8 @@ from homeguard.core.signals import (
     Tick,
     WakeAt,
 )
-from homeguard.errors import PayloadError, StoreError
+from homeguard.errors import PayloadError, SecurityRejected, StoreError
+from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 
 log = logging.getLogger("homeguard.controller")
@@ -142,6 +144,7 @@ class Controller:
         clock: Callable[[], float],
         notify: Callable[[Notify], None] | None = None,
         retention: float | None = None,
+        security: MessageSecurity | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -155,6 +158,7 @@ class Controller:
         self._clock = clock
         self._notify = notify or _log_notification
         self._retention = retention
+        self._security = security or MessageSecurity()
         self._next_prune = 0.0
         self._panel: Panel = new_panel(clock())
         self._wake: float | None = None
@@ -171,6 +175,15 @@ class Controller:
     @property
     def devices(self) -> dict[str, DeviceRecord]:
         return dict(self._devices)
+
+    @property
+    def outbound(self) -> Outbound:
+        """What the controller publishes through; thread-safe (manual siren and light)."""
+        return self._out
+
+    @property
+    def client(self) -> Publisher:
+        return self._client
 
     def request(self, event: Input, timeout: float = 10.0) -> Outcome:
         """From any thread: have the controller thread handle ``event``; its outcome once
@@ -259,7 +272,8 @@ class Controller:
         """Commit the turn's events, then acknowledge its messages. Retries until stored."""
         turn = self._turn
         idle = not (turn.sensor_events or turn.system_events or turn.devices or turn.messages)
-        if idle and not self._dirty:
+        # A request refused without an event (an unknown sensor) still needs its answer.
+        if idle and not self._dirty and not self._replies:
             return
         batch = Batch(
             sensor_events=turn.sensor_events,
@@ -324,10 +338,15 @@ class Controller:
         route = self._topics.route(message.topic)
         match route:
             case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
-                reading = decode_sensor(family, sensor_type, message.payload)
+                payload, seq = self._open_signed(sensor_id, message, now)
+                reading = decode_sensor(family, sensor_type, payload)
+                if seq is not None:
+                    seqs = {**self._panel.message_seqs, sensor_id: seq}
+                    self._panel = replace(self._panel, message_seqs=seqs)
+                    self._dirty = True
                 self._sensor(sensor_id, sensor_type.value, reading, message, now)
             case CommandRoute():
-                self._command(decode_command(message.payload), now)
+                self._command(self._security.command(decode_command(message.payload)), now)
             case AnnounceRoute(device_id=device_id):
                 announcement = decode_announce(device_id, message.payload)
                 known = self._devices.get(device_id)
@@ -355,6 +374,26 @@ class Controller:
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
             case IgnoredRoute():
                 pass
+
+    def _open_signed(
+        self, sensor_id: str, message: Message, now: float
+    ) -> tuple[bytes, int | None]:
+        """The payload to decode; a signing sensor's message that fails its checks is
+        refused and recorded as a security event (reason only: never the payload)."""
+        last = self._panel.message_seqs.get(sensor_id)
+        try:
+            return self._security.open_sensor(sensor_id, message.payload, last, now)
+        except SecurityRejected as exc:
+            record = RecordEvent(
+                EventKind.SECURITY,
+                f"message from {sensor_id} refused: {exc.reason}",
+                {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
+            )
+            self._turn.system_events.append(
+                SystemRecord(now, record.kind.value, record.description, dict(record.data))
+            )
+            self._out.event(record, now)
+            raise
 
     def _sensor(
         self, sensor_id: str, sensor_type: str, reading: Reading, message: Message, now: float

@@ -24,6 +24,7 @@ from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import SensorSpec, SensorState, SensorType
 from homeguard.core.signals import ActuatorKind
 from homeguard.errors import PayloadError
+from homeguard.services.message_security import DeviceSigner
 
 log = logging.getLogger("homeguard.devices")
 
@@ -55,8 +56,10 @@ class SimulatedSensor:
         settings: SimulationSettings,
         clock: Callable[[], float],
         rng: random.Random,
+        signer: DeviceSigner | None = None,
     ) -> None:
         self.spec = spec
+        self._signer = signer
         self._topics = topics
         self._client = client
         self._settings = settings
@@ -108,14 +111,23 @@ class SimulatedSensor:
             stop.wait(min(interval, max(0.05, next_heartbeat - now)))
 
     def report(self, state: SensorState | None) -> None:
-        """Publish a state (or, with None, a heartbeat) as JSON with seq, ts and battery."""
+        """Publish a state (or, with None, a heartbeat) as JSON with seq, ts and battery;
+        signed (and sealed) when the sensor is configured so."""
+        now = self._clock()
         self._seq += 1
-        body: dict[str, object] = {"seq": self._seq, "ts": self._clock(), "battery": self._battery}
+        if self._signer is not None:
+            # The controller keeps the last seq across restarts, and so must a device:
+            # one without storage counts in milliseconds of the clock (docs/security.md).
+            self._seq = max(self._seq, int(now * 1000))
+        body: dict[str, object] = {"seq": self._seq, "ts": now, "battery": self._battery}
         if state is not None:
             self._state = state
             body["state"] = state.value
+        payload = (
+            json.dumps(body).encode() if self._signer is None else self._signer.payload(body, now)
+        )
         self._client.publish(
-            self._topics.sensor(self.spec.type.value, self.spec.id), json.dumps(body), qos=1
+            self._topics.sensor(self.spec.type.value, self.spec.id), payload, qos=1
         )
 
 

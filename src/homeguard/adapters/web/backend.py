@@ -1,0 +1,135 @@
+"""What the web layer needs from the rest of homeguard, as protocols it defines itself.
+
+The web adapter sits beside the other adapters and imports nothing from the services:
+the wiring module hands it a :class:`Backend` whose parts the controller, the event store
+and the MQTT client already satisfy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from homeguard.core.model import PanelSettings
+from homeguard.core.panel import Outcome, Panel
+from homeguard.core.records import DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.signals import ActuatorKind, Input
+
+
+class StatsView(Protocol):
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def messages(self) -> int: ...
+    @property
+    def sensor_events(self) -> int: ...
+    @property
+    def rejected(self) -> Counter[str]: ...
+    @property
+    def actuators(self) -> dict[str, bool]: ...
+
+
+class PanelView(Protocol):
+    """One turn's picture of the panel (the controller's ``View``)."""
+
+    @property
+    def panel(self) -> Panel: ...
+    @property
+    def devices(self) -> Mapping[str, DeviceRecord]: ...
+    @property
+    def stats(self) -> StatsView: ...
+    @property
+    def at(self) -> float: ...
+
+
+class PanelLink(Protocol):
+    """The controller, seen from another thread."""
+
+    def request(self, event: Input, timeout: float = 10.0) -> Outcome: ...
+    def watch(self, listener: Callable[[PanelView], None]) -> None: ...
+    def view(self) -> PanelView: ...
+
+
+class EventQueries(Protocol):
+    """The read side of the event store; safe to call from any thread."""
+
+    def sensor_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        device: str | None = None,
+        sensor_type: str | None = None,
+        limit: int | None = 1000,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[SensorRecord]: ...
+    def count_sensor_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        device: str | None = None,
+        sensor_type: str | None = None,
+    ) -> int: ...
+    def system_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        event_type: str | Sequence[str] | None = None,
+        limit: int | None = 1000,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[SystemRecord]: ...
+    def count_system_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        event_type: str | Sequence[str] | None = None,
+    ) -> int: ...
+    def event_counts(
+        self,
+        *,
+        since: float,
+        until: float,
+        bucket: float,
+        offset: float = 0.0,
+        alarm_types: Sequence[str] = ("triggered",),
+    ) -> list[tuple[float, int, int, int]]: ...
+    def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]: ...
+    def size_bytes(self) -> int: ...
+
+
+class ActuatorSwitch(Protocol):
+    """Switches the siren or the light by hand (the controller's ``Outbound``)."""
+
+    def actuator(self, kind: ActuatorKind, on: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the dashboard is served and who may log in."""
+
+    users: Mapping[str, str] = field(default_factory=dict)  # name → password hash
+    loopback_without_login: bool = False
+    session_seconds: float = 12 * 3600.0
+    secure_cookie: bool = False  # set when served behind TLS
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Everything the web app uses, handed over by the wiring module."""
+
+    panel: PanelLink
+    settings: PanelSettings
+    store: EventQueries
+    switch: ActuatorSwitch
+    actuators: Sequence[tuple[str, ActuatorKind]]  # configured (id, kind)
+    broker: Callable[[], str]  # a description of the broker connection
+    broker_connected: Callable[[], bool]
+    clock: Callable[[], float]
+    web: WebSettings = WebSettings()

@@ -1,0 +1,167 @@
+"""The live view: each controller turn that changed something, pushed to every browser.
+
+The controller calls :meth:`LiveHub.publish` on its own thread; the hub only hands the
+view to the asyncio loop (``call_soon_threadsafe``), where it becomes the latest state
+document. Each open Server-Sent Events stream keeps only the newest document it has not
+sent yet, so a slow phone never holds the controller up nor receives a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from .backend import Backend, PanelView
+from .documents import state_document
+
+log = logging.getLogger("homeguard.web")
+
+HEARTBEAT = 5.0  # seconds between refreshes when nothing changes (system figures)
+BATTERY_EVERY = 1.0  # at most one battery look-up a second while sensors report
+BATTERY_IDLE = 30.0  # and one every 30 s when they do not
+MIN_SEND_GAP = 0.1  # seconds: a stream sends at most 10 documents a second
+RATE_WINDOW = 10.0  # seconds over which messages per second are measured
+
+
+class LiveHub:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._streams: set[asyncio.Queue[str | None]] = set()
+        self._view: PanelView | None = None
+        self._document: str | None = None
+        self._battery: dict[str, float] = {}
+        self._battery_at = -BATTERY_IDLE
+        self._battery_events = -1
+        self._samples: deque[tuple[float, int]] = deque()
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------- controller thread
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._backend.panel.watch(self.publish)
+
+    def publish(self, view: PanelView) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # The loop may close in between: the server is stopping.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._take, view)
+
+    # ----------------------------------------------------------------- event loop
+
+    def _take(self, view: PanelView) -> None:
+        self._view = view
+        self._document = None
+        for queue in self._streams:
+            _replace(queue, "")  # "" means: send the current document
+
+    def close(self) -> None:
+        """End every stream (the server is stopping); on the event loop."""
+        self._closed = True
+        for queue in self._streams:
+            _replace(queue, None)
+
+    def close_soon(self) -> None:
+        """From any thread: end every stream, so that stopping never waits for them."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.close)
+
+    def document(self) -> dict[str, Any]:
+        """The current state document (built from the controller's view if none came).
+        Called on the event loop and from the API's worker threads."""
+        with self._lock:
+            view = self._view or self._backend.panel.view()
+            self._view = view
+            return self._build(view)
+
+    def _build(self, view: PanelView) -> dict[str, Any]:
+        backend = self._backend
+        now = time.monotonic()
+        events = view.stats.sensor_events
+        stale = events != self._battery_events and now - self._battery_at >= BATTERY_EVERY
+        if stale or now - self._battery_at >= BATTERY_IDLE:
+            self._battery_at = now
+            self._battery_events = events
+            try:
+                ids = [spec.id for spec in backend.settings.sensors]
+                self._battery = backend.store.battery_levels(ids)
+            except Exception as exc:  # the live view goes on without batteries
+                log.warning("battery levels unavailable: %s", exc)
+        return state_document(
+            view, backend.settings, backend.actuators, self._battery, self.system(view)
+        )
+
+    def system(self, view: PanelView) -> dict[str, Any]:
+        backend = self._backend
+        stats = view.stats
+        now = time.monotonic()
+        self._samples.append((now, stats.messages))
+        while len(self._samples) > 2 and now - self._samples[0][0] > RATE_WINDOW:
+            self._samples.popleft()
+        first_at, first = self._samples[0]
+        rate = (stats.messages - first) / (now - first_at) if now > first_at else 0.0
+        try:
+            store_bytes: int | None = backend.store.size_bytes()
+        except Exception:
+            store_bytes = None
+        return {
+            "broker": backend.broker(),
+            "broker_connected": backend.broker_connected(),
+            "started_at": stats.started_at,
+            "uptime": max(0.0, backend.clock() - stats.started_at),
+            "messages": stats.messages,
+            "messages_per_second": round(max(0.0, rate), 2),
+            "store_bytes": store_bytes,
+            "devices": len(view.devices),
+            "sensors": len(backend.settings.sensors),
+            "rejected": sum(stats.rejected.values()),
+            "rejected_by_reason": dict(stats.rejected),
+        }
+
+    async def stream(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
+        """Server-Sent Events: ``state`` documents as they change, then every HEARTBEAT."""
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1)
+        self._streams.add(queue)
+        try:
+            yield "retry: 2000\n\n"
+            while not self._closed:
+                yield f"event: state\ndata: {self._current()}\n\n"
+                await asyncio.sleep(MIN_SEND_GAP)  # what changes meanwhile is sent as one
+                try:
+                    item = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                except TimeoutError:
+                    item = ""
+                    self.refresh()
+                if item is None or await disconnected():
+                    break
+        finally:
+            self._streams.discard(queue)
+
+    def _current(self) -> str:
+        document = self._document
+        if document is None:
+            document = json.dumps(self.document(), separators=(",", ":"))
+            self._document = document
+        return document
+
+    def refresh(self) -> None:
+        """Forget the cached document so the next one has fresh system figures."""
+        self._document = None
+
+
+def _replace(queue: asyncio.Queue[str | None], item: str | None) -> None:
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(item)

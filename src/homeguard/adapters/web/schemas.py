@@ -1,0 +1,134 @@
+"""The API's request and response bodies, and the one error it answers with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from homeguard.core.model import ArmMode
+from homeguard.core.signals import ActuatorKind
+
+from .auth import CSRF_HEADER
+
+
+class ApiError(Exception):
+    """A refusal, turned into the JSON error response described above."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        sensors: Sequence[str] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.sensors = list(sensors)
+        self.headers = headers
+
+
+# ---------------------------------------------------------------------- schemas
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="A short tag: what went wrong, for programs.")
+    message: str = Field(description="What went wrong, for people.")
+    sensors: list[str] = Field(default=[], description="The sensors that block arming.")
+
+
+class LoginBody(_Body):
+    user: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionInfo(BaseModel):
+    user: str
+    csrf_token: str = Field(description=f"Send it back in the {CSRF_HEADER} header.")
+
+
+class ArmBody(_Body):
+    mode: ArmMode = Field(description="The armed mode to arm.")
+    code: str | None = Field(default=None, max_length=64, description="The user's PIN.")
+    force: bool = Field(default=False, description="Bypass the sensors that block arming.")
+
+
+class DisarmBody(_Body):
+    code: str | None = Field(default=None, max_length=64, description="The user's PIN.")
+
+
+class BypassBody(_Body):
+    sensor: str = Field(min_length=1, max_length=64)
+    bypass: bool = Field(default=True, description="False lifts the bypass.")
+    code: str | None = Field(default=None, max_length=64)
+
+
+class ActuatorBody(_Body):
+    on: bool
+
+
+class CommandResult(BaseModel):
+    state: str = Field(description="The panel state once the command was carried out.")
+    mode: str | None
+    bypassed: list[str]
+
+
+class ActuatorResult(BaseModel):
+    actuator: ActuatorKind
+    on: bool
+
+
+class EventRow(BaseModel):
+    id: str
+    timestamp: float
+    kind: Literal["sensor", "system"]
+    type: str
+    device: str | None
+    description: str
+    alarm: bool
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[EventRow]
+
+
+class Bucket(BaseModel):
+    start: float
+    sensor: int
+    system: int
+    alarms: int
+
+
+class Chart(BaseModel):
+    span: Literal["24h", "30d"]
+    bucket: float
+    since: float
+    until: float
+    buckets: list[Bucket]
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No session, or it expired."},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
+    403: {"model": ErrorBody, "description": "Missing or wrong CSRF token."},
+}
+COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    **WRITE_ERRORS,
+    409: {"model": ErrorBody, "description": "Refused by the panel's state."},
+    422: {"model": ErrorBody, "description": "Refused code, or a malformed request."},
+    503: {"model": ErrorBody, "description": "The controller did not answer."},
+}

@@ -1,0 +1,163 @@
+"""Who may connect to the broker for a site, and what each one may publish and read.
+
+One `Account` per thing that connects: the controller, every sensor and actuator of the
+config (named by its id), and the panel's users' clients (``security.clients``: the
+CLI, the dashboard, Home Assistant...). `site_accounts` derives them from the config
+and the topic contract; the broker's ACL file is written from them, so an account can
+do exactly this and nothing else:
+
+============  ==========================================  ==========================
+role          publishes                                   reads
+============  ==========================================  ==========================
+sensor        ``<base>/security/<type>/<id>`` (or its     ``<base>/devices/<id>/#``
+              family's topic), ``<base>/devices/<id>/``   (its own commands)
+              ``announce`` and ``availability``
+actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm``
+              ``announce`` and ``availability``           or ``.../light`` (or its
+                                                          topic), its own subtree
+controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
+              ``<base>/security/status``, the actuators'  to (sensors, devices,
+              command topics                              ``alarm/set``, states)
+user          ``<base>/alarm/set`` only                   the panel's state, events,
+                                                          status and availability
+============  ==========================================  ==========================
+
+Pure: no files, no sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from homeguard.adapters.codecs import Family
+from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap, default_topic
+from homeguard.config import Config
+from homeguard.errors import ConfigError
+
+__all__ = ["CONTROLLER", "Account", "Role", "site_accounts"]
+
+CONTROLLER = "controller"
+
+
+class Role(StrEnum):
+    CONTROLLER = "controller"
+    SENSOR = "sensor"
+    ACTUATOR = "actuator"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One broker login: its name (also its MQTT user name), role and topic rights."""
+
+    name: str
+    role: Role
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+
+
+def _unique(topics: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(topics))
+
+
+def site_accounts(config: Config) -> list[Account]:
+    """Every account of a site, controller first; ConfigError on a name used twice."""
+    base = config.mqtt.base_topic
+    site = SiteTopics(base)
+    topic_map = TopicMap.build(
+        base,
+        [
+            SensorBinding(s.id, s.type, s.family, s.topic, s.availability_topic)
+            for s in config.sensors
+        ],
+        [a.id for a in config.actuators],
+    )
+    accounts = [_controller(config, site, topic_map)]
+    accounts += _sensors(config, site)
+    for actuator in config.actuators:
+        command = actuator.topic or site.control(actuator.type)
+        accounts.append(
+            Account(
+                actuator.id,
+                Role.ACTUATOR,
+                publish=(
+                    site.actuator_state(actuator.id),
+                    site.announce(actuator.id),
+                    site.availability(actuator.id),
+                ),
+                subscribe=(command, f"{base}/devices/{actuator.id}/#"),
+            )
+        )
+    user_reads = (
+        site.alarm_state,
+        site.alarm_event,
+        site.status,
+        site.controller_availability,
+        site.availability("+"),
+        site.actuator_state("+"),
+    )
+    accounts += [
+        Account(name, Role.USER, publish=(site.alarm_set,), subscribe=user_reads)
+        for name in config.security.clients
+    ]
+    seen: dict[str, Role] = {}
+    for account in accounts:
+        if account.name in seen:
+            raise ConfigError(
+                f"{account.name!r} names both a {seen[account.name]} and a {account.role}: "
+                "every device, client and the controller need a name of their own"
+            )
+        seen[account.name] = account.role
+    return accounts
+
+
+def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Account:
+    commands = [a.topic or site.control(a.type) for a in config.actuators]
+    return Account(
+        CONTROLLER,
+        Role.CONTROLLER,
+        publish=_unique(
+            [
+                site.alarm_state,
+                site.alarm_event,
+                site.controller_availability,
+                site.status,
+                *commands,
+            ]
+        ),
+        subscribe=_unique(topic for topic, _qos in topic_map.subscriptions()),
+    )
+
+
+def _sensors(config: Config, site: SiteTopics) -> list[Account]:
+    base = site.base
+    # The contract's short form <base>/security/<type> reaches one sensor of that type
+    # (see adapters.topics): only that sensor may use it.
+    short: dict[str, str] = {}
+    for sensor in config.sensors:
+        native = Family(sensor.family) is Family.HOMEGUARD and sensor.topic is None
+        if native and (sensor.id == sensor.type.value or sensor.type.value not in short):
+            short[sensor.type.value] = sensor.id
+    accounts = []
+    for sensor in config.sensors:
+        family = Family(sensor.family)
+        topic = sensor.topic or default_topic(family, sensor.type, sensor.id)
+        topic = topic or site.sensor(sensor.type.value, sensor.id)
+        publish = [topic, site.announce(sensor.id), site.availability(sensor.id)]
+        if short.get(sensor.type.value) == sensor.id:
+            publish.append(f"{base}/security/{sensor.type.value}")
+        if sensor.availability_topic is not None:
+            publish.append(sensor.availability_topic)
+        elif family is Family.ZIGBEE2MQTT:
+            publish.append(f"{topic}/availability")
+        accounts.append(
+            Account(
+                sensor.id,
+                Role.SENSOR,
+                publish=_unique(publish),
+                subscribe=(f"{base}/devices/{sensor.id}/#",),
+            )
+        )
+    return accounts

@@ -1,0 +1,474 @@
+"""``homeguard provision`` and ``homeguard revoke``: the files a secured site needs.
+
+Layout of the output folder (0700; every secret file 0600)::
+
+    DIR/
+      ca.crt  ca.key            the site's CA (ca.key never leaves this machine)
+      server.crt  server.key    the broker's certificate (localhost, 127.0.0.1, hosts)
+      crl.pem                   revoked client certificates, for Mosquitto's crlfile
+      passwd                    Mosquitto password file ($7$ PBKDF2-SHA512 hashes)
+      acl                       Mosquitto ACL file (see homeguard.services.accounts)
+      mosquitto.conf            lines to add to a broker's config to use all of the above
+      revoked.json              accounts revoked for good: never provisioned again
+      devices/<name>.json       one per account: what that client needs (format below)
+      devices/<name>.crt .key   its client certificate and key
+
+``devices/<name>.json`` (format 1)::
+
+    {"format": 1, "device_id": "front", "role": "sensor", "username": "front",
+     "password": "<43 chars>", "secret": "<64 hex digits: 32 random bytes>",
+     "topics": {"publish": ["home/security/door/front", ...], "subscribe": [...]},
+     "broker": {"host": "127.0.0.1", "port": 1883, "tls": false},
+     "ca_file": "/abs/DIR/ca.crt", "cert_file": "/abs/DIR/devices/front.crt",
+     "key_file": "/abs/DIR/devices/front.key", "cert_serial": "<hex>"}
+
+``secret`` is the device's key for message signing; the password is only for the
+broker. Provisioning again keeps every existing password, secret, key and certificate
+(so deployed devices keep working), adds new accounts, rewrites topics, ACL and
+password file, and re-issues only the server certificate when a host was added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from homeguard.adapters import pki
+from homeguard.adapters.broker_auth import (
+    AclRule,
+    BrokerSecurity,
+    ListenerTls,
+    acl_file,
+    hash_password,
+    password_file,
+)
+from homeguard.adapters.mqtt import BrokerAddress, TlsFiles
+from homeguard.config import Config
+from homeguard.errors import ConfigError, HomeguardError
+from homeguard.services.accounts import Account, site_accounts
+
+__all__ = [
+    "FORMAT",
+    "PROVISION_DIR",
+    "DeviceCredentials",
+    "ProvisionReport",
+    "SecurityFiles",
+    "broker_security",
+    "load_credentials",
+    "provision",
+    "provisioned_folder",
+    "revoke",
+    "security_folder",
+    "with_credentials",
+]
+
+FORMAT = 1
+PROVISION_DIR = "security"  # under the data directory, unless security.provisioned
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class SecurityFiles:
+    """Where the files of a provisioned folder are."""
+
+    root: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.root / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.root / "server.key"
+
+    @property
+    def crl(self) -> Path:
+        return self.root / "crl.pem"
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "passwd"
+
+    @property
+    def acl_file(self) -> Path:
+        return self.root / "acl"
+
+    @property
+    def broker_snippet(self) -> Path:
+        return self.root / "mosquitto.conf"
+
+    @property
+    def revoked(self) -> Path:
+        return self.root / "revoked.json"
+
+    @property
+    def devices(self) -> Path:
+        return self.root / "devices"
+
+    def device(self, name: str) -> Path:
+        return self.devices / f"{name}.json"
+
+    def device_cert(self, name: str) -> Path:
+        return self.devices / f"{name}.crt"
+
+    def device_key(self, name: str) -> Path:
+        return self.devices / f"{name}.key"
+
+    def exists(self) -> bool:
+        return self.password_file.is_file() and self.devices.is_dir()
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    """One account's ``devices/<name>.json``."""
+
+    device_id: str
+    role: str
+    username: str
+    password: str
+    secret: str
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], relative_to: Path) -> DeviceCredentials:
+        def path(key: str) -> Path:
+            value = Path(str(data[key]))
+            return value if value.is_absolute() else relative_to / value
+
+        topics = data.get("topics") or {}
+        return cls(
+            device_id=str(data["device_id"]),
+            role=str(data.get("role", "")),
+            username=str(data["username"]),
+            password=str(data["password"]),
+            secret=str(data["secret"]),
+            ca_file=path("ca_file"),
+            cert_file=path("cert_file"),
+            key_file=path("key_file"),
+            publish=tuple(topics.get("publish", ())),
+            subscribe=tuple(topics.get("subscribe", ())),
+        )
+
+
+def load_credentials(root: Path, name: str) -> DeviceCredentials | None:
+    """The credentials of account ``name`` in a provisioned folder; None if it has none."""
+    path = SecurityFiles(Path(root)).device(name)
+    try:
+        data = json.loads(path.read_text())
+        return DeviceCredentials.from_json(data, path.parent)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise HomeguardError(f"cannot read the credentials in {path}: {err}") from None
+
+
+@dataclass
+class ProvisionReport:
+    """What one run of `provision` did."""
+
+    root: Path
+    added: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    skipped_revoked: list[str] = field(default_factory=list)
+    not_in_config: list[str] = field(default_factory=list)
+    server_certificate_issued: bool = False
+
+    def lines(self) -> list[str]:
+        """A summary for the person who ran it."""
+        out = [f"provisioned {self.root}"]
+        if self.added:
+            out.append(f"  added:   {', '.join(self.added)}")
+        if self.kept:
+            out.append(f"  kept:    {', '.join(self.kept)} (credentials unchanged)")
+        if self.skipped_revoked:
+            out.append(f"  revoked, not re-added: {', '.join(self.skipped_revoked)}")
+        if self.not_in_config:
+            out.append(
+                f"  not in the config any more: {', '.join(self.not_in_config)} "
+                "(still valid: homeguard revoke NAME to remove)"
+            )
+        if self.server_certificate_issued:
+            out.append("  new broker certificate: server.crt (restart the broker)")
+        out.append(f"  broker: add {self.root / 'mosquitto.conf'} to mosquitto.conf, reload it")
+        return out
+
+
+# ------------------------------------------------------------------------ files
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write atomically, created with ``mode`` from the start (never readable by others)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.chmod(mode)
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise HomeguardError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise HomeguardError(f"{path} is not a JSON object")
+    return data
+
+
+def _ca(files: SecurityFiles, now: float) -> pki.Issued:
+    if files.ca_cert.is_file() and files.ca_key.is_file():
+        cert = files.ca_cert.read_text()
+        return pki.Issued(cert, files.ca_key.read_text(), pki.certificate_serial(cert))
+    ca = pki.new_ca("homeguard site CA", now)
+    _write(files.ca_key, ca.key_pem)
+    _write(files.ca_cert, ca.cert_pem, 0o644)
+    return ca
+
+
+def _server_hosts(config: Config) -> list[str]:
+    hosts = list(_LOOPBACK_HOSTS)
+    if config.mqtt.host is not None:
+        hosts.append(config.mqtt.host)
+    hosts += config.security.hosts
+    return list(dict.fromkeys(hosts))
+
+
+def _server_certificate(files: SecurityFiles, ca: pki.Issued, hosts: list[str], now: float) -> bool:
+    """Issue the broker's certificate unless the current one covers every host."""
+    if files.server_cert.is_file() and files.server_key.is_file():
+        current = files.server_cert.read_text()
+        if set(hosts) <= pki.certificate_hosts(current):
+            return False
+    server = pki.issue(ca, "homeguard broker", now, hosts=hosts)
+    _write(files.server_key, server.key_pem)
+    _write(files.server_cert, server.cert_pem, 0o644)
+    return True
+
+
+# ------------------------------------------------------------------------ provision
+
+
+def provision(config: Config, out: Path, now: float) -> ProvisionReport:
+    """Create or complete the security folder ``out`` for ``config`` (see module doc)."""
+    files = SecurityFiles(Path(out).resolve())
+    accounts = site_accounts(config)
+    _private_dir(files.root)
+    _private_dir(files.devices)
+    report = ProvisionReport(files.root)
+    ca = _ca(files, now)
+    report.server_certificate_issued = _server_certificate(files, ca, _server_hosts(config), now)
+    revoked = _read_json(files.revoked)
+    for account in accounts:
+        if account.name in revoked:
+            report.skipped_revoked.append(account.name)
+            continue
+        existing = _read_json(files.device(account.name))
+        if existing:
+            report.kept.append(account.name)
+        else:
+            report.added.append(account.name)
+        _write_device(files, config=config, ca=ca, account=account, existing=existing, now=now)
+    configured = {a.name for a in accounts}
+    report.not_in_config = sorted(
+        p.stem for p in files.devices.glob("*.json") if p.stem not in configured
+    )
+    _write_broker_files(files, ca, revoked, now)
+    return report
+
+
+def _write_device(
+    files: SecurityFiles,
+    *,
+    config: Config,
+    ca: pki.Issued,
+    account: Account,
+    existing: Mapping[str, Any],
+    now: float,
+) -> None:
+    name = account.name
+    cert_path, key_path = files.device_cert(name), files.device_key(name)
+    if cert_path.is_file() and key_path.is_file():
+        serial = pki.certificate_serial(cert_path.read_text())
+    else:
+        issued = pki.issue(ca, name, now)
+        _write(key_path, issued.key_pem)
+        _write(cert_path, issued.cert_pem, 0o644)
+        serial = issued.serial
+    data = {
+        "format": FORMAT,
+        "device_id": name,
+        "role": account.role.value,
+        "username": existing.get("username", name),
+        "password": existing.get("password") or secrets.token_urlsafe(32),
+        "secret": existing.get("secret") or secrets.token_hex(32),
+        "topics": {"publish": list(account.publish), "subscribe": list(account.subscribe)},
+        "broker": {
+            "host": config.mqtt.host or "127.0.0.1",
+            "port": config.mqtt.port,
+            "tls": config.mqtt.tls is not None,
+        },
+        "ca_file": str(files.ca_cert),
+        "cert_file": str(cert_path),
+        "key_file": str(key_path),
+        "cert_serial": f"{serial:x}",
+    }
+    _write(files.device(name), json.dumps(data, indent=2) + "\n")
+
+
+def _all_devices(files: SecurityFiles) -> list[dict[str, Any]]:
+    return [_read_json(path) for path in sorted(files.devices.glob("*.json"))]
+
+
+def _write_broker_files(
+    files: SecurityFiles, ca: pki.Issued, revoked: Mapping[str, Any], now: float
+) -> None:
+    """Password file, ACL, CRL and config snippet, from every device file present."""
+    devices = _all_devices(files)
+    hashes = {d["username"]: hash_password(d["password"]) for d in devices}
+    rules = [
+        AclRule(
+            d["username"],
+            read=tuple(d["topics"]["subscribe"]),
+            write=tuple(d["topics"]["publish"]),
+        )
+        for d in devices
+    ]
+    _write(files.password_file, password_file(hashes))
+    header = "Generated by `homeguard provision`: each account reads and writes only here."
+    _write(files.acl_file, acl_file(rules, header))
+    serials = [int(str(entry["cert_serial"]), 16) for entry in revoked.values()]
+    _write(files.crl, pki.crl(ca, serials, now), 0o644)
+    _write(files.broker_snippet, broker_snippet(files))
+
+
+def broker_snippet(files: SecurityFiles, tls_port: int = 8883) -> str:
+    """Lines for an existing Mosquitto's config: authentication, ACL and a TLS listener."""
+    return "\n".join(
+        [
+            "# Generated by `homeguard provision`: add to your mosquitto.conf.",
+            "allow_anonymous false",
+            f"password_file {files.password_file}",
+            f"acl_file {files.acl_file}",
+            f"listener {tls_port}",
+            f"cafile {files.ca_cert}",
+            f"certfile {files.server_cert}",
+            f"keyfile {files.server_key}",
+            f"crlfile {files.crl}",
+            "require_certificate true",
+            "",
+        ]
+    )
+
+
+# ------------------------------------------------------------------------ revoke
+
+
+def revoke(name: str, out: Path, now: float) -> None:
+    """Remove ``name`` from the password file and ACL, list its certificate in the CRL
+    and delete its secret, key and certificate. A broker must reload (SIGHUP reloads the
+    password file and ACL) or restart (for the CRL) to drop it."""
+    files = SecurityFiles(Path(out).resolve())
+    if not files.exists():
+        raise ConfigError(f"{files.root} is not a provisioned folder (run homeguard provision)")
+    device = _read_json(files.device(name))
+    if not device:
+        known = ", ".join(sorted(p.stem for p in files.devices.glob("*.json")))
+        raise ConfigError(f"no account {name!r} in {files.root} (known: {known})")
+    revoked = _read_json(files.revoked)
+    revoked[name] = {"cert_serial": device["cert_serial"], "revoked_at": now}
+    _write(files.revoked, json.dumps(revoked, indent=2) + "\n")
+    for path in (files.device(name), files.device_key(name), files.device_cert(name)):
+        path.unlink(missing_ok=True)
+    ca = pki.Issued(
+        files.ca_cert.read_text(),
+        files.ca_key.read_text(),
+        pki.certificate_serial(files.ca_cert.read_text()),
+    )
+    _write_broker_files(files, ca, revoked, now)
+
+
+# ------------------------------------------------------------------------ use
+
+
+def security_folder(config: Config, data_dir: Path) -> Path:
+    """Where the site's security files live, provisioned yet or not: ``security.provisioned``,
+    else ``<data_dir>/security``."""
+    return config.security.provisioned or Path(data_dir) / PROVISION_DIR
+
+
+def provisioned_folder(provisioned: Path | None, data_dir: Path) -> Path | None:
+    """The site's provisioned folder: ``security.provisioned`` (which must exist), else
+    ``<data_dir>/security`` when it was provisioned, else None (no credentials)."""
+    if provisioned is not None:
+        if not SecurityFiles(provisioned).exists():
+            raise ConfigError(
+                f"security.provisioned: {provisioned} is not a provisioned folder "
+                "(run homeguard provision --out there)"
+            )
+        return provisioned
+    default = Path(data_dir) / PROVISION_DIR
+    return default if SecurityFiles(default).exists() else None
+
+
+def with_credentials(address: BrokerAddress, credentials: DeviceCredentials) -> BrokerAddress:
+    """``address`` logging in as ``credentials``; when it uses TLS, the files it does not
+    name come from the provisioned CA and the account's own certificate."""
+    tls = address.tls
+    if tls is not None:
+        cert, key = (
+            (tls.cert_file, tls.key_file)
+            if tls.cert_file is not None
+            else (credentials.cert_file, credentials.key_file)
+        )
+        tls = TlsFiles(tls.ca_file or credentials.ca_file, cert, key)
+    return BrokerAddress(
+        address.host, address.port, credentials.username, credentials.password, tls
+    )
+
+
+def broker_security(root: Path, *, tls: bool) -> BrokerSecurity:
+    """What a local Mosquitto needs to enforce a provisioned folder."""
+    files = SecurityFiles(Path(root).resolve())
+    listener = None
+    if tls:
+        listener = ListenerTls(
+            cafile=files.ca_cert,
+            certfile=files.server_cert,
+            keyfile=files.server_key,
+            require_certificate=True,
+            crlfile=files.crl,
+        )
+    return BrokerSecurity(files.password_file, files.acl_file, listener)
