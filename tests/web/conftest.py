@@ -11,11 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from homeguard.adapters.mqtt import MqttClient
 from homeguard.app import connected_controller, serve_dashboard
 from homeguard.services.controller import Controller
-from tests.conftest import MosquittoProcess, client_id
-from tests.services.conftest import House, Observer, _cheap
+from tests.conftest import MosquittoProcess
+from tests.services.conftest import (
+    House,
+    _cheap,
+    observer,  # noqa: F401 - the same fixture, shared
+)
 
 PASSWORD = "correct horse"
 
@@ -110,18 +113,3 @@ def dashboard_factory(
 @pytest.fixture
 def dashboard(dashboard_factory: Callable[..., Dashboard]) -> Dashboard:
     return dashboard_factory()
-
-
-@pytest.fixture
-def observer(mosquitto: MosquittoProcess) -> Iterator[Observer]:
-    """Sees and publishes everything under ``home/#``."""
-    client = MqttClient(
-        address=mosquitto.address,
-        client_id=client_id("observer"),
-        persistent=False,
-        subscriptions=[("home/#", 2)],
-    )
-    client.start()
-    watcher = Observer(client)
-    yield watcher
-    watcher.close()
