@@ -240,8 +240,12 @@ def _retained(mosquitto: MosquittoProcess, topic: str) -> str | None:
     except Exception:
         return None
     try:
-        message = client.messages.get(timeout=1.0)
-        return message.payload.decode()
+        deadline = time.monotonic() + 1.0
+        while (left := deadline - time.monotonic()) > 0:
+            message = client.messages.get(timeout=left)
+            if message.retain:  # not a live message that happened to pass just now
+                return str(message.payload.decode())
+        return None
     except Exception:
         return None
     finally:
