@@ -13,6 +13,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -39,7 +40,7 @@ from homeguard.adapters.topics import (
 )
 from homeguard.core import snapshot
 from homeguard.core.model import PanelSettings, PanelState
-from homeguard.core.panel import Outcome, Panel, Rejection, handle, new_panel, resume
+from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import (
     ActuatorKind,
@@ -288,7 +289,7 @@ class Controller:
             except StoreError as exc:
                 # Nothing is acknowledged until stored: the broker keeps the messages.
                 log.error("event store write failed, retrying: %s", exc)
-                threading.Event().wait(STORE_RETRY)
+                time.sleep(STORE_RETRY)
         for message in turn.messages:
             self._client.ack(message)
         for request, outcome in self._replies:
@@ -315,10 +316,7 @@ class Controller:
 
     def _take(self, item: Message | Request) -> None:
         if isinstance(item, Request):
-            now = self._clock()
-            outcome = self._feed(item.event, now)
-            self._restate_if_unchanged(outcome, now)
-            self._replies.append((item, outcome))
+            self._replies.append((item, self._command(item.event, self._clock())))
         else:
             self._message(item)
 
@@ -414,10 +412,10 @@ class Controller:
             )
         self._feed(SensorReport(sensor_id, reading.state), now)
 
-    def _command(self, command: Input, now: float) -> Rejection | None:
+    def _command(self, command: Input, now: float) -> Outcome:
         outcome = self._feed(command, now)
         self._restate_if_unchanged(outcome, now)
-        return outcome.rejection
+        return outcome
 
     def _restate_if_unchanged(self, outcome: Outcome, now: float) -> None:
         """Accepted but nothing changed (arming the current mode, disarming while
