@@ -5,7 +5,8 @@ End-to-end tests use the function-scoped ``mosquitto`` fixture (a started
 ``pytest.mark.broker`` (the marker is also added automatically to every test that uses the
 fixture). Helpers for those tests, importable with ``from tests.conftest import ...``:
 
-* `MosquittoProcess`: start/stop (SIGTERM)/kill (SIGKILL)/restart a broker on one port;
+* `MosquittoProcess`: start/stop (SIGTERM)/kill (SIGKILL)/restart a broker on one port
+  (`stock=True`, or the `stock_mosquitto` fixture: the default config a user already runs);
 * `free_port`, `wait_until` (poll a condition, never a fixed sleep), `collect` (take N
   messages from an `MqttClient`'s queue), `client_id` (unique ids per test).
 
@@ -90,6 +91,7 @@ class MosquittoProcess:
         *,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        stock: bool = False,
     ) -> None:
         binary = find_mosquitto()
         if binary is None:
@@ -100,6 +102,7 @@ class MosquittoProcess:
         self.port = port if port is not None else free_port()
         self.password_file = password_file
         self.acl_file = acl_file
+        self.stock = stock
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -134,7 +137,11 @@ class MosquittoProcess:
 
     def _start_once(self, timeout: float) -> bool:
         self.config_path.write_text(
-            mosquitto_config(
+            # What a user already runs: every other setting at Mosquitto's default
+            # (1000 queued, 20 in flight, Nagle on, no persistence).
+            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            if self.stock
+            else mosquitto_config(
                 port=self.port,
                 bind=self.host,
                 data_dir=self.data_dir,
@@ -203,7 +210,19 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
         broker.stop()
 
 
+@pytest.fixture
+def stock_mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """A started Mosquitto with the default config a user has (`listener` +
+    `allow_anonymous`, nothing else), stopped after the test."""
+    broker = MosquittoProcess(tmp_path / "stock-mosquitto", stock=True)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "mosquitto" in getattr(item, "fixturenames", ()):
+        if {"mosquitto", "stock_mosquitto"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
