@@ -152,3 +152,18 @@ def test_a_record_the_store_refuses_is_dropped_alone_and_reported(flaky: FlakySt
     assert turns.acked == [0, 1, 2, 3]
     assert [r.ok for r in reports] == [False, True]
     assert reports[-1].lost == 1
+
+
+def test_stopping_while_the_store_fails_gives_up_in_time_without_acking(
+    flaky: FlakyStore,
+) -> None:
+    writer = StoreWriter(flaky, lambda report: None)
+    writer.start()
+    turns = Turns(writer)
+    flaky.failing = True
+    turns.submit(0)
+    wait_until(lambda: writer.failing, what="the failure")
+    assert not writer.stop(0.5)
+    assert turns.acked == []  # the broker keeps the message and delivers it again
+    assert turns.answered == [0]
+    assert writer.waiting == 1

@@ -130,6 +130,11 @@ class Backlog:
         self._answers[:0] = pending.answers
         self._enforce_limit()
 
+    def take_answers(self) -> list[Thunk]:
+        """The replies waiting, to give them now (the store fails: no use waiting)."""
+        answers, self._answers = self._answers, []
+        return answers
+
     def count_dropped(self, records: int) -> None:
         """Count records given up elsewhere (ones the store refuses), to report them."""
         self._dropped += records

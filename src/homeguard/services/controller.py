@@ -70,7 +70,7 @@ log = logging.getLogger("homeguard.controller")
 MAX_BATCH = 500  # messages per transaction
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
-FINAL_WRITE = 3.0  # seconds a stopping controller tries to store what is left
+FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
 
 
 class Publisher(Protocol):

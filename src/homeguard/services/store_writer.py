@@ -88,19 +88,19 @@ class StoreWriter:
     ) -> None:
         """Queue a turn's records; ``after_commit`` runs once they are committed,
         ``answers`` then or as soon as a write fails (at once while the store fails)."""
-        if self.failing:
-            _run_all(answers)
-            answers = []
         with self._lock:
+            failing = self._ok is False
             self._backlog.add(
                 sensor_events=sensor_events,
                 system_events=system_events,
                 devices=devices,
                 snapshot=snapshot,
                 after_commit=after_commit,
-                answers=answers,
+                answers=[] if failing else answers,
             )
             self._lock.notify()
+        if failing:  # no use waiting for a store that fails: the decision stands
+            _run_all(answers)
         if not self._threaded:
             self.write_once()
 
@@ -164,13 +164,12 @@ class StoreWriter:
 
     def _drain(self, timeout: float) -> int:
         """Final writes on the caller's thread; how many events are left unwritten."""
-        attempts = max(1, int(timeout / RETRY_MIN))
-        for attempt in range(attempts):
-            if self.write_once():
-                return 0
-            if attempt + 1 < attempts:
-                time.sleep(RETRY_MIN)
-        return self.waiting
+        deadline = time.monotonic() + timeout
+        while not self.write_once():
+            if time.monotonic() + RETRY_MIN > deadline:
+                return self.waiting
+            time.sleep(RETRY_MIN)
+        return 0
 
     # ------------------------------------------------------------------ one write
 
@@ -202,15 +201,16 @@ class StoreWriter:
         return True
 
     def _failed(self, pending: Pending, prune: float | None, exc: StoreError) -> None:
-        _run_all(pending.answers)  # the panel has decided: answer now, store later
-        pending.answers = []
+        answers, pending.answers = pending.answers, []
         with self._lock:
+            first, self._ok = self._ok is not False, False  # from now on, answer at once
             self._backlog.give_back(pending)
+            answers += self._backlog.take_answers()  # those that came during the attempt
             if prune is not None and self._prune_before is None:
                 self._prune_before = prune
-        if self._ok is not False:
+        _run_all(answers)  # the panel has decided: answer now, store later
+        if first:
             log.error("the event store cannot write (%s): keeping events in memory", exc)
-            self._ok = False
             self._report(SystemHealth(SystemPart.STORAGE, ok=False, detail=str(exc)))
 
     def _write_singly(self, pending: Pending) -> bool:
