@@ -67,7 +67,7 @@ from homeguard.services.store_writer import StoreWriter
 
 log = logging.getLogger("homeguard.controller")
 
-MAX_BATCH = 500  # messages per transaction
+MAX_BATCH = 500  # messages per turn
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
 FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
@@ -251,7 +251,8 @@ class Controller:
             self._writer.stop(FINAL_WRITE)
 
     def turn(self) -> None:
-        """Wait for messages or the next timer, handle them, store, then acknowledge."""
+        """Wait for messages or the next timer, handle them, then hand the events to the
+        writer (which acknowledges the messages once they are committed)."""
         now = self._clock()
         timeout = IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now)
         try:

@@ -190,11 +190,14 @@ class StoreWriter:
                     return False
             _run_all(pending.after_commit)
             _run_all(pending.answers)
+        wrote = pending is not None and not pending.batch().empty
         with self._lock:
             dropped = self._backlog.take_dropped()
+            recovered = wrote and self._ok is not True  # only a real write proves it
+            if recovered:
+                self._ok = True
         self.dropped_total += dropped
-        if self._ok is not True or dropped:
-            self._ok = True
+        if recovered or dropped:
             self._report(SystemHealth(SystemPart.STORAGE, ok=True, lost=dropped))
         if prune is not None:
             self._prune(prune)
