@@ -124,6 +124,7 @@ class Stats:
     system_events: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     actuators: dict[str, bool] = field(default_factory=dict)
+    # Filled in by Controller.view(), from the writer:
     store_waiting: int = 0  # events not committed yet (held while the store fails)
     store_dropped: int = 0  # sensor events dropped because the store could not take them
 
