@@ -46,10 +46,6 @@ class Pending:
             snapshot=self.snapshot,
         )
 
-    @property
-    def empty(self) -> bool:
-        return self.batch().empty and not (self.after_commit or self.answers)
-
 
 class Backlog:
     """What waits for the store; not thread-safe (its owner holds a lock)."""

@@ -387,7 +387,7 @@ class _Run:
         if report.lost:
             self.event(
                 EventKind.RECORDS_DROPPED,
-                f"{report.lost} events were dropped: the {name} could not take them in time",
+                f"{report.lost} events were dropped: the {name} could not store them",
                 part=part.value,
                 count=report.lost,
             )

@@ -16,7 +16,7 @@ Any other :class:`~homeguard.errors.StoreError` is a bug in what we wrote, which
 would not cure: the records are then written one by one, and those the store refuses are
 logged and counted as dropped.
 
-Without :meth:`run` (a controller driven turn by turn, as unit tests do) the write is
+Until :meth:`start` (a controller driven turn by turn, as unit tests do) the write is
 made at once, on the caller's thread: :meth:`submit` then commits before it returns.
 """
 
@@ -237,7 +237,7 @@ class StoreWriter:
                 self._failed(rest, None, exc)
                 return False
             except StoreError as exc:
-                log.error("dropped a record the event store refuses: %s (%s)", exc, batch)
+                log.error("dropped a record the event store refuses: %s", exc)
                 with self._lock:
                     self._backlog.count_dropped(1)
         return True
