@@ -321,6 +321,9 @@ def _drain_retained(messages: queue.Queue[Message], seconds: float) -> list[Mess
     return got
 
 
+_TROUBLES = {"storage": " (the event store cannot write: events are kept in memory)"}
+
+
 def _status(args: argparse.Namespace) -> int:
     if args.api:
         return cli_api.status(args)
@@ -362,6 +365,8 @@ def _status(args: argparse.Namespace) -> int:
     status = report["status"] or {}
     if status.get("breaches"):
         print(f"breach:     {', '.join(map(str, status['breaches']))}")
+    for part in status.get("system_troubles", []):
+        print(f"trouble:    {part}{_TROUBLES.get(part, '')}")
     for name, value in sorted(report["actuators"].items()):
         print(f"{name + ':':<11} {value}")
     for device, value in sorted(report["devices"].items()):

@@ -50,6 +50,9 @@ def status(args: argparse.Namespace) -> int:
     )
     if state.get("triggered_by"):
         print(f"breach:     {', '.join(state['triggered_by'])}")
+    for part in state.get("system_troubles", {}):
+        waiting = system.get("store_waiting") if part == "storage" else None
+        print(f"trouble:    {part}" + (f" ({waiting} events waiting)" if waiting else ""))
     for actuator in state.get("actuators", []):
         on = actuator.get("on")
         print(f"{actuator['id'] + ':':<11} {'unknown' if on is None else 'ON' if on else 'OFF'}")

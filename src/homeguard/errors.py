@@ -8,7 +8,10 @@
     │   └── SecurityRejected   a signed or encrypted message failed its checks (bad
     │                          signature, replayed, stale): also a "security" event
     ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
-    ├── StoreError             the event store failed: the controller stops acknowledging
+    ├── StoreError             the event store failed (a bad record, a schema it does not
+    │   │                      know): not worth retrying as is
+    │   └── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
+    │                          error): the controller keeps the records and retries
     └── BrokerError            the MQTT broker could not be reached or refused us
         └── BrokerUnavailable  nothing answers at the configured address
 
@@ -52,6 +55,11 @@ class CommandRejected(HomeguardError):
 
 class StoreError(HomeguardError):
     """The event store could not read or write."""
+
+
+class StoreUnavailable(StoreError):
+    """The event store cannot write for now (disk full, read-only file, database locked,
+    I/O error): the same write may succeed later."""
 
 
 class BrokerError(HomeguardError):

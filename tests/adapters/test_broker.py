@@ -29,7 +29,7 @@ def test_config_has_the_no_loss_settings(tmp_path: Path) -> None:
         "autosave_interval 1",
         "max_queued_messages 100000000",
         "max_queued_bytes 0",
-        "max_inflight_messages 20",
+        "max_inflight_messages 10000",
         "set_tcp_nodelay true",
         "listener 18830 127.0.0.1",
         "allow_anonymous true",

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from homeguard.adapters import store as store_module
 from homeguard.adapters.store import SCHEMA_VERSION, EventStore
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord, WriteResult
-from homeguard.errors import StoreError
+from homeguard.errors import StoreError, StoreUnavailable
 
 
 @pytest.fixture
@@ -477,3 +478,40 @@ def test_battery_levels_are_the_last_reported(store: EventStore) -> None:
         "back": 55.5,
     }
     assert store.battery_levels(["front"], scan=1) == {}  # its latest event has none
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_bad_record_is_a_store_error_not_worth_retrying(store: EventStore) -> None:
+    bad = SystemRecord(2.0, "armed", None)  # type: ignore[arg-type]  # NOT NULL column
+    with pytest.raises(StoreError) as raised:
+        store.write(Batch(system_events=[bad]))
+    assert not isinstance(raised.value, StoreUnavailable)
+
+
+def test_a_locked_database_is_unavailable_for_now(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "_BUSY_TIMEOUT_S", 0.1)
+    with EventStore(path) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.write(Batch(system_events=[system(1)]))
+        other.execute("COMMIT")
+        other.close()
+        store.write(Batch(system_events=[system(1)]))
+        assert store.count_system_events() == 1
+
+
+def test_a_full_disk_is_unavailable_for_now(path: Path) -> None:
+    with EventStore(path) as store:
+        # max_page_count caps the file as a full disk does (SQLITE_FULL).
+        store._writer.execute("PRAGMA max_page_count = 1")
+        big = [system(n, data={"pad": "x" * 2000}) for n in range(50)]
+        with pytest.raises(StoreUnavailable, match="full"):
+            store.write(Batch(system_events=big))
+        store._writer.execute("PRAGMA max_page_count = 1000000")
+        store.write(Batch(system_events=big))
+        assert store.count_system_events() == 50

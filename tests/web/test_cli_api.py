@@ -77,3 +77,28 @@ def test_loopback_needs_no_login_when_configured(
     status = homeguard("status", "--api", url, password=None)
     assert status.returncode == 0, status.stderr
     assert "disarmed" in status.stdout
+
+
+def test_status_through_the_api_shows_a_storage_trouble(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from homeguard import cli_api
+
+    document = {
+        "state": "armed_away",
+        "triggered_by": [],
+        "actuators": [],
+        "sensors": [],
+        "system_troubles": {"storage": 1.0},
+        "system": {"broker": "127.0.0.1:1883", "broker_connected": True, "store_waiting": 12},
+    }
+
+    class FakeApi:
+        def state(self) -> dict[str, object]:
+            return document
+
+    monkeypatch.setattr(cli_api, "_client", lambda args: FakeApi())
+    assert cli_api.status(argparse.Namespace(json=False)) == 0
+    assert "trouble:    storage (12 events waiting)" in capsys.readouterr().out

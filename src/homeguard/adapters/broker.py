@@ -64,6 +64,9 @@ _DEBIAN_MOSQUITTO = Path("/usr/sbin/mosquitto")  # Debian installs it outside a 
 
 
 MAX_QUEUED = 100_000_000  # messages queued per offline client: more than any house sends
+# Messages delivered to a client and not yet acknowledged: as many as the controller keeps
+# in memory while its store cannot write (homeguard.core.backlog.DEFAULT_LIMIT).
+MAX_INFLIGHT = 10_000
 
 
 def mosquitto_config(
@@ -108,9 +111,11 @@ def mosquitto_config(
         "# 2.0.16 drops every queued message (#2879).",
         f"max_queued_messages {MAX_QUEUED}",
         "max_queued_bytes 0",
-        "# Up to 20 unacknowledged QoS 1/2 messages in flight per client: enough to keep",
-        "# the link busy, few enough that a slow client is not flooded with redeliveries.",
-        "max_inflight_messages 20",
+        f"# Up to {MAX_INFLIGHT} unacknowledged QoS 1/2 messages in flight per client (the",
+        "# default is 20). The controller acknowledges a message only once its event is",
+        "# committed: while its disk is full it holds them, and with 20 in flight the",
+        "# broker would stop delivering, so the panel would no longer hear the doors.",
+        f"max_inflight_messages {MAX_INFLIGHT}",
         "max_inflight_bytes 0",
         "# Small MQTT packets otherwise wait for Nagle's algorithm and delayed ACKs.",
         "set_tcp_nodelay true",

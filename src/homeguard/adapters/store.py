@@ -15,7 +15,10 @@ Durability: :meth:`EventStore.write` puts the whole batch in one ``BEGIN IMMEDIA
 commit is fsynced and survives a power cut; with ``"normal"`` it survives a crash of the
 process but may be lost with the power.
 
-Every :class:`sqlite3.Error` is translated into :class:`~homeguard.errors.StoreError`.
+Every :class:`sqlite3.Error` is translated into :class:`~homeguard.errors.StoreError`;
+those that the same write may get past later (disk full, read-only file, database locked,
+I/O error: :data:`_UNAVAILABLE`) into its subclass
+:class:`~homeguard.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeAlias
 
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord, WriteResult
-from homeguard.errors import StoreError
+from homeguard.errors import StoreError, StoreUnavailable
 
 __all__ = ["SCHEMA_VERSION", "EventStore"]
 
 _BUSY_TIMEOUT_S = 5.0
+
+# SQLite's primary result codes for a store that cannot write for now, whatever the SQL:
+# PERM, BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+# Anything else (a constraint, a misuse, SQL that does not fit the schema) is our bug.
+_UNAVAILABLE = frozenset({3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
 _MAX_IDLE_READERS = 4
 
 # Migration N takes the schema from version N to N + 1. Append; never edit a released one.
@@ -397,7 +405,9 @@ def _translated(failure: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        raise StoreError(f"{failure}: {exc}") from exc
+        code = getattr(exc, "sqlite_errorcode", None)
+        transient = code is not None and code & 0xFF in _UNAVAILABLE
+        raise (StoreUnavailable if transient else StoreError)(f"{failure}: {exc}") from exc
 
 
 def _user_version(connection: sqlite3.Connection) -> int:

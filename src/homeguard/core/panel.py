@@ -55,12 +55,15 @@ from homeguard.core.signals import (
     RecordEvent,
     SensorReport,
     SetActuator,
+    SystemHealth,
+    SystemPart,
     Tick,
     WakeAt,
 )
 from homeguard.errors import CommandRejected
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
+_PART_NAMES = {SystemPart.STORAGE: "event store"}
 
 
 class Trouble(StrEnum):
@@ -103,6 +106,9 @@ class Panel:
     # The last sequence number accepted from each signing device (core.signing): kept
     # with the panel so that a restart does not reopen replays.
     message_seqs: Mapping[str, int] = field(default_factory=dict)
+    # Parts of homeguard itself in trouble, and since when (the event store that cannot
+    # write). They do not keep the panel from arming: it works on without them.
+    system_troubles: Mapping[SystemPart, float] = field(default_factory=dict)
 
     def sensor(self, sensor_id: str) -> SensorStatus:
         return self.sensors.get(sensor_id, _UNKNOWN)
@@ -164,6 +170,8 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
             run.availability(event, now)
         case BypassRequest():
             run.bypass(event, now)
+        case SystemHealth():
+            run.system_health(event, now)
         case Tick():
             pass
     return run.outcome()
@@ -357,6 +365,32 @@ class _Run:
             replace(status, trouble=None, trouble_since=None, unavailable_tripped=False),
         )
         self.event(EventKind.RESTORED, f"sensor {sensor_id} is back", sensor=sensor_id)
+
+    def system_health(self, report: SystemHealth, now: float) -> None:
+        """A part of homeguard failing or working again: a trouble, restored, and the
+        retained state restated (its status lists the system troubles)."""
+        part, troubles = report.part, self.panel.system_troubles
+        name = _PART_NAMES[part]
+        if not report.ok and part not in troubles:
+            self.panel = replace(self.panel, system_troubles={**troubles, part: now})
+            message = f"{name} failing: {report.detail}" if report.detail else f"{name} failing"
+            self.event(EventKind.TROUBLE, message, part=part.value, detail=report.detail)
+            self.effects.append(Notify(EventKind.TROUBLE, message))
+            self.effects.append(PublishState(self.panel.state))
+        elif report.ok and part in troubles:
+            since = troubles[part]
+            self.panel = replace(
+                self.panel, system_troubles={p: t for p, t in troubles.items() if p is not part}
+            )
+            self.event(EventKind.RESTORED, f"{name} works again", part=part.value, since=since)
+            self.effects.append(PublishState(self.panel.state))
+        if report.lost:
+            self.event(
+                EventKind.RECORDS_DROPPED,
+                f"{report.lost} events were dropped: the {name} could not store them",
+                part=part.value,
+                count=report.lost,
+            )
 
     def trip(self, sensor_id: str, t: float, *, tamper: bool = False) -> None:
         """A sensor became active (or went missing, with trigger_unavailable)."""

@@ -56,7 +56,24 @@ class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
 
-Input = SensorReport | Command | Availability | BypassRequest | Tick
+class SystemPart(StrEnum):
+    """A part of homeguard itself that can be in trouble."""
+
+    STORAGE = "storage"  # the event store cannot write
+
+
+@dataclass(frozen=True, slots=True)
+class SystemHealth:
+    """A part of homeguard stopped working (``ok`` False, ``detail`` says how) or works
+    again; ``lost`` counts the records it had to give up meanwhile."""
+
+    part: SystemPart
+    ok: bool
+    detail: str = ""
+    lost: int = 0
+
+
+Input = SensorReport | Command | Availability | BypassRequest | Tick | SystemHealth
 
 # -------------------------------------------------------------------------- effects
 
@@ -84,8 +101,9 @@ class EventKind(StrEnum):
     BYPASSED = "bypassed"
     UNBYPASSED = "unbypassed"
     SWINGER_SHUTDOWN = "swinger_shutdown"
-    TROUBLE = "trouble"
+    TROUBLE = "trouble"  # a sensor (data: sensor) or a part of homeguard (data: part)
     RESTORED = "restored"
+    RECORDS_DROPPED = "records_dropped"  # sensor records the store could not take in time
     SECURITY = "security"  # a message refused by signing or encryption checks
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.panel import Panel, SensorStatus, Trouble
+from homeguard.core.signals import SystemPart
 from homeguard.errors import PayloadError
 
 VERSION = 1
@@ -28,6 +29,7 @@ def dump(panel: Panel) -> str:
         "code_lock": asdict(panel.code_lock),
         "supervised_since": panel.supervised_since,
         "message_seqs": dict(sorted(panel.message_seqs.items())),
+        "system_troubles": {part.value: t for part, t in sorted(panel.system_troubles.items())},
     }
     return json.dumps(data, separators=(",", ":"))
 
@@ -61,6 +63,9 @@ def load(text: str, settings: PanelSettings) -> Panel:
             supervised_since=float(data["supervised_since"]),
             message_seqs={  # absent from snapshots older than signing
                 str(sid): int(n) for sid, n in data.get("message_seqs", {}).items()
+            },
+            system_troubles={  # absent from older snapshots
+                SystemPart(part): float(t) for part, t in data.get("system_troubles", {}).items()
             },
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -1,10 +1,13 @@
 """The controller: MQTT messages in, the panel engine, its effects out, every event stored.
 
 One thread runs :meth:`Controller.run`. Each turn it takes what has arrived (up to
-:data:`MAX_BATCH` messages), runs each through the panel, publishes the effects, writes
-all the turn's events in one transaction and only then acknowledges the messages to the
-broker: a crash at any point loses nothing the broker delivered, because whatever was
-not acknowledged is delivered again and duplicates are recognised by the store.
+:data:`MAX_BATCH` messages), runs each through the panel and publishes the effects at
+once; then it hands the turn's events to the :class:`StoreWriter`, which commits them on
+its own thread and only then acknowledges the messages to the broker: a crash at any
+point loses nothing the broker delivered, because whatever was not acknowledged is
+delivered again and duplicates are recognised by the store. The panel never waits for
+the disk: while the store cannot write, the events wait in memory (bounded, see
+:mod:`homeguard.core.backlog`) and the panel gets a ``storage`` trouble.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import hashlib
 import logging
 import queue
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from homeguard.adapters.codecs import (
@@ -39,6 +42,7 @@ from homeguard.adapters.topics import (
     TopicMap,
 )
 from homeguard.core import snapshot
+from homeguard.core.backlog import DEFAULT_LIMIT, Thunk
 from homeguard.core.model import PanelSettings, PanelState
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
@@ -52,19 +56,21 @@ from homeguard.core.signals import (
     RecordEvent,
     SensorReport,
     SetActuator,
+    SystemHealth,
     Tick,
     WakeAt,
 )
-from homeguard.errors import PayloadError, SecurityRejected, StoreError
+from homeguard.errors import PayloadError, SecurityRejected
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
+from homeguard.services.store_writer import StoreWriter
 
 log = logging.getLogger("homeguard.controller")
 
-MAX_BATCH = 500  # messages per transaction
+MAX_BATCH = 500  # messages per turn
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
-STORE_RETRY = 1.0
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
+FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
 
 
 class Publisher(Protocol):
@@ -95,7 +101,7 @@ class Request:
     reply: Future[Outcome] = field(default_factory=Future)
 
 
-Inbox = queue.Queue[Message | Request]
+Inbox = queue.Queue[Message | Request | SystemHealth]
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,9 @@ class Stats:
     system_events: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     actuators: dict[str, bool] = field(default_factory=dict)
+    # Filled in by Controller.view(), from the writer:
+    store_waiting: int = 0  # events not committed yet (held while the store fails)
+    store_dropped: int = 0  # sensor events dropped because the store could not take them
 
 
 @dataclass
@@ -146,6 +155,7 @@ class Controller:
         notify: Callable[[Notify], None] | None = None,
         retention: float | None = None,
         security: MessageSecurity | None = None,
+        backlog_limit: int = DEFAULT_LIMIT,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -156,6 +166,7 @@ class Controller:
         self._listeners: list[Callable[[View], None]] = []
         self._changed = True  # since the watchers were last told
         self._store = store
+        self._writer = StoreWriter(store, inbox.put, limit=backlog_limit)
         self._clock = clock
         self._notify = notify or _log_notification
         self._retention = retention
@@ -188,7 +199,8 @@ class Controller:
 
     def request(self, event: Input, timeout: float = 10.0) -> Outcome:
         """From any thread: have the controller thread handle ``event``; its outcome once
-        stored. Raises TimeoutError when the controller does not answer in time."""
+        stored, or as soon as the store fails to write (the decision stands and is stored
+        later). Raises TimeoutError when the controller does not answer in time."""
         request = Request(event)
         self._inbox.put(request)
         return request.reply.result(timeout)
@@ -201,7 +213,11 @@ class Controller:
 
     def view(self) -> View:
         stats = replace(
-            self.stats, rejected=Counter(self.stats.rejected), actuators=dict(self.stats.actuators)
+            self.stats,
+            rejected=Counter(self.stats.rejected),
+            actuators=dict(self.stats.actuators),
+            store_waiting=self._writer.waiting,
+            store_dropped=self._writer.dropped_total,
         )
         return View(self._panel, dict(self._devices), stats, self._clock())
 
@@ -224,14 +240,20 @@ class Controller:
         self._flush()
 
     def run(self, stop: threading.Event) -> None:
-        """Turn until ``stop`` is set; the current turn is always finished and stored."""
-        self.start()
-        while not stop.is_set():
-            self.turn()
-        self._flush()
+        """Turn until ``stop`` is set; the current turn is always finished, and stored
+        unless the store still fails after :data:`FINAL_WRITE` seconds."""
+        self._writer.start()
+        try:
+            self.start()
+            while not stop.is_set():
+                self.turn()
+            self._flush()
+        finally:
+            self._writer.stop(FINAL_WRITE)
 
     def turn(self) -> None:
-        """Wait for messages or the next timer, handle them, store, then acknowledge."""
+        """Wait for messages or the next timer, handle them, then hand the events to the
+        writer (which acknowledges the messages once they are committed)."""
         now = self._clock()
         timeout = IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now)
         try:
@@ -261,45 +283,34 @@ class Controller:
     def _prune(self, now: float) -> None:
         assert self._retention is not None
         self._next_prune = now + PRUNE_EVERY
-        try:
-            removed = self._store.prune(now - self._retention)
-        except StoreError as exc:
-            log.error("could not remove old events: %s", exc)
-            return
-        if removed:
-            log.info("removed %d events older than the retention period", removed)
+        self._writer.prune(now - self._retention)
 
     def _flush(self) -> None:
-        """Commit the turn's events, then acknowledge its messages. Retries until stored."""
+        """Hand the turn's events to the writer, which acknowledges the turn's messages
+        once they are committed and answers its requests."""
         turn = self._turn
         idle = not (turn.sensor_events or turn.system_events or turn.devices or turn.messages)
         # A request refused without an event (an unknown sensor) still needs its answer.
         if idle and not self._dirty and not self._replies:
             return
-        batch = Batch(
+        acks: list[Thunk] = [partial(self._client.ack, message) for message in turn.messages]
+        answers: list[Thunk] = [
+            partial(request.reply.set_result, outcome) for request, outcome in self._replies
+        ]
+        self._replies = []
+        self._turn = _Turn()
+        self.stats.sensor_events += len(turn.sensor_events)
+        self.stats.system_events += len(turn.system_events)
+        dirty, self._dirty = self._dirty, False
+        self._changed = True
+        self._writer.submit(
             sensor_events=turn.sensor_events,
             system_events=turn.system_events,
             devices=list(turn.devices.values()),
-            snapshot=snapshot.dump(self._panel) if self._dirty else None,
+            snapshot=snapshot.dump(self._panel) if dirty else None,
+            after_commit=acks,
+            answers=answers,
         )
-        while True:
-            try:
-                self._store.write(batch)
-                break
-            except StoreError as exc:
-                # Nothing is acknowledged until stored: the broker keeps the messages.
-                log.error("event store write failed, retrying: %s", exc)
-                time.sleep(STORE_RETRY)
-        for message in turn.messages:
-            self._client.ack(message)
-        for request, outcome in self._replies:
-            request.reply.set_result(outcome)
-        self._replies.clear()
-        self.stats.sensor_events += len(turn.sensor_events)
-        self.stats.system_events += len(turn.system_events)
-        self._turn = _Turn()
-        self._dirty = False
-        self._changed = True
 
     def _tell_watchers(self) -> None:
         if not (self._changed and self._listeners):
@@ -314,9 +325,11 @@ class Controller:
 
     # ------------------------------------------------------------------- messages
 
-    def _take(self, item: Message | Request) -> None:
+    def _take(self, item: Message | Request | SystemHealth) -> None:
         if isinstance(item, Request):
             self._replies.append((item, self._command(item.event, self._clock())))
+        elif isinstance(item, SystemHealth):  # from the writer: the store fails or works
+            self._feed(item, self._clock())
         else:
             self._message(item)
 

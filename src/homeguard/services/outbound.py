@@ -46,6 +46,7 @@ class Outbound:
             "status": "BREACH" if triggered else "OK",
             "breaches": list(panel.triggered_by) if triggered else [],
             "state": panel.state.value,
+            "system_troubles": sorted(part.value for part in panel.system_troubles),
             "timestamp": now,
         }
         self._sink.publish(self._topics.status, json.dumps(status), qos=1, retain=True)

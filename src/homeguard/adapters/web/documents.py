@@ -83,6 +83,9 @@ def state_document(
             for ident, kind in actuators
         ],
         "siren_commanded": panel.siren_on,
+        # Parts of homeguard itself in trouble (e.g. "storage": the event store cannot
+        # write; events wait in memory), with the time each began.
+        "system_troubles": {part.value: since for part, since in panel.system_troubles.items()},
         "system": dict(system),
     }
 

@@ -126,6 +126,8 @@ class LiveHub:
             "store_bytes": store_bytes,
             "devices": len(view.devices),
             "sensors": len(backend.settings.sensors),
+            "store_waiting": stats.store_waiting,
+            "store_dropped": stats.store_dropped,
             "rejected": sum(stats.rejected.values()),
             "rejected_by_reason": dict(stats.rejected),
         }

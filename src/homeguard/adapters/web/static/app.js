@@ -3,6 +3,7 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+const TROUBLES = { storage: "event store cannot write (events kept in memory)" };
 const ZONES = { entry: "Entry doors", perimeter: "Perimeter", interior: "Interior", "24h": "24-hour" };
 const MODES = { armed_away: "Away", armed_home: "Home", armed_night: "Night", armed_vacation: "Vacation" };
 const PAGE = 25;
@@ -182,6 +183,7 @@ function tick() {
   }
   if (doc.triggered_by.length) detail += ` — ${doc.triggered_by.join(", ")}`;
   if (doc.code_locked_until) detail += ` — code entry locked ${Math.ceil(doc.code_locked_until - now())} s`;
+  for (const part of Object.keys(doc.system_troubles || {})) detail += ` — TROUBLE: ${TROUBLES[part] || part}`;
   $("#state-detail").textContent = detail;
   for (const node of $$("[data-seen]")) node.textContent = ago(Number(node.dataset.seen) || null);
 }
@@ -250,7 +252,10 @@ function renderSystem() {
     ["Broker", `${s.broker} — ${s.broker_connected ? "connected" : "DISCONNECTED"}`],
     ["Uptime", duration(s.uptime)],
     ["Messages", `${s.messages} (${s.messages_per_second}/s)`],
-    ["Event store", bytes(s.store_bytes)],
+    ["Event store", bytes(s.store_bytes)
+      + ("storage" in (doc.system_troubles || {}) ? " — NOT WRITING" : "")
+      + (s.store_waiting ? `, ${s.store_waiting} events waiting` : "")
+      + (s.store_dropped ? `, ${s.store_dropped} dropped` : "")],
     ["Devices", `${s.devices} seen, ${s.sensors} sensors configured`],
     ["Rejected messages", `${s.rejected}` + (s.rejected ? ` (${Object.entries(s.rejected_by_reason)
       .map(([k, v]) => `${k}: ${v}`).join(", ")})` : "")],
