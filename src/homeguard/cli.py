@@ -101,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     command(
         "up", _up, "run everything: broker if needed, controller, simulated house, siren and light"
     )
-    command("controller", _controller, "run the controller")
+    p = command("controller", _controller, "run the controller")
+    # Set by `up` when it started the broker itself with the generated config.
+    p.add_argument("--broker-started-here", action="store_true", help=argparse.SUPPRESS)
     p = command("simulate", _simulate, "run the simulated sensors")
     p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
     command("actuators", _actuators, "run the siren and light")
@@ -195,7 +197,11 @@ def _up(args: argparse.Namespace) -> int:
     if site.config.simulation.enabled:
         services.append("simulate")
     stop = _until_signalled()
-    children = [subprocess.Popen([*base, name, *shared]) for name in services]
+    ours = ["--broker-started-here"] if broker is not None else []  # no broker check
+    children = [
+        subprocess.Popen([*base, name, *shared, *(ours if name == "controller" else [])])
+        for name in services
+    ]
     try:
         while not stop.wait(0.5):
             if any(child.poll() is not None for child in children):
@@ -218,7 +224,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _controller(args: argparse.Namespace) -> int:
     site = _site(args)
-    run_controller(site, _until_signalled())
+    run_controller(site, _until_signalled(), check_broker=not args.broker_started_here)
     return 0
 
 

@@ -164,6 +164,7 @@ class MqttClient:
         max_reconnect_delay: float = 30.0,
         inbox: queue.Queue[Any] | None = None,
         max_inflight: int = 20,
+        quiet: bool = False,
     ) -> None:
         if not client_id:
             raise ValueError("client_id must not be empty: a persistent session needs it")
@@ -185,6 +186,8 @@ class MqttClient:
         self.messages: queue.Queue[Any] = inbox if inbox is not None else queue.Queue()
 
         self._on_connection_change = on_connection_change
+        # quiet: connections are logged at debug level (short-lived helper clients).
+        self._info_level = logging.DEBUG if quiet else logging.INFO
         self._keepalive = keepalive
         self._backoff = _Backoff(min_reconnect_delay, max_reconnect_delay)
         self._rng = random.Random()
@@ -286,7 +289,7 @@ class MqttClient:
                 raise BrokerUnavailable(
                     f"no MQTT broker answered at {self.address} within {timeout:g} s"
                 )
-        _log.info("MQTT client %s connected to %s", self.client_id, self.address)
+        _log.log(self._info_level, "MQTT client %s connected to %s", self.client_id, self.address)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Flush outgoing messages (up to ``timeout``), disconnect cleanly, join the loop.
@@ -574,7 +577,8 @@ class MqttClient:
             return
         self._backoff.reset()
         if self.persistent and not flags.session_present:
-            _log.info(
+            _log.log(
+                self._info_level,
                 "MQTT broker at %s had no session for %s: starting a new one",
                 self.address,
                 self.client_id,
