@@ -36,6 +36,8 @@ from homeguard.cli_api import add_api_options
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError
+from homeguard.services.accounts import CONTROLLER
+from homeguard.services.broker_check import diagnose
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.provisioning import provision, revoke, security_folder
 
@@ -135,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--out", type=Path, help="write here instead of standard output")
+    command(
+        "doctor",
+        _doctor,
+        "check the broker: reachable, login, queue for an offline controller, latency",
+    )
     out_help = "the folder (default: security.provisioned, else <data-dir>/security)"
     p = command(
         "provision",
@@ -490,6 +497,16 @@ def _broker_config(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    site = _site(args)
+    address = site.broker_address(CONTROLLER)
+    print(f"checking the MQTT broker at {address} as the controller would use it")
+    findings = diagnose(address, f"{site.config.mqtt.client_id}-probe")
+    for finding in findings:
+        print(f"{'ok ' if finding.ok else 'FIX'} {finding.check}: {finding.text}")
+    return 0 if all(f.ok for f in findings) else 1
 
 
 def _json(payload: bytes) -> dict[str, Any]:

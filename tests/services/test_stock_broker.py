@@ -256,3 +256,33 @@ def test_up_with_its_own_broker_does_not_check_it(tmp_path: Path) -> None:
     assert "started here" in text
     assert "kept only" not in text and "could not be checked" not in text
     assert "keeps what is queued" not in text
+
+
+# ------------------------------------------------------------------ homeguard doctor
+
+
+def test_doctor_finds_nothing_to_fix_on_the_generated_config(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    result = _house(mosquitto, tmp_path).cli("doctor", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("reachable", "login", "queue", "latency"):
+        assert f"ok  {check}: " in result.stdout, result.stdout
+    assert "all 1100 messages queued came back" in result.stdout
+
+
+def test_doctor_says_what_to_change_on_a_stock_broker(
+    stock_mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    result = _house(stock_mosquitto, tmp_path).cli("doctor", timeout=90)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ok  reachable" in result.stdout and "ok  login" in result.stdout
+    fix = next(line for line in result.stdout.splitlines() if line.startswith("FIX queue: "))
+    assert "kept only 1000 of 1100" in fix and "homeguard broker-config" in fix
+    assert "ok  latency" in result.stdout
+
+
+def test_doctor_says_when_nothing_answers(mosquitto: MosquittoProcess, tmp_path: Path) -> None:
+    result = _house(mosquitto, tmp_path).cli("doctor", "--broker", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "FIX reachable: nothing answers MQTT at 127.0.0.1:" in result.stdout
