@@ -3,7 +3,9 @@
 The controller's persistent session is offline while a sensor sends more than the stock
 broker queues; the broker drops the rest. When the sensor speaks again the controller
 sees the gap in its ``seq`` and records (and publishes) a ``messages_lost`` event with
-the count, so that stored + lost == sent.
+the count, so that stored + lost == sent. The broker check (a warning at start, and
+``homeguard doctor``) tells such a broker from the generated config. Tests on a stock
+broker are marked ``faults``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ from homeguard.services.broker_check import (
 )
 from tests.conftest import MosquittoProcess, client_id, free_port, wait_until
 from tests.services.conftest import HOUSE, House, Observer, _cheap, event, stop_process
-
-pytestmark = pytest.mark.faults
 
 BURST = 1500  # more than the stock broker's max_queued_messages (1000)
 
@@ -83,6 +83,7 @@ def _report(client: MqttClient, seq: int) -> None:
     client.publish("home/security/door/front", json.dumps(body), qos=1)
 
 
+@pytest.mark.faults
 def test_messages_a_stock_broker_drops_are_reported_with_their_count(
     stock_mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_messages_a_stock_broker_drops_are_reported_with_their_count(
         observer.close()
 
 
+@pytest.mark.faults
 def test_a_live_burst_on_a_stock_broker_drains_and_every_loss_is_counted(
     stock_mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
@@ -152,6 +154,7 @@ def test_a_live_burst_on_a_stock_broker_drains_and_every_loss_is_counted(
 # ------------------------------------------------------------------ the broker check
 
 
+@pytest.mark.faults
 def test_the_queue_check_tells_a_stock_broker_from_the_generated_config(
     stock_mosquitto: MosquittoProcess, mosquitto: MosquittoProcess
 ) -> None:
@@ -166,6 +169,7 @@ def test_the_queue_check_tells_a_stock_broker_from_the_generated_config(
     assert queue_warning(mosquitto.address, generated) is None
 
 
+@pytest.mark.faults
 def test_the_queue_check_leaves_no_session_behind(stock_mosquitto: MosquittoProcess) -> None:
     address, probe = stock_mosquitto.address, client_id("probe")
     topic = f"{PROBE_TOPIC}/{probe}"
@@ -201,6 +205,7 @@ def _house(broker: MosquittoProcess, tmp_path: Path) -> House:
     return House(broker, tmp_path / "homeguard.yaml", site.data_dir)
 
 
+@pytest.mark.faults
 def test_the_controller_warns_once_about_a_stock_broker(
     stock_mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
@@ -271,6 +276,7 @@ def test_doctor_finds_nothing_to_fix_on_the_generated_config(
     assert "all 1100 messages queued came back" in result.stdout
 
 
+@pytest.mark.faults
 def test_doctor_says_what_to_change_on_a_stock_broker(
     stock_mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
