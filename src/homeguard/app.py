@@ -25,6 +25,7 @@ from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
 from homeguard.errors import HomeguardError
 from homeguard.services.accounts import CONTROLLER
+from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
 from homeguard.services.message_security import DeviceSigner, load_security
@@ -214,9 +215,19 @@ def _days(days: int | None) -> float | None:
     return None if days is None else days * 86400.0
 
 
-def run_controller(site: Site, stop: threading.Event) -> None:
-    """Run the controller (and its dashboard, when enabled) until ``stop`` is set."""
+def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = True) -> None:
+    """Run the controller (and its dashboard, when enabled) until ``stop`` is set.
+
+    ``check_broker``: test once, in the background, whether the broker drops messages
+    queued for an offline client, and warn if so (False: ``up`` started the broker with
+    the generated config)."""
     with connected_controller(site) as controller, ExitStack() as web:
+        if check_broker:
+            threading.Thread(
+                target=warn_about_broker, args=(site,), name="broker-check", daemon=True
+            ).start()
+        else:
+            log.info("the broker runs homeguard's generated config: its queue is not checked")
         if site.config.web.enabled:
             try:
                 url = web.enter_context(serve_dashboard(site, controller))
@@ -225,6 +236,19 @@ def run_controller(site: Site, stop: threading.Event) -> None:
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
         controller.run(stop)
+
+
+def warn_about_broker(site: Site) -> QueueCheck:
+    """Check the broker's queue for an offline client (services.broker_check) and log
+    one warning line if it drops, with what it drops and how to fix it."""
+    address = site.broker_address(CONTROLLER)
+    check = check_queue(address, f"{site.config.mqtt.client_id}-probe")
+    warning = queue_warning(address, check)
+    if warning is None:
+        log.info("MQTT broker at %s keeps what is queued for an offline controller", address)
+    else:
+        log.warning("%s", warning)
+    return check
 
 
 @contextmanager

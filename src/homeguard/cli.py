@@ -36,6 +36,8 @@ from homeguard.cli_api import add_api_options
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError
+from homeguard.services.accounts import CONTROLLER
+from homeguard.services.broker_check import diagnose
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.provisioning import provision, revoke, security_folder
 
@@ -101,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     command(
         "up", _up, "run everything: broker if needed, controller, simulated house, siren and light"
     )
-    command("controller", _controller, "run the controller")
+    p = command("controller", _controller, "run the controller")
+    # Set by `up` when it started the broker itself with the generated config.
+    p.add_argument("--broker-started-here", action="store_true", help=argparse.SUPPRESS)
     p = command("simulate", _simulate, "run the simulated sensors")
     p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
     command("actuators", _actuators, "run the siren and light")
@@ -133,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--out", type=Path, help="write here instead of standard output")
+    command(
+        "doctor",
+        _doctor,
+        "check the broker: reachable, login, queue for an offline controller, latency",
+    )
     out_help = "the folder (default: security.provisioned, else <data-dir>/security)"
     p = command(
         "provision",
@@ -195,7 +204,11 @@ def _up(args: argparse.Namespace) -> int:
     if site.config.simulation.enabled:
         services.append("simulate")
     stop = _until_signalled()
-    children = [subprocess.Popen([*base, name, *shared]) for name in services]
+    ours = ["--broker-started-here"] if broker is not None else []  # no broker check
+    children = [
+        subprocess.Popen([*base, name, *shared, *(ours if name == "controller" else [])])
+        for name in services
+    ]
     try:
         while not stop.wait(0.5):
             if any(child.poll() is not None for child in children):
@@ -218,7 +231,7 @@ def _up(args: argparse.Namespace) -> int:
 
 def _controller(args: argparse.Namespace) -> int:
     site = _site(args)
-    run_controller(site, _until_signalled())
+    run_controller(site, _until_signalled(), check_broker=not args.broker_started_here)
     return 0
 
 
@@ -489,6 +502,16 @@ def _broker_config(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    site = _site(args)
+    address = site.broker_address(CONTROLLER)
+    print(f"checking the MQTT broker at {address} as the controller would use it")
+    findings = diagnose(address, f"{site.config.mqtt.client_id}-probe")
+    for finding in findings:
+        print(f"{'ok ' if finding.ok else 'FIX'} {finding.check}: {finding.text}")
+    return 0 if all(f.ok for f in findings) else 1
 
 
 def _json(payload: bytes) -> dict[str, Any]:

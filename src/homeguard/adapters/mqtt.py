@@ -25,7 +25,9 @@ needs on top of it:
   messages published while disconnected are dropped; we log each one and count them
   (`MqttClient.dropped`);
 * TCP_NODELAY on the socket, because small MQTT packets otherwise wait for Nagle's
-  algorithm and delayed ACKs;
+  algorithm and delayed ACKs; and on Linux TCP_QUICKACK, re-armed after every packet
+  received, so that a broker with Nagle on (Mosquitto's default) is not kept waiting
+  for our TCP ACK until our acknowledgements follow a commit (docs/performance.md);
 * paho and socket errors translated into `homeguard.errors` types.
 
 Thread model: paho runs its network loop in one background thread (``loop_start``); the
@@ -35,6 +37,7 @@ callbacks below run there and only touch thread-safe state. ``publish``, ``ack``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import random
@@ -65,6 +68,7 @@ _NOT_AUTHORISED = 135  # 3.1.1 return code 5: not authorised
 _SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again later)
 
 _MAX_PAYLOAD = 268_435_455  # the largest payload an MQTT packet can carry
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,7 @@ class MqttClient:
         max_reconnect_delay: float = 30.0,
         inbox: queue.Queue[Any] | None = None,
         max_inflight: int = 20,
+        quiet: bool = False,
     ) -> None:
         if not client_id:
             raise ValueError("client_id must not be empty: a persistent session needs it")
@@ -181,6 +186,8 @@ class MqttClient:
         self.messages: queue.Queue[Any] = inbox if inbox is not None else queue.Queue()
 
         self._on_connection_change = on_connection_change
+        # quiet: connections are logged at debug level (short-lived helper clients).
+        self._info_level = logging.DEBUG if quiet else logging.INFO
         self._keepalive = keepalive
         self._backoff = _Backoff(min_reconnect_delay, max_reconnect_delay)
         self._rng = random.Random()
@@ -282,7 +289,7 @@ class MqttClient:
                 raise BrokerUnavailable(
                     f"no MQTT broker answered at {self.address} within {timeout:g} s"
                 )
-        _log.info("MQTT client %s connected to %s", self.client_id, self.address)
+        _log.log(self._info_level, "MQTT client %s connected to %s", self.client_id, self.address)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Flush outgoing messages (up to ``timeout``), disconnect cleanly, join the loop.
@@ -539,6 +546,23 @@ class MqttClient:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError) as err:  # e.g. not a TCP socket
             _log.warning("cannot set TCP_NODELAY on the MQTT socket: %s", err)
+        self._quick_ack(sock)
+
+    def _quick_ack(self, sock: Any = None) -> None:
+        """ACK what we received now, not after the kernel's delayed-ACK wait (Linux).
+
+        A broker with Nagle on (Mosquitto's default) holds every further packet to us
+        until our TCP ACK comes back, and Linux delays that ACK (up to 40 ms) hoping to
+        send it with data: with ack-after-commit, our PUBACKs, a turn later. So each
+        batch of the broker's in-flight window waited a turn or a delayed ACK. The kernel
+        leaves quick-ACK mode on its own, so it is re-armed after every packet received.
+        """
+        if _QUICKACK is None:
+            return
+        if sock is None:
+            sock = self._client.socket()
+        with contextlib.suppress(OSError, AttributeError, TypeError):  # closed, not TCP
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
     def _handle_connect(
         self,
@@ -553,7 +577,8 @@ class MqttClient:
             return
         self._backoff.reset()
         if self.persistent and not flags.session_present:
-            _log.info(
+            _log.log(
+                self._info_level,
                 "MQTT broker at %s had no session for %s: starting a new one",
                 self.address,
                 self.client_id,
@@ -662,6 +687,7 @@ class MqttClient:
             with self._lock:
                 self._unacked[message.mid] = message
         self.messages.put(message)
+        self._quick_ack()
 
     def _handle_publish(
         self,
@@ -680,6 +706,7 @@ class MqttClient:
             else:
                 self._acked_early.add(mid)
             self._published.notify_all()
+        self._quick_ack()
         self._pump()
 
 

@@ -42,6 +42,7 @@ from homeguard.core.model import (
     User,
     ZoneKind,
 )
+from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
     ActuatorKind,
     Availability,
@@ -103,8 +104,9 @@ class Panel:
     alarm_trips: Mapping[str, int] = field(default_factory=dict)  # per armed period
     code_lock: CodeLock = field(default_factory=CodeLock)
     supervised_since: float = 0.0  # supervision counts silence from here at the earliest
-    # The last sequence number accepted from each signing device (core.signing): kept
-    # with the panel so that a restart does not reopen replays.
+    # The last sequence number accepted from each device that sends one: the replay
+    # floor of a signing device (core.signing) and where gaps are counted from
+    # (core.sequence). Kept with the panel so that a restart does neither anew.
     message_seqs: Mapping[str, int] = field(default_factory=dict)
     # Parts of homeguard itself in trouble, and since when (the event store that cannot
     # write). They do not keep the panel from arming: it works on without them.
@@ -321,6 +323,8 @@ class _Run:
     def sensor_report(self, report: SensorReport, now: float) -> None:
         if self.known_sensor(report.sensor_id) is None:
             return
+        if report.seq is not None:
+            self.count_seq(report.sensor_id, report.seq)
         before = self.panel.sensor(report.sensor_id)
         self.clear_trouble(report.sensor_id, now)
         status = replace(self.panel.sensor(report.sensor_id), last_seen=now)
@@ -331,6 +335,26 @@ class _Run:
             self.trip(report.sensor_id, now, tamper=True)
         elif status.active and not before.active:
             self.trip(report.sensor_id, now)
+
+    def count_seq(self, sensor_id: str, seq: int) -> None:
+        """Remember the device's last seq; a gap before this one is a loss, reported."""
+        last = self.panel.message_seqs.get(sensor_id)
+        check = check_seq(last, seq)
+        if check.last != last:
+            self.panel = replace(
+                self.panel, message_seqs={**self.panel.message_seqs, sensor_id: check.last}
+            )
+        if check.step is SeqStep.GAP:
+            message = f"{check.lost} message(s) from {sensor_id} lost (seq {last} then {seq})"
+            self.event(
+                EventKind.MESSAGES_LOST,
+                message,
+                sensor=sensor_id,
+                lost=check.lost,
+                last_seq=last,
+                seq=seq,
+            )
+            self.effects.append(Notify(EventKind.MESSAGES_LOST, message))
 
     def availability(self, report: Availability, now: float) -> None:
         if self.known_sensor(report.sensor_id) is None:

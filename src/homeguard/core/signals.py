@@ -18,6 +18,7 @@ class SensorReport:
 
     sensor_id: str
     state: SensorState | None
+    seq: int | None = None  # the message's sequence number, when the device counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class EventKind(StrEnum):
     RESTORED = "restored"
     RECORDS_DROPPED = "records_dropped"  # sensor records the store could not take in time
     SECURITY = "security"  # a message refused by signing or encryption checks
+    MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
 
 
 @dataclass(frozen=True, slots=True)

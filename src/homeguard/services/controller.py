@@ -349,12 +349,9 @@ class Controller:
         route = self._topics.route(message.topic)
         match route:
             case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
-                payload, seq = self._open_signed(sensor_id, message, now)
+                # A signed payload opens to its verified fields, seq included.
+                payload, _ = self._open_signed(sensor_id, message, now)
                 reading = decode_sensor(family, sensor_type, payload)
-                if seq is not None:
-                    seqs = {**self._panel.message_seqs, sensor_id: seq}
-                    self._panel = replace(self._panel, message_seqs=seqs)
-                    self._dirty = True
                 self._sensor(sensor_id, sensor_type.value, reading, message, now)
             case CommandRoute():
                 self._command(self._security.command(decode_command(message.payload)), now)
@@ -423,7 +420,8 @@ class Controller:
             self._turn.sensor_events.append(
                 SensorRecord(now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key)
             )
-        self._feed(SensorReport(sensor_id, reading.state), now)
+        # The engine remembers the last seq (the snapshot keeps it) and reports gaps.
+        self._feed(SensorReport(sensor_id, reading.state, reading.seq), now)
 
     def _command(self, command: Input, now: float) -> Outcome:
         outcome = self._feed(command, now)
