@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="same forms as --since")
     p.add_argument("--device", help="only this device")
     p.add_argument("--type", dest="event_type", help="only this system event type")
+    p.add_argument(
+        "--duress",
+        action="store_true",
+        help="only the silent duress alerts, which nothing else ever shows",
+    )
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     command("check-config", _check_config, "validate the config and summarise it")
@@ -377,18 +382,23 @@ def _events(args: argparse.Namespace) -> int:
     since = _when(args.since, now)
     until = _when(args.until, now) if args.until else None
     with site.open_store() as store:
-        sensor = (
-            []
-            if args.event_type
-            else store.sensor_events(since=since, until=until, device=args.device, limit=args.limit)
-        )
-        system = (
-            []
-            if args.device
-            else store.system_events(
-                since=since, until=until, event_type=args.event_type, limit=args.limit
+        if args.duress:
+            sensor, system = [], store.silent_alerts(since=since, until=until, limit=args.limit)
+        else:
+            sensor = (
+                []
+                if args.event_type
+                else store.sensor_events(
+                    since=since, until=until, device=args.device, limit=args.limit
+                )
             )
-        )
+            system = (
+                []
+                if args.device
+                else store.system_events(
+                    since=since, until=until, event_type=args.event_type, limit=args.limit
+                )
+            )
     rows: list[dict[str, Any]] = [
         {
             "timestamp": e.ts,
