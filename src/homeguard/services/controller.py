@@ -355,7 +355,7 @@ class Controller:
             case CommandRoute():
                 if message.retain:
                     self._refuse_retained_command(message, now)
-                elif message.payload:  # empty: a retained command being cleared
+                else:
                     self._command(self._security.command(decode_command(message.payload)), now)
             case AnnounceRoute(device_id=device_id):
                 announcement = decode_announce(device_id, message.payload)
@@ -390,8 +390,6 @@ class Controller:
         subscription (a restart, a session taken over): never act on one. Clear it (an
         empty retained message) and say so; the payload, which may hold a code, is not
         quoted."""
-        if not message.payload:
-            return
         self._client.publish(message.topic, b"", qos=1, retain=True)
         self.stats.rejected["retained_command"] += 1
         record = RecordEvent(
