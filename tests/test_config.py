@@ -288,6 +288,18 @@ CASES = [
         id="duplicate-user-name",
     ),
     pytest.param(
+        block(('    pin: "1234"', '    pin: "1234"\n    appears_as: bea')),
+        12,
+        "users[0].appears_as: appears_as is for duress users only",
+        id="appears-as-without-duress",
+    ),
+    pytest.param(
+        block(("  modes:", "  lockout: {duration: 120, max_duration: 60}\n  modes:")),
+        5,
+        "panel.lockout.max_duration: must be at least duration",
+        id="lockout-cap-below-first-lockout",
+    ),
+    pytest.param(
         block(('    pin: "9999"', '    pin: "1234"')),
         13,
         "users[1].pin: the same PIN as users[0]",
@@ -667,3 +679,16 @@ def test_default_config_path_prefers_a_local_file(tmp_path: Path) -> None:
     local = tmp_path / "homeguard.yaml"
     local.write_text("{}\n", encoding="utf-8")
     assert default_config_path(tmp_path) == local
+
+
+def test_lockout_cap_bypass_policy_and_cover_name_reach_the_panel() -> None:
+    defaults = parse_config(BLOCK).panel_settings()
+    assert defaults.codes.max_lockout == 900 and not defaults.bypass_while_armed
+    text = block(
+        ("  modes:", "  lockout: {max_duration: 300}\n  bypass_while_armed: true\n  modes:"),
+        ("    duress: true", "    duress: true\n    appears_as: alice"),
+    )
+    settings = parse_config(text).panel_settings()
+    assert settings.codes.max_lockout == 300 and settings.bypass_while_armed
+    duress = settings.users[1]
+    assert duress.name == "coerced" and duress.shown_name == "alice"

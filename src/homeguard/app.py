@@ -268,7 +268,6 @@ def serve_dashboard(
             panel=controller,
             settings=site.settings,
             store=store,
-            switch=controller.outbound,
             actuators=[(a.id, a.type) for a in site.config.actuators],
             broker=lambda: f"{address.host}:{address.port}",
             broker_connected=lambda: isinstance(client, MqttClient) and client.connected,

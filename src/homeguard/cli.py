@@ -68,6 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def _events_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", default="24h", help="e.g. 30m, 1h, 7d, or an ISO date (default 24h)")
+    p.add_argument("--until", help="same forms as --since")
+    p.add_argument("--device", help="only this device")
+    p.add_argument("--type", dest="event_type", help="only this system event type")
+    p.add_argument(
+        "--duress",
+        action="store_true",
+        help="only the silent duress alerts, which nothing else ever shows",
+    )
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+
+
 def _parser() -> argparse.ArgumentParser:
     # SUPPRESS: options may come before or after the command without one hiding the other.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -125,13 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     p = add_api_options(command("status", _status, "show the panel state and devices"))
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for retained state")
-    p = command("events", _events, "show logged events")
-    p.add_argument("--since", default="24h", help="e.g. 30m, 1h, 7d, or an ISO date (default 24h)")
-    p.add_argument("--until", help="same forms as --since")
-    p.add_argument("--device", help="only this device")
-    p.add_argument("--type", dest="event_type", help="only this system event type")
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true")
+    _events_arguments(command("events", _events, "show logged events"))
     command("check-config", _check_config, "validate the config and summarise it")
     p = command("broker-config", _broker_config, "write a Mosquitto config that loses nothing")
     p.add_argument("--port", type=int, default=1883)
@@ -395,18 +403,23 @@ def _events(args: argparse.Namespace) -> int:
     since = _when(args.since, now)
     until = _when(args.until, now) if args.until else None
     with site.open_store() as store:
-        sensor = (
-            []
-            if args.event_type
-            else store.sensor_events(since=since, until=until, device=args.device, limit=args.limit)
-        )
-        system = (
-            []
-            if args.device
-            else store.system_events(
-                since=since, until=until, event_type=args.event_type, limit=args.limit
+        if args.duress:
+            sensor, system = [], store.silent_alerts(since=since, until=until, limit=args.limit)
+        else:
+            sensor = (
+                []
+                if args.event_type
+                else store.sensor_events(
+                    since=since, until=until, device=args.device, limit=args.limit
+                )
             )
-        )
+            system = (
+                []
+                if args.device
+                else store.system_events(
+                    since=since, until=until, event_type=args.event_type, limit=args.limit
+                )
+            )
     rows: list[dict[str, Any]] = [
         {
             "timestamp": e.ts,

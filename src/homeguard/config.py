@@ -240,8 +240,21 @@ class LockoutConfig(_Section):
     duration: Seconds = Field(
         default=_CODES.lockout,
         gt=0,
-        description="Seconds of the first lockout; each one that follows doubles.",
+        description="Seconds of the first lockout; each one that follows doubles, up to "
+        "max_duration, until a code that may disarm is used.",
     )
+    max_duration: Seconds = Field(
+        default=_CODES.max_lockout,
+        gt=0,
+        description="Seconds a lockout lasts at most, however many came before: a "
+        "stranger at the keypad cannot lock the owner out for longer.",
+    )
+
+    @model_validator(mode="after")
+    def _cap_covers_first(self) -> Self:
+        if self.max_duration < self.duration:
+            raise _Misplaced("must be at least duration", "max_duration")
+        return self
 
 
 class PanelConfig(_Section):
@@ -264,6 +277,11 @@ class PanelConfig(_Section):
         description="Timings per armed mode; a missing mode or key takes the defaults.",
     )
     lockout: LockoutConfig = Field(default_factory=LockoutConfig, description="Wrong-code lockout.")
+    bypass_while_armed: bool = Field(
+        default=False,
+        description="Let a user with disarm rights bypass a zone while the panel is not "
+        "disarmed; off: bypassing is refused until disarmed (lifting a bypass never is).",
+    )
     mqtt_commands: Literal["code", "trusted"] = Field(
         default="code",
         description="Commands on <base>/alarm/set: code (need a code like every other way "
@@ -292,8 +310,22 @@ class UserConfig(_Section):
     can_disarm: bool = Field(default=True, description="May disarm the panel.")
     duress: bool = Field(
         default=False,
-        description="A duress code: disarms as usual and raises a silent duress event.",
+        description="A duress code: disarms as usual and raises a silent duress alert, "
+        "seen only by the notifications and `homeguard events --duress`.",
     )
+    appears_as: str | None = Field(
+        default=None,
+        min_length=1,
+        description="For a duress user: the name its actions show under everywhere an "
+        "intruder could look (events, dashboard); none: its own name.",
+    )
+
+    @model_validator(mode="after")
+    def _appears_as_for_duress(self) -> Self:
+        if self.appears_as is not None and not self.duress:
+            raise _Misplaced("appears_as is for duress users only", "appears_as")
+        return self
+
     password_hash: str | None = Field(
         default=None,
         description="The web dashboard password's scrypt hash. A plain `password` may be "
@@ -349,7 +381,9 @@ class UserConfig(_Section):
         return pin_hash
 
     def user(self) -> User:
-        return User(self.name, self.pin_hash, self.can_arm, self.can_disarm, self.duress)
+        return User(
+            self.name, self.pin_hash, self.can_arm, self.can_disarm, self.duress, self.appears_as
+        )
 
 
 # --------------------------------------------------------------------------- devices
@@ -672,8 +706,11 @@ class Config(_Section):
             modes=types.MappingProxyType(modes),
             disarm_after_trigger=panel.disarm_after_trigger,
             code_arm_required=panel.code_arm_required,
+            bypass_while_armed=panel.bypass_while_armed,
             swinger_limit=panel.swinger_limit,
-            codes=CodePolicy(lockout.max_failures, lockout.window, lockout.duration),
+            codes=CodePolicy(
+                lockout.max_failures, lockout.window, lockout.duration, lockout.max_duration
+            ),
         )
 
 

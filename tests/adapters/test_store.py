@@ -515,3 +515,38 @@ def test_a_full_disk_is_unavailable_for_now(path: Path) -> None:
         store._writer.execute("PRAGMA max_page_count = 1000000")
         store.write(Batch(system_events=big))
         assert store.count_system_events() == 50
+
+
+# ------------------------------------------------------------------ silent alerts
+
+
+def test_silent_alerts_are_kept_apart_from_the_system_events(store: EventStore) -> None:
+    alert = SystemRecord(5.0, "duress", "duress code used by coerced", {"user": "coerced"})
+    store.write(Batch(system_events=[system(5.0, "disarmed")], silent_alerts=[alert]))
+    assert [r.event_type for r in store.system_events()] == ["disarmed"]
+    assert store.count_system_events(event_type="duress") == 0
+    assert [replace(r, id=None) for r in store.silent_alerts()] == [alert]
+    assert store.silent_alerts(since=6.0) == []
+    assert not Batch(silent_alerts=[alert]).empty
+    assert store.prune(before=6.0) == 2
+    assert store.silent_alerts() == []
+
+
+def test_duress_rows_of_an_older_file_move_to_the_silent_alerts(path: Path) -> None:
+    from homeguard.adapters.store import _MIGRATIONS
+
+    connection = sqlite3.connect(path)
+    for statement in _MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO system_events (timestamp, event_type, description, data) VALUES (?,?,?,?)",
+        [(1.0, "armed", "armed", None), (2.0, "duress", "duress code used by c", '{"user":"c"}')],
+    )
+    connection.execute("PRAGMA user_version = 1")
+    connection.commit()
+    connection.close()
+    with EventStore(path) as store:
+        assert [r.event_type for r in store.system_events()] == ["armed"]
+        (alert,) = store.silent_alerts()
+    assert (alert.ts, alert.data) == (2.0, {"user": "c"})
+    assert alert.description == "duress code used by c"

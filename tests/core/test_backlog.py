@@ -108,3 +108,16 @@ def test_devices_and_the_snapshot_keep_their_latest_version() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Backlog(limit=0)
+
+
+def test_silent_alerts_wait_with_the_rest_and_are_never_dropped() -> None:
+    backlog = Backlog(limit=1)
+    alert = SystemRecord(3.0, "duress", "duress code used", {"user": "coerced"})
+    backlog.add(sensor_events=[sensor(1), sensor(2)], silent_alerts=[alert])
+    pending = backlog.take()
+    assert pending is not None
+    assert pending.batch().silent_alerts == [alert]
+    backlog.give_back(pending)
+    again = backlog.take()
+    assert again is not None
+    assert again.silent_alerts == [alert]

@@ -11,6 +11,8 @@ from homeguard.core import snapshot
 from homeguard.core.model import Action, PanelState, SensorState
 from homeguard.core.panel import RejectReason, handle, resume
 from homeguard.core.signals import (
+    ActuatorKind,
+    ActuatorRequest,
     Availability,
     BypassRequest,
     Command,
@@ -32,6 +34,8 @@ inputs: st.SearchStrategy[Input] = st.one_of(
     st.builds(Command, st.sampled_from(Action), CODES, st.booleans()),
     st.builds(Availability, st.sampled_from(SENSOR_IDS), st.booleans()),
     st.builds(BypassRequest, st.sampled_from(SENSOR_IDS), st.booleans(), CODES),
+    # Only OFF: switching ON by hand sounds the siren outside an alarm, on purpose.
+    st.builds(ActuatorRequest, st.sampled_from(ActuatorKind), st.just(False), CODES),
     st.just(Tick()),
 )
 steps = st.lists(
@@ -111,3 +115,52 @@ def test_resume_after_any_downtime_runs_the_missed_timers(
     ran = handle(house.panel, house.settings, Tick(), later).panel
     assert resumed.state is ran.state
     assert resumed.deadline == ran.deadline
+
+
+# Codes that may not disarm: bob's (arm only), wrong ones, none.
+NOT_DISARMING = st.sampled_from([PINS["bob"], "0000", "5678", "", None])
+attempts: st.SearchStrategy[Input] = st.one_of(
+    st.builds(Command, st.sampled_from(Action), NOT_DISARMING, st.booleans()),
+    st.builds(BypassRequest, st.sampled_from(SENSOR_IDS), st.booleans(), NOT_DISARMING),
+    st.builds(ActuatorRequest, st.sampled_from(ActuatorKind), st.booleans(), NOT_DISARMING),
+)
+
+
+@given(st.lists(st.tuples(st.floats(min_value=0, max_value=5), attempts), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_without_a_code_that_may_disarm_an_alarm_goes_on(
+    sequence: list[tuple[float, Input]],
+) -> None:
+    house = House()
+    house.cmd("ARM_HOME", PINS["alice"])
+    house.sensor("living", "OPEN")
+    assert house.state is PanelState.TRIGGERED
+    for delay, event in sequence:  # 200 s at most: within the siren time
+        house.at(delay)
+        house.send(event)
+        assert house.state is PanelState.TRIGGERED and house.siren
+        assert not house.panel.bypassed
+
+
+@given(st.lists(st.tuples(st.floats(min_value=0, max_value=4), attempts), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_at_most_max_failures_codes_are_tried_per_lockout(
+    sequence: list[tuple[float, Input]],
+) -> None:
+    """However a known arm-only code is mixed in, every max_failures codes that are not
+    valid for their action (within the window: 240 s here) bring a lockout."""
+    house = House()
+    house.cmd("ARM_HOME", PINS["alice"])
+    limit = house.settings.codes.max_failures
+    failed = 0
+    for delay, event in sequence:
+        house.at(delay)
+        out = house.send(event)
+        if out.rejection is not None and out.rejection.reason in (
+            RejectReason.INVALID_CODE,
+            RejectReason.NOT_AUTHORIZED,
+        ):
+            failed += 1
+        lock = house.panel.code_lock
+        assert failed == len(lock.failures) + limit * lock.lockouts
+        assert len(lock.failures) < limit

@@ -8,7 +8,7 @@ from dataclasses import replace
 from homeguard.core import snapshot
 from homeguard.core.model import Action, PanelState
 from homeguard.core.panel import RejectReason, handle, new_panel
-from homeguard.core.signals import Command, EventKind, RecordEvent
+from homeguard.core.signals import Command, EventKind, SilentAlert
 from tests.core.harness import PINS, SENSORS
 from tests.core.harness import settings as settings_for
 
@@ -30,8 +30,8 @@ def test_a_trusted_command_needs_no_code_but_a_given_code_is_checked() -> None:
         armed.panel, settings, Command(Action.DISARM, PINS["coerced"], trusted=True), T0
     )
     assert duress.panel.state is PanelState.DISARMED
-    kinds = [e.kind for e in duress.effects if isinstance(e, RecordEvent)]
-    assert EventKind.DURESS in kinds
+    kinds = [e.kind for e in duress.effects if isinstance(e, SilentAlert)]
+    assert kinds == [EventKind.DURESS]
 
 
 def test_a_lockout_refuses_codes_even_on_a_trusted_channel() -> None:

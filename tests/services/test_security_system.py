@@ -184,15 +184,18 @@ def test_no_code_password_secret_or_signature_in_logs_events_or_errors(
     with house.store() as store:
         events = store.system_events(limit=None)
         sensor_events = store.sensor_events(limit=None)
+        alerts = store.silent_alerts()
     kinds = {e.event_type for e in events}
-    assert {"security", "invalid_code", "duress", "armed", "disarmed"} <= kinds
+    assert {"security", "invalid_code", "armed", "disarmed"} <= kinds
+    assert [a.event_type for a in alerts] == ["duress"]
     texts = {
         "controller and CLI logs (caplog)": caplog.text,
         "process logs": "".join(p.read_text() for p in house.data_dir.glob("*.log")),
         "cli output": "".join(outputs),
         "system events": json.dumps([(e.description, e.data) for e in events]),
+        "silent alerts": json.dumps([(e.description, e.data) for e in alerts]),
         "sensor events": json.dumps([e.metadata for e in sensor_events]),
-        "published events": json.dumps(observer.events("security") + observer.events("duress")),
+        "published events": json.dumps(observer.events("security")),
     }
     assert "refused" in texts["cli output"] and "rejected message" in caplog.text
     secrets = [PIN, DURESS, *WRONG_CODES, PASSWORD, MQTT_PASSWORD, SECRET]

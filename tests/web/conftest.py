@@ -1,5 +1,6 @@
 """A house on a private Mosquitto with the controller in a thread and its dashboard on a
-free port; users log in with ``alice`` / ``correct horse`` (PIN 1234)."""
+free port; users log in with ``alice`` / ``correct horse`` (PIN 1234). ``bob`` (PIN
+5555) may arm but not disarm; ``coerced`` (PIN 9999) is a duress code appearing as alice."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ panel:
     armed_home: {{exit_delay: 0, entry_delay: 30, siren_time: 3}}
 users:
   - {{name: alice, pin_hash: "{alice}", password_hash: "{password}"}}
-  - {{name: coerced, pin_hash: "{coerced}", duress: true}}
+  - {{name: bob, pin_hash: "{bob}", can_disarm: false}}
+  - {{name: coerced, pin_hash: "{coerced}", duress: true, appears_as: alice}}
 sensors:
   - {{id: front, type: door, zone: entry, name: Front door}}
   - {{id: living, type: window, zone: perimeter, name: Living room}}
@@ -70,6 +72,7 @@ def write_house(
         HOUSE.format(
             port=broker.port,
             alice=_cheap("1234"),
+            bob=_cheap("5555"),
             coerced=_cheap("9999"),
             password=_cheap(PASSWORD),
             loopback=str(loopback).lower(),

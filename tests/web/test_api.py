@@ -153,7 +153,7 @@ def test_bypass_and_the_manual_siren(dashboard: Dashboard, observer: Observer) -
 
     switched = time.monotonic()
     response = client.post("/api/actuators/siren", json={"on": True})
-    assert response.json() == {"actuator": "siren", "on": True}
+    assert response.json() == {"actuator": "siren", "on": True, "state": "disarmed"}
     observer.wait_for("home/control/alarm", "ON", after=switched)
     client.post("/api/actuators/light", json={"on": False})
     observer.wait_for("home/control/light", "OFF", after=switched)

@@ -55,14 +55,6 @@ class EnginePanel:
         return View(self._panel, {}, self.stats, time.time())
 
 
-class Switch:
-    def __init__(self) -> None:
-        self.switched: list[tuple[ActuatorKind, bool]] = []
-
-    def actuator(self, kind: ActuatorKind, on: bool) -> None:
-        self.switched.append((kind, on))
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
     settings_ = PanelSettings(
@@ -86,7 +78,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[st
             panel=EnginePanel(settings_),
             settings=settings_,
             store=store,
-            switch=Switch(),
             actuators=[("siren", ActuatorKind.SIREN)],
             broker=lambda: "127.0.0.1:1883",
             broker_connected=lambda: True,

@@ -79,6 +79,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             info TEXT
         )""",
     ),
+    (  # version 2: duress alerts apart, where no one watching the panel looks
+        """CREATE TABLE silent_alerts (
+            id INTEGER PRIMARY KEY,
+            timestamp REAL NOT NULL CHECK (typeof(timestamp) = 'real'),
+            event_type TEXT NOT NULL,
+            description TEXT NOT NULL,
+            data TEXT
+        )""",
+        "CREATE INDEX silent_alerts_time ON silent_alerts (timestamp)",
+        """INSERT INTO silent_alerts (timestamp, event_type, description, data)
+            SELECT timestamp, event_type, description, data FROM system_events
+            WHERE event_type = 'duress' ORDER BY id""",
+        "DELETE FROM system_events WHERE event_type = 'duress'",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -88,6 +102,8 @@ _INSERT_SENSOR = """INSERT INTO sensor_events
     (timestamp, sensor_type, device_id, state, metadata, dedup_key) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (dedup_key) DO NOTHING"""
 _INSERT_SYSTEM = """INSERT INTO system_events
+    (timestamp, event_type, description, data) VALUES (?, ?, ?, ?)"""
+_INSERT_SILENT = """INSERT INTO silent_alerts
     (timestamp, event_type, description, data) VALUES (?, ?, ?, ?)"""
 _UPSERT_DEVICE = """INSERT INTO devices
     (device_id, type, capabilities, online, last_seen, announced_at, info)
@@ -105,7 +121,8 @@ _Row: TypeAlias = tuple[Any, ...]
 
 
 class EventStore:
-    """Sensor events, system events, devices and the panel snapshot in one SQLite file.
+    """Sensor events, system events, devices and the panel snapshot in one SQLite file;
+    and, apart, the silent alerts (duress) that only :meth:`silent_alerts` reads.
 
     Write from one thread (the controller); query from any. ``since`` is inclusive and
     ``until`` exclusive; ``limit=None`` means no limit.
@@ -179,6 +196,7 @@ class EventStore:
         sensor_rows = [_sensor_row(record) for record in batch.sensor_events]
         system_rows = [_system_row(record) for record in batch.system_events]
         device_rows = [_device_row(record) for record in batch.devices]
+        silent_rows = [_system_row(record) for record in batch.silent_alerts]
         with self._transaction("cannot write to the event store") as connection:
             stored = 0
             if sensor_rows:
@@ -187,6 +205,8 @@ class EventStore:
                 connection.executemany(_INSERT_SYSTEM, system_rows)
             if device_rows:
                 connection.executemany(_UPSERT_DEVICE, device_rows)
+            if silent_rows:
+                connection.executemany(_INSERT_SILENT, silent_rows)
             if batch.snapshot is not None:
                 connection.execute(_REPLACE_SNAPSHOT, (batch.snapshot,))
         return WriteResult(
@@ -196,10 +216,10 @@ class EventStore:
         )
 
     def prune(self, before: float) -> int:
-        """Delete sensor and system events older than ``before``; return how many."""
+        """Delete events and silent alerts older than ``before``; return how many."""
         with self._transaction("cannot prune the event store") as connection:
             deleted = 0
-            for table in ("sensor_events", "system_events"):
+            for table in ("sensor_events", "system_events", "silent_alerts"):
                 sql = f"DELETE FROM {table} WHERE timestamp < ?"
                 deleted += connection.execute(sql, (before,)).rowcount
         return deleted
@@ -246,6 +266,16 @@ class EventStore:
         where, params = _where(since, until, ("event_type", event_type))
         page, paging = _page(limit, offset, newest_first)
         sql = f"SELECT {_SYSTEM_COLUMNS} FROM system_events{where}{page}"
+        return [_system_record(row) for row in self._query(sql, [*params, *paging])]
+
+    def silent_alerts(
+        self, *, since: float | None = None, until: float | None = None, limit: int | None = 1000
+    ) -> list[SystemRecord]:
+        """Duress alerts, newest first: never among the system events, so never on the
+        dashboard, its API or ``homeguard events`` without ``--duress``."""
+        where, params = _where(since, until)
+        page, paging = _page(limit, 0, True)
+        sql = f"SELECT {_SYSTEM_COLUMNS} FROM silent_alerts{where}{page}"
         return [_system_record(row) for row in self._query(sql, [*params, *paging])]
 
     def count_system_events(

@@ -5,9 +5,9 @@ here until the store takes it (at once, normally; for as long as the disk is ful
 file read-only, otherwise). The bound is on sensor events, the only records that come at
 the rate of the sensors: past :attr:`Backlog.limit` of them the oldest are dropped and
 counted (:meth:`Backlog.take_dropped`), so that the loss can be reported once the store
-works again. System events (alarms, arming, codes, troubles) are never dropped: people
-and timers make them, a few a minute at most. Devices and the panel snapshot are kept in
-their latest version only, as the store keeps them (last one wins).
+works again. System events (alarms, arming, codes, troubles) and silent alerts are never
+dropped: people and timers make them, a few a minute at most. Devices and the panel
+snapshot are kept in their latest version only, as the store keeps them (last one wins).
 
 Each record set comes with what to do once it is committed (acknowledge its messages to
 the broker) and whom to answer (a request's reply: after the commit, or as soon as a
@@ -35,6 +35,7 @@ class Pending:
     system_events: list[SystemRecord] = field(default_factory=list)
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     snapshot: str | None = None
+    silent_alerts: list[SystemRecord] = field(default_factory=list)
     after_commit: list[Thunk] = field(default_factory=list)  # acknowledgements
     answers: list[Thunk] = field(default_factory=list)  # replies to requests
 
@@ -44,6 +45,7 @@ class Pending:
             system_events=self.system_events,
             devices=list(self.devices.values()),
             snapshot=self.snapshot,
+            silent_alerts=self.silent_alerts,
         )
 
 
@@ -58,6 +60,7 @@ class Backlog:
         self._system: list[SystemRecord] = []
         self._devices: dict[str, DeviceRecord] = {}
         self._snapshot: str | None = None
+        self._silent: list[SystemRecord] = []
         self._after_commit: list[Thunk] = []
         self._answers: list[Thunk] = []
         self._dropped = 0
@@ -69,7 +72,12 @@ class Backlog:
     @property
     def empty(self) -> bool:
         return not (
-            self._sensor or self._system or self._devices or self._after_commit or self._answers
+            self._sensor
+            or self._system
+            or self._devices
+            or self._silent
+            or self._after_commit
+            or self._answers
         ) and (self._snapshot is None)
 
     @property
@@ -84,6 +92,7 @@ class Backlog:
         system_events: Iterable[SystemRecord] = (),
         devices: Iterable[DeviceRecord] = (),
         snapshot: str | None = None,
+        silent_alerts: Iterable[SystemRecord] = (),
         after_commit: Iterable[Thunk] = (),
         answers: Iterable[Thunk] = (),
     ) -> None:
@@ -94,6 +103,7 @@ class Backlog:
         self._devices.update((d.device_id, d) for d in devices)
         if snapshot is not None:
             self._snapshot = snapshot
+        self._silent.extend(silent_alerts)
         self._after_commit.extend(after_commit)
         self._answers.extend(answers)
         self._enforce_limit()
@@ -107,11 +117,12 @@ class Backlog:
             self._system,
             self._devices,
             self._snapshot,
+            self._silent,
             self._after_commit,
             self._answers,
         )
         self._sensor = deque()
-        self._system, self._devices, self._snapshot = [], {}, None
+        self._system, self._devices, self._snapshot, self._silent = [], {}, None, []
         self._after_commit, self._answers = [], []
         return pending
 
@@ -122,6 +133,7 @@ class Backlog:
         self._devices = {**pending.devices, **self._devices}
         if self._snapshot is None:
             self._snapshot = pending.snapshot
+        self._silent[:0] = pending.silent_alerts
         self._after_commit[:0] = pending.after_commit
         self._answers[:0] = pending.answers
         self._enforce_limit()

@@ -86,7 +86,7 @@ class CodeLock:
 
     failures: tuple[float, ...] = ()
     locked_until: float = 0.0
-    lockouts: int = 0  # lockouts in a row, for the doubling
+    lockouts: int = 0  # lockouts since the last good code, for the doubling
 
     def locked(self, now: float) -> bool:
         return now < self.locked_until
@@ -95,7 +95,7 @@ class CodeLock:
         recent = (*(t for t in self.failures if now - t < policy.window), now)
         if len(recent) < policy.max_failures:
             return replace(self, failures=recent)
-        duration = policy.lockout * (2**self.lockouts)
+        duration = policy.lockout_for(self.lockouts)
         return CodeLock(failures=(), locked_until=now + duration, lockouts=self.lockouts + 1)
 
     def after_success(self) -> CodeLock:

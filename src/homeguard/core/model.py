@@ -157,23 +157,38 @@ class SensorSpec:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A person who may enter a code; ``pin_hash`` comes from :mod:`codes`."""
+    """A person who may enter a code; ``pin_hash`` comes from :mod:`codes`.
+
+    A duress user's events on every channel an intruder could watch name it
+    ``appears_as`` (when set): its own name would give the duress code away."""
 
     name: str
     pin_hash: str
     can_arm: bool = True
     can_disarm: bool = True
     duress: bool = False
+    appears_as: str | None = None
+
+    @property
+    def shown_name(self) -> str:
+        """The name visible events and the dashboard give this user."""
+        return self.appears_as or self.name
 
 
 @dataclass(frozen=True, slots=True)
 class CodePolicy:
     """Wrong-code lockout: ``max_failures`` in ``window`` s lock entry for ``lockout`` s,
-    doubling for each lockout that follows without a good code in between."""
+    doubling for each lockout that follows without a good code in between, up to
+    ``max_lockout`` s: a stranger at the keypad must not lock the owner out for hours."""
 
     max_failures: int = 5
     window: float = 300.0
     lockout: float = 60.0
+    max_lockout: float = 900.0
+
+    def lockout_for(self, previous: int) -> float:
+        """Seconds of the lockout that follows ``previous`` ones since the last good code."""
+        return min(self.max_lockout, self.lockout * 2.0 ** min(previous, 32))
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,7 @@ class PanelSettings:
     modes: Mapping[ArmMode, ModeTiming] = field(default_factory=dict)
     disarm_after_trigger: bool = False
     code_arm_required: bool = True
+    bypass_while_armed: bool = False  # bypassing a zone is refused unless disarmed
     swinger_limit: int = 2  # alarm trips per zone per armed period before bypass
     codes: CodePolicy = CodePolicy()
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)

@@ -45,6 +45,7 @@ from homeguard.core.model import (
 from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
     ActuatorKind,
+    ActuatorRequest,
     Availability,
     BypassRequest,
     Command,
@@ -56,6 +57,7 @@ from homeguard.core.signals import (
     RecordEvent,
     SensorReport,
     SetActuator,
+    SilentAlert,
     SystemHealth,
     SystemPart,
     Tick,
@@ -174,6 +176,8 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
             run.bypass(event, now)
         case SystemHealth():
             run.system_health(event, now)
+        case ActuatorRequest():
+            run.switch(event, now)
         case Tick():
             pass
     return run.outcome()
@@ -478,25 +482,36 @@ class _Run:
             if self.panel.state is not PanelState.TRIGGERED:
                 self.trigger((), now)
             return
-        disarming = command.action is Action.DISARM
-        needs_code = self.settings.codes_required and (disarming or self.settings.code_arm_required)
+        mode = command.action.mode
+        # Changing the mode of an armed panel unwatches zones: as strong as a disarm.
+        needs_disarm_right = mode is None or self.changes_armed_mode(mode)
+        needs_code = self.settings.codes_required and (
+            needs_disarm_right or self.settings.code_arm_required
+        )
         if command.trusted and command.code is None:
             needs_code = False  # vouched for by the broker's ACL; a code given is checked
+        user = None
         if needs_code:
-            user = self.check_code(command.code, disarming, command.source, now)
+            user = self.check_code(command.code, needs_disarm_right, command.source, now)
             if user is None:
                 return
-        else:
-            user = None
-        if disarming:
+        if mode is None:
             self.disarm(user, command.source, now)
         else:
-            mode = command.action.mode
-            assert mode is not None
             self.arm(mode, command.force, user, command.source, now)
+        self.succeeded(user)
 
-    def check_code(self, code: str | None, disarming: bool, source: str, now: float) -> User | None:
-        """The user whose code this is, or None after recording why not."""
+    def changes_armed_mode(self, mode: ArmMode) -> bool:
+        state = self.panel.state
+        armed = state is PanelState.ARMING or state in {m.state for m in ArmMode}
+        return armed and self.panel.mode is not mode
+
+    def check_code(
+        self, code: str | None, disarm_right: bool, source: str, now: float
+    ) -> User | None:
+        """The user whose code this is and who holds the right (to disarm when
+        ``disarm_right``, else to arm), or None after recording why not. A wrong code
+        and a code without the right both count towards the lockout."""
         lock = self.panel.code_lock
         if lock.locked(now):
             message = f"code entry locked for {lock.locked_until - now:.0f} s"
@@ -508,33 +523,44 @@ class _Run:
             return None
         user = next((u for u in self.settings.users if verify_pin(u.pin_hash, code)), None)
         if user is None:
-            lock = lock.after_failure(self.settings.codes, now)
-            self.panel = replace(self.panel, code_lock=lock)
             self.event(EventKind.INVALID_CODE, "wrong code entered", source=source)
             self.reject(RejectReason.INVALID_CODE, "wrong code")
-            if lock.locked(now):
-                message = (
-                    f"too many wrong codes: code entry locked for {lock.locked_until - now:.0f} s"
-                )
-                self.event(EventKind.LOCKED_OUT, message, source=source, until=lock.locked_until)
-                self.effects.append(Notify(EventKind.LOCKED_OUT, message))
+            self.count_failure(source, now)
             return None
-        self.panel = replace(self.panel, code_lock=lock.after_success())
         if user.duress:
-            # Silent: the panel behaves as usual; only the people we notify learn of it.
-            self.event(
-                EventKind.DURESS, f"duress code used by {user.name}", user=user.name, source=source
+            # Silent: every visible channel shows what this user's code did as usual.
+            self.effects.append(
+                SilentAlert(
+                    EventKind.DURESS,
+                    f"duress code used by {user.name}",
+                    {"user": user.name, "source": source},
+                )
             )
             self.effects.append(
                 Notify(EventKind.DURESS, f"Duress code entered ({user.name})", silent=True)
             )
-        allowed = user.can_disarm if disarming else user.can_arm
-        if not allowed:
-            right = "disarm" if disarming else "arm"
-            self.event(EventKind.NOT_AUTHORIZED, f"{user.name} may not {right}", user=user.name)
-            self.reject(RejectReason.NOT_AUTHORIZED, f"{user.name} may not {right}")
+        if not (user.can_disarm if disarm_right else user.can_arm):
+            message = f"{user.shown_name} may not {'disarm' if disarm_right else 'arm'}"
+            self.event(EventKind.NOT_AUTHORIZED, message, user=user.shown_name, source=source)
+            self.reject(RejectReason.NOT_AUTHORIZED, message)
+            self.count_failure(source, now)
             return None
         return user
+
+    def count_failure(self, source: str, now: float) -> None:
+        lock = self.panel.code_lock.after_failure(self.settings.codes, now)
+        self.panel = replace(self.panel, code_lock=lock)
+        if lock.locked(now):
+            message = f"too many wrong codes: code entry locked for {lock.locked_until - now:.0f} s"
+            self.event(EventKind.LOCKED_OUT, message, source=source, until=lock.locked_until)
+            self.effects.append(Notify(EventKind.LOCKED_OUT, message))
+
+    def succeeded(self, user: User | None) -> None:
+        """After an action: only one carried out with the code of a user who may disarm
+        clears the wrong-code count, so a known arm-only code cannot be slipped in
+        between guesses to keep the lockout away."""
+        if user is not None and user.can_disarm and self.rejection is None:
+            self.panel = replace(self.panel, code_lock=self.panel.code_lock.after_success())
 
     def arm(self, mode: ArmMode, force: bool, user: User | None, source: str, now: float) -> None:
         state = self.panel.state
@@ -560,7 +586,7 @@ class _Run:
                 sensors=list(names),
                 forced=True,
             )
-        who = user.name if user else None
+        who = user.shown_name if user else None
         self.panel = replace(self.panel, mode=mode, alarm_trips=_EMPTY, triggered_by=())
         exit_delay = self.settings.timing(mode).exit_delay
         if exit_delay > 0:
@@ -598,7 +624,7 @@ class _Run:
             self.panel, mode=None, triggered_by=(), bypassed=frozenset(), alarm_trips=_EMPTY
         )
         self.become(PanelState.DISARMED, now)
-        who = user.name if user else None
+        who = user.shown_name if user else None
         self.event(
             EventKind.DISARMED,
             f"disarmed from {previous.value}",
@@ -608,26 +634,62 @@ class _Run:
         )
 
     def bypass(self, request: BypassRequest, now: float) -> None:
-        if self.known_sensor(request.sensor_id) is None:
+        """Bypassing a zone needs a code that may disarm, and a disarmed panel unless
+        ``bypass_while_armed``; lifting a bypass (safer) needs one that may arm."""
+        sensor_id = request.sensor_id
+        if self.known_sensor(sensor_id) is None:
             return
+        state = self.panel.state
         if (
-            self.settings.codes_required
-            and self.check_code(request.code, False, request.source, now) is None
+            request.bypass
+            and state is not PanelState.DISARMED
+            and not self.settings.bypass_while_armed
         ):
+            self.reject(
+                RejectReason.NOT_ALLOWED,
+                f"cannot bypass {sensor_id} while {state.value}: disarm first",
+            )
             return
+        user = None
+        if self.settings.codes_required:
+            user = self.check_code(request.code, request.bypass, request.source, now)
+            if user is None:
+                return
+        who = user.shown_name if user else None
         bypassed = self.panel.bypassed
         if request.bypass:
-            self.panel = replace(self.panel, bypassed=bypassed | {request.sensor_id})
+            self.panel = replace(self.panel, bypassed=bypassed | {sensor_id})
             self.event(
                 EventKind.BYPASSED,
-                f"sensor {request.sensor_id} bypassed",
-                sensors=[request.sensor_id],
+                f"sensor {sensor_id} bypassed",
+                sensors=[sensor_id],
                 forced=False,
+                user=who,
+                source=request.source,
             )
         else:
-            self.panel = replace(self.panel, bypassed=bypassed - {request.sensor_id})
+            self.panel = replace(self.panel, bypassed=bypassed - {sensor_id})
             self.event(
                 EventKind.UNBYPASSED,
-                f"sensor {request.sensor_id} no longer bypassed",
-                sensors=[request.sensor_id],
+                f"sensor {sensor_id} no longer bypassed",
+                sensors=[sensor_id],
+                user=who,
+                source=request.source,
             )
+        self.succeeded(user)
+
+    def switch(self, request: ActuatorRequest, now: float) -> None:
+        """A siren or light switched by hand. ON, or anything outside an alarm, is
+        carried out; OFF during an alarm silences it, which is disarming: it needs a
+        code that may disarm (counted like any other) and disarms."""
+        state = self.panel.state
+        if request.on or state not in (PanelState.PENDING, PanelState.TRIGGERED):
+            self.effects.append(SetActuator(request.actuator, request.on))
+            return
+        user = None
+        if self.settings.codes_required:
+            user = self.check_code(request.code, True, request.source, now)
+            if user is None:
+                return
+        self.disarm(user, request.source, now)
+        self.succeeded(user)

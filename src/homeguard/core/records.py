@@ -57,18 +57,21 @@ class Batch:
     """Everything to make durable in one transaction.
 
     ``snapshot`` is the serialised panel state; when not None it replaces the stored one.
+    ``silent_alerts`` (duress) are kept apart from the system events that anyone
+    watching the panel can read.
     """
 
     sensor_events: Sequence[SensorRecord] = ()
     system_events: Sequence[SystemRecord] = ()
     devices: Sequence[DeviceRecord] = ()
     snapshot: str | None = None
+    silent_alerts: Sequence[SystemRecord] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.sensor_events or self.system_events or self.devices) and (
-            self.snapshot is None
-        )
+        return not (
+            self.sensor_events or self.system_events or self.devices or self.silent_alerts
+        ) and (self.snapshot is None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,18 @@ class BypassRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ActuatorRequest:
+    """A user switches the siren or the light by hand. During an alarm (``pending`` or
+    ``triggered``) switching one OFF silences the alarm: it needs a code that may disarm,
+    and disarms."""
+
+    actuator: ActuatorKind
+    on: bool
+    code: str | None = None
+    source: str = "web"
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
@@ -74,7 +86,9 @@ class SystemHealth:
     lost: int = 0
 
 
-Input = SensorReport | Command | Availability | BypassRequest | Tick | SystemHealth
+Input = (
+    SensorReport | Command | Availability | BypassRequest | ActuatorRequest | Tick | SystemHealth
+)
 
 # -------------------------------------------------------------------------- effects
 
@@ -98,7 +112,7 @@ class EventKind(StrEnum):
     LOCKED_OUT = "locked_out"
     NOT_AUTHORIZED = "not_authorized"
     COMMAND_REJECTED = "command_rejected"
-    DURESS = "duress"
+    DURESS = "duress"  # only ever in a SilentAlert and a Notify: never published
     BYPASSED = "bypassed"
     UNBYPASSED = "unbypassed"
     SWINGER_SHUTDOWN = "swinger_shutdown"
@@ -130,6 +144,17 @@ class RecordEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SilentAlert:
+    """Keep a record that no one watching the panel may see (a duress code): never
+    published, never in the event log the dashboard and ``homeguard events`` show; only
+    in the store's silent alerts (``homeguard events --duress``)."""
+
+    kind: EventKind
+    description: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Notify:
     """Tell the people: an alarm, a duress code, a trouble. ``silent`` hides it locally."""
 
@@ -145,4 +170,4 @@ class WakeAt:
     at: float
 
 
-Effect = SetActuator | PublishState | RecordEvent | Notify | WakeAt
+Effect = SetActuator | PublishState | RecordEvent | SilentAlert | Notify | WakeAt

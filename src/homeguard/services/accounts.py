@@ -17,7 +17,8 @@ actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm
                                                           topic), its own subtree
 controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
               ``<base>/security/status``, the actuators'  to (sensors, devices,
-              command topics                              ``alarm/set``, states)
+              command topics, ``<base>/alarm/set`` (only  ``alarm/set``, states)
+              to clear a retained command)
 user          ``<base>/alarm/set`` only                   the panel's state, events,
                                                           status and availability
 ============  ==========================================  ==========================
@@ -124,6 +125,7 @@ def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Accoun
                 site.alarm_event,
                 site.controller_availability,
                 site.status,
+                site.alarm_set,  # to clear a retained command (never to send one)
                 *commands,
             ]
         ),

@@ -56,6 +56,7 @@ from homeguard.core.signals import (
     RecordEvent,
     SensorReport,
     SetActuator,
+    SilentAlert,
     SystemHealth,
     Tick,
     WakeAt,
@@ -137,6 +138,7 @@ class _Turn:
     system_events: list[SystemRecord] = field(default_factory=list)
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
+    silent_alerts: list[SystemRecord] = field(default_factory=list)
 
 
 class Controller:
@@ -289,7 +291,13 @@ class Controller:
         """Hand the turn's events to the writer, which acknowledges the turn's messages
         once they are committed and answers its requests."""
         turn = self._turn
-        idle = not (turn.sensor_events or turn.system_events or turn.devices or turn.messages)
+        idle = not (
+            turn.sensor_events
+            or turn.system_events
+            or turn.devices
+            or turn.messages
+            or turn.silent_alerts
+        )
         # A request refused without an event (an unknown sensor) still needs its answer.
         if idle and not self._dirty and not self._replies:
             return
@@ -308,6 +316,7 @@ class Controller:
             system_events=turn.system_events,
             devices=list(turn.devices.values()),
             snapshot=snapshot.dump(self._panel) if dirty else None,
+            silent_alerts=turn.silent_alerts,
             after_commit=acks,
             answers=answers,
         )
@@ -354,7 +363,10 @@ class Controller:
                 reading = decode_sensor(family, sensor_type, payload)
                 self._sensor(sensor_id, sensor_type.value, reading, message, now)
             case CommandRoute():
-                self._command(self._security.command(decode_command(message.payload)), now)
+                if message.retain:
+                    self._refuse_retained_command(message, now)
+                else:
+                    self._command(self._security.command(decode_command(message.payload)), now)
             case AnnounceRoute(device_id=device_id):
                 announcement = decode_announce(device_id, message.payload)
                 known = self._devices.get(device_id)
@@ -382,6 +394,24 @@ class Controller:
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
             case IgnoredRoute():
                 pass
+
+    def _refuse_retained_command(self, message: Message, now: float) -> None:
+        """A command kept by the broker would be carried out again at every new
+        subscription (a restart, a session taken over): never act on one. Clear it (an
+        empty retained message) and say so; the payload, which may hold a code, is not
+        quoted."""
+        self._client.publish(message.topic, b"", qos=1, retain=True)
+        self.stats.rejected["retained_command"] += 1
+        record = RecordEvent(
+            EventKind.COMMAND_REJECTED,
+            f"retained command on {message.topic} refused and cleared",
+            {"reason": "retained_command", "topic": message.topic},
+        )
+        self._turn.system_events.append(
+            SystemRecord(now, record.kind.value, record.description, dict(record.data))
+        )
+        self._out.event(record, now)
+        log.warning("refused a retained command on %s and cleared it", message.topic)
 
     def _open_signed(
         self, sensor_id: str, message: Message, now: float
@@ -463,6 +493,11 @@ class Controller:
                         SystemRecord(now, kind.value, description, dict(data))
                     )
                     self._out.event(effect, now)
+                case SilentAlert(kind=kind, description=description, data=data):
+                    # Stored apart and never published: see SilentAlert.
+                    self._turn.silent_alerts.append(
+                        SystemRecord(now, kind.value, description, dict(data))
+                    )
                 case Notify():
                     self._notify(effect)
                 case WakeAt(at=at):

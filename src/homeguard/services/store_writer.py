@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from homeguard.core.backlog import DEFAULT_LIMIT, Backlog, Pending, Thunk
@@ -85,6 +85,7 @@ class StoreWriter:
         snapshot: str | None,
         after_commit: list[Thunk],
         answers: list[Thunk],
+        silent_alerts: Sequence[SystemRecord] = (),
     ) -> None:
         """Queue a turn's records; ``after_commit`` runs once they are committed,
         ``answers`` then or as soon as a write fails (at once while the store fails)."""
@@ -95,6 +96,7 @@ class StoreWriter:
                 system_events=system_events,
                 devices=devices,
                 snapshot=snapshot,
+                silent_alerts=silent_alerts,
                 after_commit=after_commit,
                 answers=[] if failing else answers,
             )
@@ -221,6 +223,7 @@ class StoreWriter:
         False (the rest given back) if the store becomes unavailable meanwhile."""
         singles: list[Batch] = [Batch(sensor_events=[r]) for r in pending.sensor_events]
         singles += [Batch(system_events=[r]) for r in pending.system_events]
+        singles += [Batch(silent_alerts=[r]) for r in pending.silent_alerts]
         singles += [Batch(devices=[d]) for d in pending.devices.values()]
         if pending.snapshot is not None:
             singles.append(Batch(snapshot=pending.snapshot))
@@ -232,6 +235,7 @@ class StoreWriter:
                 for left in singles[index:]:
                     rest.sensor_events += left.sensor_events
                     rest.system_events += left.system_events
+                    rest.silent_alerts += left.silent_alerts
                     rest.devices.update((d.device_id, d) for d in left.devices)
                     rest.snapshot = left.snapshot or rest.snapshot
                 self._failed(rest, None, exc)

@@ -108,12 +108,6 @@ class EventQueries(Protocol):
     def size_bytes(self) -> int: ...
 
 
-class ActuatorSwitch(Protocol):
-    """Switches the siren or the light by hand (the controller's ``Outbound``)."""
-
-    def actuator(self, kind: ActuatorKind, on: bool) -> None: ...
-
-
 @dataclass(frozen=True)
 class WebSettings:
     """How the dashboard is served and who may log in."""
@@ -131,7 +125,6 @@ class Backend:
     panel: PanelLink
     settings: PanelSettings
     store: EventQueries
-    switch: ActuatorSwitch
     actuators: Sequence[tuple[str, ActuatorKind]]  # configured (id, kind)
     broker: Callable[[], str]  # a description of the broker connection
     broker_connected: Callable[[], bool]

@@ -12,7 +12,7 @@ from homeguard.core.signals import ActuatorKind
 
 from .backend import PanelView
 
-ALARM_EVENTS = ("triggered", "duress", "locked_out")
+ALARM_EVENTS = ("triggered", "locked_out")  # duress is never among the events shown
 
 
 def sensor_status(

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
-from homeguard.core.signals import ActuatorKind, BypassRequest, Command, Input
+from homeguard.core.signals import ActuatorKind, ActuatorRequest, BypassRequest, Command, Input
 
 from .auth import (
     COOKIE,
@@ -363,7 +363,8 @@ def _csv_safe(text: str) -> str:
 commands = APIRouter(prefix="/api", tags=["commands"])
 
 
-def _carry_out(web: WebState, event: Input) -> CommandResult:
+def _outcome(web: WebState, event: Input) -> Outcome:
+    """What the panel made of ``event``; its refusal as an ApiError."""
     try:
         outcome: Outcome = web.backend.panel.request(event, REQUEST_TIMEOUT)
     except TimeoutError:
@@ -374,7 +375,11 @@ def _carry_out(web: WebState, event: Input) -> CommandResult:
     if rejection is not None:
         status = 409 if rejection.reason in _CONFLICTS else 422
         raise ApiError(status, rejection.reason.value, rejection.message, rejection.sensors)
-    result = outcome.panel
+    return outcome
+
+
+def _carry_out(web: WebState, event: Input) -> CommandResult:
+    result = _outcome(web, event).panel
     return CommandResult(
         state=result.state.value,
         mode=result.mode.value if result.mode is not None else None,
@@ -406,13 +411,16 @@ def bypass(body: BypassBody, session: Writer, web: Web) -> CommandResult:
     return _carry_out(web, request)
 
 
-@commands.post("/actuators/{kind}", responses=WRITE_ERRORS)
+@commands.post("/actuators/{kind}", responses=COMMAND_ERRORS)
 def actuator(kind: ActuatorKind, body: ActuatorBody, session: Writer, web: Web) -> ActuatorResult:
-    """Switch the siren or the light by hand (the panel still switches them on for an
-    alarm and off when it ends)."""
+    """Switch the siren or the light by hand. During an alarm (pending or triggered)
+    switching one off silences the alarm, which is disarming: it needs the code of a
+    user who may disarm (wrong ones count towards the lockout) and disarms the panel.
+    On is always carried out (the panel still switches both off when an alarm ends)."""
+    request = ActuatorRequest(kind, body.on, body.code, source=_source(session))
+    outcome = _outcome(web, request)
     log.warning("%s switched the %s %s by hand", session.user, kind.value, _on(body.on))
-    web.backend.switch.actuator(kind, body.on)
-    return ActuatorResult(actuator=kind, on=body.on)
+    return ActuatorResult(actuator=kind, on=body.on, state=outcome.panel.state.value)
 
 
 def _on(on: bool) -> str:

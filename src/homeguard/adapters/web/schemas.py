@@ -73,6 +73,11 @@ class BypassBody(_Body):
 
 class ActuatorBody(_Body):
     on: bool
+    code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Needed to switch off during an alarm: a PIN that may disarm.",
+    )
 
 
 class CommandResult(BaseModel):
@@ -84,6 +89,7 @@ class CommandResult(BaseModel):
 class ActuatorResult(BaseModel):
     actuator: ActuatorKind
     on: bool
+    state: str = Field(description="The panel state afterwards (disarmed, if silenced).")
 
 
 class EventRow(BaseModel):

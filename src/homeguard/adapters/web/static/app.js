@@ -332,9 +332,10 @@ $("#disarm").addEventListener("click", () => {
 document.addEventListener("click", async (event) => {
   const actuator = event.target.closest("[data-actuator]");
   if (actuator) {
+    // During an alarm, off silences it: that is a disarm, with the code on the keypad.
     const on = actuator.dataset.on === "1";
-    const { ok, data } = await api("POST", `/api/actuators/${actuator.dataset.actuator}`, { on });
-    say(ok ? `${actuator.dataset.actuator} ${on ? "on" : "off"}` : `Refused: ${data && data.message}`, ok);
+    const kind = actuator.dataset.actuator;
+    command(`/api/actuators/${kind}`, { on, code: code || null }, (r) => `${kind} ${on ? "on" : "off"} (${r.state})`);
     return;
   }
   const bypass = event.target.closest("[data-bypass]");
