@@ -42,6 +42,14 @@ class Availability:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    """A configured sensor's broker login was revoked (``homeguard revoke``): it cannot
+    report any more, which is a trouble until it is removed from the config."""
+
+    sensor_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class BypassRequest:
     """A user bypasses a sensor until the next disarm, or lifts the bypass."""
 
@@ -56,7 +64,7 @@ class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
 
-Input = SensorReport | Command | Availability | BypassRequest | Tick
+Input = SensorReport | Command | Availability | Revoked | BypassRequest | Tick
 
 # -------------------------------------------------------------------------- effects
 
