@@ -244,7 +244,9 @@ def test_codes_come_from_the_environment_stdin_or_a_prompt_never_argv(
     assert b"1234" not in argv
     assert arm.returncode == 0, err
     wait_until(lambda: controller.panel.state is PanelState.ARMED_HOME, what="armed by env")
-    # From standard input.
+    # From standard input (and nothing there is a clear error).
+    empty = homeguard("disarm", "--code", "-", *common, stdin="")
+    assert empty.returncode == 1 and "no code on standard input" in empty.stderr
     result = homeguard("disarm", "--code", "-", *common, stdin="1234\n")
     assert result.returncode == 0, result.stderr
     assert "panel: disarmed" in result.stdout

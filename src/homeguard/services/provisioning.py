@@ -225,7 +225,8 @@ def private_dir(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.mkdir(mode=0o700, exist_ok=True)
     if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
+        with contextlib.suppress(PermissionError):  # not ours: its owner's to tighten
+            path.chmod(0o700)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
