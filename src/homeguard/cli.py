@@ -48,11 +48,11 @@ _CODE_HELP = (
     "prompt. A code written here is visible to every user of the machine (ps): unsafe"
 )
 _DEMO_BANNER = """\
-homeguard: !!! DEMO: there is no ./homeguard.yaml, so this runs the bundled example
-homeguard: !!! house ({path}),
+homeguard: !!! DEMO: no ./homeguard.yaml (nor --config), so this runs the bundled
+homeguard: !!! example house ({path}),
 homeguard: !!! whose PIN, duress code and dashboard password are PUBLISHED (README).
 homeguard: !!! Anyone can disarm it. Never protect a real house with it: copy that file
-homeguard: !!! to ./homeguard.yaml and change its users, or pass --config."""
+homeguard: !!! to ./homeguard.yaml and change its users."""
 _REFUSALS = {"failed_to_arm", "invalid_code", "locked_out", "not_authorized", "command_rejected"}
 
 
@@ -250,9 +250,9 @@ def _up(args: argparse.Namespace) -> int:
 def _controller(args: argparse.Namespace) -> int:
     if _is_demo(args) and not args.demo:
         raise HomeguardError(
-            f"no ./homeguard.yaml and no --config: the controller refuses the bundled "
-            f"example house, whose codes are published; copy {bundled_example()} to "
-            "./homeguard.yaml and change its users, or pass --demo to try it"
+            f"the controller refuses the bundled example house ({bundled_example()}, "
+            "used when there is no ./homeguard.yaml), whose codes are published: copy it "
+            "to ./homeguard.yaml and change its users, or pass --demo to try it"
         )
     site = _site(args)
     run_controller(site, _until_signalled())

@@ -79,7 +79,7 @@ _DEBIAN_MOSQUITTO = Path("/usr/sbin/mosquitto")  # Debian installs it outside a 
 # devices, each sending one message every 20 s (heartbeats included), queues 216,000
 # messages of at most 250 bytes a day for a controller that is down: both limits hold
 # more than a day of it (the example house: 10 days), while what one login can make the
-# broker hold for one client stays near 64 MiB + 300,000 x ~250 bytes of overhead.
+# broker hold for one client stays near 64 MiB + 300,000 x ~400 bytes of overhead.
 MAX_QUEUED_MESSAGES = 300_000
 MAX_QUEUED_BYTES = 64 * 1024 * 1024  # payload bytes
 # The largest MQTT packet the broker reads: a payload of MAX_PAYLOAD (256 KiB, which our
