@@ -33,6 +33,7 @@ from homeguard.services.outbound import Outbound
 from homeguard.services.provisioning import (
     broker_security,
     load_credentials,
+    private_dir,
     provision,
     provisioned_folder,
     security_folder,
@@ -83,8 +84,14 @@ class Site:
         return self.data_dir / self.config.storage.path
 
     def open_store(self) -> EventStore:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.private_data_dir()
         return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
+
+    def private_data_dir(self) -> Path:
+        """The data directory, created (or tightened) for its owner only (0700): it holds
+        the event store, the broker's files and the site's secrets."""
+        private_dir(self.data_dir)
+        return self.data_dir
 
     def broker_address(self, account: str | None = None) -> BrokerAddress:
         """The broker to use; with no host configured, the one on loopback at its port.
@@ -164,6 +171,7 @@ def start_local_broker(site: Site) -> LocalBroker:
     with a login per device and the ACL on: the site is provisioned first (into
     ``<data-dir>/security`` unless ``security.provisioned`` names a folder), new devices
     added, and Mosquitto speaks TLS when ``mqtt.tls`` is configured."""
+    site.private_data_dir()
     folder = security_folder(site.config, site.data_dir)
     report = provision(site.config, folder, wall_clock())
     if report.added:

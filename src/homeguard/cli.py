@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from homeguard import __version__, cli_api
-from homeguard.adapters.broker import mosquitto_config
+from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.codecs import Family, decode_sensor
 from homeguard.adapters.mqtt import Message
@@ -33,17 +33,28 @@ from homeguard.app import (
     start_local_broker,
 )
 from homeguard.cli_api import add_api_options
+from homeguard.cli_codes import CODE_VARIABLE, read_code
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
 from homeguard.services.message_security import DeviceSigner, load_security
-from homeguard.services.provisioning import provision, revoke, security_folder
+from homeguard.services.provisioning import SecurityFiles, provision, revoke, security_folder
 
 log = logging.getLogger("homeguard")
 
 _SERVICES = {"up", "controller", "simulate", "actuators"}
+_CODE_HELP = (
+    f"'-': read your code from standard input. Without it: ${CODE_VARIABLE}, else a "
+    "prompt. A code written here is visible to every user of the machine (ps): unsafe"
+)
+_DEMO_BANNER = """\
+homeguard: !!! DEMO: no ./homeguard.yaml (nor --config), so this runs the bundled
+homeguard: !!! example house ({path}),
+homeguard: !!! whose PIN, duress code and dashboard password are PUBLISHED (README).
+homeguard: !!! Anyone can disarm it. Never protect a real house with it: copy that file
+homeguard: !!! to ./homeguard.yaml and change its users."""
 _REFUSALS = {"failed_to_arm", "invalid_code", "locked_out", "not_authorized", "command_rejected"}
 
 
@@ -120,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("controller", _controller, "run the controller")
     # Set by `up` when it started the broker itself with the generated config.
     p.add_argument("--broker-started-here", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="allow the bundled example house, whose codes are published (no homeguard.yaml)",
+    )
     p = command("simulate", _simulate, "run the simulated sensors")
     p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
     command("actuators", _actuators, "run the siren and light")
@@ -130,11 +146,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "mode", choices=[m.name.lower() for m in ArmMode], help="away, home, night or vacation"
     )
-    p.add_argument("--code", help="your PIN")
+    p.add_argument("--code", metavar="CODE", help=_CODE_HELP)
     p.add_argument("--force", action="store_true", help="bypass open sensors")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     p = add_api_options(command("disarm", _disarm, "disarm the panel"))
-    p.add_argument("--code", help="your PIN")
+    p.add_argument("--code", metavar="CODE", help=_CODE_HELP)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     p = add_api_options(command("status", _status, "show the panel state and devices"))
     p.add_argument("--json", action="store_true")
@@ -166,11 +182,20 @@ def _parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------- site
 
 
-def _site(args: argparse.Namespace) -> Site:
+def _config_path(args: argparse.Namespace) -> Path:
     path: Path = args.config or Path("homeguard.yaml")
     if args.config is None and not path.exists():
         path = bundled_example()
-    config = load_config(path)
+    return path
+
+
+def _is_demo(args: argparse.Namespace) -> bool:
+    """True when the config is the bundled example, whose codes are published."""
+    return _config_path(args).resolve() == bundled_example().resolve()
+
+
+def _site(args: argparse.Namespace) -> Site:
+    config = load_config(_config_path(args))
     override = None
     if args.broker:
         host, _, port = args.broker.rpartition(":")
@@ -196,6 +221,9 @@ def _until_signalled() -> threading.Event:
 
 def _up(args: argparse.Namespace) -> int:
     site = _site(args)
+    demo = _is_demo(args)
+    if demo:
+        print(_DEMO_BANNER.format(path=bundled_example()), file=sys.stderr, flush=True)
     broker = start_local_broker(site) if needs_local_broker(site) else None
     address = site.broker_address()
     print(
@@ -212,9 +240,13 @@ def _up(args: argparse.Namespace) -> int:
     if site.config.simulation.enabled:
         services.append("simulate")
     stop = _until_signalled()
-    ours = ["--broker-started-here"] if broker is not None else []  # no broker check
+    controller_flags = ["--broker-started-here"] if broker is not None else []  # no check
+    if demo:
+        controller_flags.append("--demo")
     children = [
-        subprocess.Popen([*base, name, *shared, *(ours if name == "controller" else [])])
+        subprocess.Popen(
+            [*base, name, *shared, *(controller_flags if name == "controller" else [])]
+        )
         for name in services
     ]
     try:
@@ -238,6 +270,12 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _controller(args: argparse.Namespace) -> int:
+    if _is_demo(args) and not args.demo:
+        raise HomeguardError(
+            f"the controller refuses the bundled example house ({bundled_example()}, "
+            "used when there is no ./homeguard.yaml), whose codes are published: copy it "
+            "to ./homeguard.yaml and change its users, or pass --demo to try it"
+        )
     site = _site(args)
     run_controller(site, _until_signalled(), check_broker=not args.broker_started_here)
     return 0
@@ -283,6 +321,8 @@ def _sensor(args: argparse.Namespace) -> int:
 
 
 def _arm(args: argparse.Namespace) -> int:
+    ask = bool(args.api) or _codes_asked(args, arming=True)
+    args.code = read_code(args.code, ask=ask)
     if args.api:
         return cli_api.arm(args, ArmMode[args.mode.upper()].value)
     action = Action[f"ARM_{args.mode.upper()}"]
@@ -291,9 +331,17 @@ def _arm(args: argparse.Namespace) -> int:
 
 
 def _disarm(args: argparse.Namespace) -> int:
+    args.code = read_code(args.code, ask=bool(args.api) or _codes_asked(args, arming=False))
     if args.api:
         return cli_api.disarm(args)
     return _command(args, {"action": Action.DISARM.value}, {"disarmed"})
+
+
+def _codes_asked(args: argparse.Namespace, *, arming: bool) -> bool:
+    """Whether the panel may want a code: it has users, and this is a disarm or arming
+    needs a code. (Only then is there a prompt.)"""
+    config = _site(args).config
+    return bool(config.users) and (not arming or config.panel.code_arm_required)
 
 
 def _command(args: argparse.Namespace, body: dict[str, Any], success: set[str]) -> int:
@@ -490,6 +538,7 @@ def _security_folder(args: argparse.Namespace) -> Path:
     if args.out is not None:
         return Path(args.out)
     site = _site(args)
+    site.private_data_dir()
     return security_folder(site.config, site.data_dir)
 
 
@@ -502,7 +551,20 @@ def _provision(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     folder = _security_folder(args)
     revoke(args.device, folder, time.time())
-    print(f"revoked {args.device}: reload the broker (SIGHUP) for logins, restart it for TLS")
+    data_dir = args.data_dir or default_data_dir()
+    pid = reload_local_broker(data_dir / "broker", SecurityFiles(folder).password_file)
+    if pid is not None:
+        print(
+            f"revoked {args.device}: the broker homeguard started (pid {pid}) reloaded "
+            "its logins, ACL and CRL: the device is out"
+        )
+        return 0
+    print(
+        f"revoked {args.device} in {folder}. No broker started by homeguard uses it: "
+        "copy passwd, acl and crl.pem to your broker if it runs elsewhere, then reload it "
+        "(Mosquitto: systemctl reload mosquitto, or kill -HUP its pid); until then the "
+        "device can still log in"
+    )
     return 0
 
 

@@ -160,7 +160,8 @@ class MqttConfig(_Section):
         min_length=1,
         max_length=65535,
         description="Fixed MQTT client id, so that the broker keeps the session and "
-        "queues messages while the controller is down.",
+        "queues messages while the controller is down (a broker that binds client ids "
+        "to logins uses the login instead).",
     )
     username: str | None = Field(default=None, description="Broker user name, if any.")
     password: SecretStr | None = Field(default=None, description="Broker password; never printed.")

@@ -27,9 +27,11 @@ def test_config_has_the_no_loss_settings(tmp_path: Path) -> None:
         "persistence true",
         f"persistence_location {tmp_path.resolve()}/",
         "autosave_interval 1",
-        "max_queued_messages 100000000",
-        "max_queued_bytes 0",
+        "max_queued_messages 300000",
+        f"max_queued_bytes {64 * 1024 * 1024}",
+        f"max_packet_size {256 * 1024 + 64 * 1024 + 16}",
         "max_inflight_messages 10000",
+        f"max_inflight_bytes {64 * 1024 * 1024}",
         "set_tcp_nodelay true",
         "listener 18830 127.0.0.1",
         "allow_anonymous true",
@@ -100,9 +102,7 @@ def test_local_broker_runs_mosquitto(tmp_path: Path) -> None:
         assert local.kind == "mosquitto"
         assert local.running
         assert broker_answers("127.0.0.1", port)
-        assert (
-            "max_queued_messages 100000000" in (tmp_path / "broker" / "mosquitto.conf").read_text()
-        )
+        assert "max_queued_messages 300000" in (tmp_path / "broker" / "mosquitto.conf").read_text()
     assert not local.running
     assert not broker_answers("127.0.0.1", port, timeout=0.5)
 

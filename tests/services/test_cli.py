@@ -59,7 +59,7 @@ def test_an_unreachable_broker_is_one_clear_line(house: House) -> None:
 
 def test_broker_config_loses_nothing() -> None:
     result = homeguard("broker-config", "--port", "1999")
-    assert "max_queued_messages 100000000" in result.stdout
+    assert "max_queued_messages 300000" in result.stdout
     assert "listener 1999 127.0.0.1" in result.stdout
 
 

@@ -2,9 +2,16 @@
 
 This is the only module that imports amqtt.
 
-* `mosquitto_config` writes a Mosquitto 2.x configuration that loses nothing: the store
-  is saved every second (Mosquitto's default is every 30 minutes) and the per-client
-  queue has no limit (the default of 1000 drops messages for a controller that was away).
+* `mosquitto_config` writes a Mosquitto 2.x configuration that loses nothing a house
+  sends: the store is saved every second (Mosquitto's default is every 30 minutes) and
+  the per-client queue holds days of a house's messages (the default of 1000 drops
+  messages for a controller that was away), yet is bounded, like the size of one
+  message, so that no login can exhaust the broker's memory (`MAX_QUEUED_MESSAGES`,
+  `MAX_QUEUED_BYTES`, `MAX_PACKET_BYTES`; the sizing rule is in docs/broker.md). With a
+  password file, each client's id is its user name, so that no login can take over
+  another's session (the controller's above all).
+* `reload_local_broker` makes the Mosquitto that `LocalBroker` started reread its
+  password file, ACL and CRL (SIGHUP), found by the pid file it left in its data dir.
 * `broker_answers` probes an address with a real MQTT CONNECT/CONNACK exchange.
 * `LocalBroker` runs a broker on loopback: Mosquitto when its binary is installed,
   otherwise an embedded amqtt broker in its own thread and asyncio loop.
@@ -49,13 +56,18 @@ from amqtt.broker import Broker as AmqttBroker
 from amqtt.plugins.base import BaseAuthPlugin
 
 from homeguard.adapters.broker_auth import BrokerSecurity, ListenerTls, accepts_tcp
+from homeguard.adapters.mqtt import MAX_PAYLOAD
 from homeguard.errors import BrokerError, BrokerUnavailable
 
 __all__ = [
+    "MAX_PACKET_BYTES",
+    "MAX_QUEUED_BYTES",
+    "MAX_QUEUED_MESSAGES",
     "LocalBroker",
     "broker_answers",
     "find_mosquitto",
     "mosquitto_config",
+    "reload_local_broker",
 ]
 
 _log = logging.getLogger(__name__)
@@ -63,10 +75,23 @@ _log = logging.getLogger(__name__)
 _DEBIAN_MOSQUITTO = Path("/usr/sbin/mosquitto")  # Debian installs it outside a user's PATH
 
 
-MAX_QUEUED = 100_000_000  # messages queued per offline client: more than any house sends
+# Per client, beyond those in flight (sizing rule: docs/broker.md). A house of 50
+# devices, each sending one message every 20 s (heartbeats included), queues 216,000
+# messages of at most 250 bytes a day for a controller that is down: both limits hold
+# more than a day of it (the example house: 10 days), while what one login can make the
+# broker hold for one client stays near 64 MiB + 300,000 x ~400 bytes of overhead.
+MAX_QUEUED_MESSAGES = 300_000
+MAX_QUEUED_BYTES = 64 * 1024 * 1024  # payload bytes
+# The largest MQTT packet the broker reads: a payload of MAX_PAYLOAD (256 KiB, which our
+# own client never exceeds) with a topic of up to 64 KiB. A client that sends a bigger
+# packet is disconnected before the broker reads it into memory.
+MAX_PACKET_BYTES = MAX_PAYLOAD + 64 * 1024 + 16
+PID_FILE = "mosquitto.pid"
 # Messages delivered to a client and not yet acknowledged: as many as the controller keeps
-# in memory while its store cannot write (homeguard.core.backlog.DEFAULT_LIMIT).
+# in memory while its store cannot write (homeguard.core.backlog.DEFAULT_LIMIT), bounded in
+# bytes like the queue.
 MAX_INFLIGHT = 10_000
+MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 
 
 def mosquitto_config(
@@ -104,19 +129,23 @@ def mosquitto_config(
         "autosave_on_changes false",
         "# persistent_client_expiration is left unset on purpose: persistent sessions",
         "# never expire, so a controller away for a week still gets what happened.",
-        "# No practical limit on the messages queued for an offline client (the default",
-        "# of 1000 silently drops the rest). A huge number rather than 0 ('no limit'),",
-        "# because 0 misbehaves in some 2.0.x releases: 2.0.11/2.0.12 disconnect a",
-        "# client whose publish the ACL denies (eclipse-mosquitto/mosquitto#2593) and",
-        "# 2.0.16 drops every queued message (#2879).",
-        f"max_queued_messages {MAX_QUEUED}",
-        "max_queued_bytes 0",
+        "# Messages queued per client beyond those in flight: days of a house's traffic",
+        "# for a controller that is down (the default of 1000 silently drops the rest),",
+        "# but bounded in number and bytes, so that no login can exhaust the broker's",
+        "# memory (sizing rule: homeguard's docs/broker.md). Never 0 ('no limit'): it",
+        "# misbehaves in some 2.0.x releases (#2593, #2879).",
+        f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+        f"max_queued_bytes {MAX_QUEUED_BYTES}",
+        "# No packet above this size (a 256 KiB payload and its topic): a bigger one",
+        "# disconnects its sender before the broker holds it in memory.",
+        f"max_packet_size {MAX_PACKET_BYTES}",
         f"# Up to {MAX_INFLIGHT} unacknowledged QoS 1/2 messages in flight per client (the",
         "# default is 20). The controller acknowledges a message only once its event is",
         "# committed: while its disk is full it holds them, and with 20 in flight the",
         "# broker would stop delivering, so the panel would no longer hear the doors.",
+        "# Bounded in bytes too, so that in-flight messages cannot exhaust memory either.",
         f"max_inflight_messages {MAX_INFLIGHT}",
-        "max_inflight_bytes 0",
+        f"max_inflight_bytes {MAX_INFLIGHT_BYTES}",
         "# Small MQTT packets otherwise wait for Nagle's algorithm and delayed ACKs.",
         "set_tcp_nodelay true",
         "# One listener, on the given address only.",
@@ -134,6 +163,10 @@ def mosquitto_config(
             "# Every device logs in with its own username and password.",
             "allow_anonymous false",
             f"password_file {Path(password_file).resolve()}",
+            "# A client's id is its user name (with TLS: its certificate's name), whatever",
+            "# it asks for: no login can take over another's session, the controller's",
+            "# persistent one above all.",
+            "use_username_as_clientid true",
         ]
     if acl_file is not None:
         lines += [
@@ -262,7 +295,8 @@ class LocalBroker:
         it is installed. Raises `BrokerUnavailable` if the broker does not come up.
         """
         data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # its store holds every queued message
         binary = find_mosquitto()
         if prefer == "mosquitto" and binary is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -303,6 +337,8 @@ class LocalBroker:
                 stdout=stderr,
                 stderr=stderr,
             )
+        # Our own pid file (Mosquitto writes one only as a daemon): `reload_local_broker`.
+        (data_dir / PID_FILE).write_text(f"{process.pid}\n")
         broker = cls(kind="mosquitto", port=port, data_dir=data_dir, process=process)
         tls = security is not None and security.tls is not None
         if not _wait_until_answers(
@@ -321,6 +357,7 @@ class LocalBroker:
         if self._process is not None:
             _terminate(self._process, timeout)
             self._process = None
+            (self.data_dir / PID_FILE).unlink(missing_ok=True)
         if self._embedded is not None:
             self._embedded.stop(timeout)
             self._embedded = None
@@ -341,6 +378,29 @@ class LocalBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def reload_local_broker(data_dir: Path, password_file: Path) -> int | None:
+    """SIGHUP the Mosquitto that `LocalBroker` started in ``data_dir``, if it runs and
+    enforces ``password_file``: it rereads its password file, ACL and CRL, and closes
+    the connections of logins that are gone. Returns its pid; None when there is no
+    such broker (none started there, stopped, or one using other files)."""
+    data_dir = Path(data_dir)
+    try:
+        pid = int((data_dir / PID_FILE).read_text().strip())
+        config = (data_dir / "mosquitto.conf").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    # The pid must still be our Mosquitto (pids are reused) and use this password file.
+    ours = str((data_dir / "mosquitto.conf").resolve()).encode() in command
+    if not ours or f"password_file {Path(password_file).resolve()}\n" not in config:
+        return None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return None
+    return pid
 
 
 class LoopbackAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped

@@ -130,8 +130,10 @@ class ListenerTls:
         ]
         if self.require_certificate:
             lines += [
-                "# Every client must also show a certificate signed by cafile.",
+                "# Every client must also show a certificate signed by cafile, and the",
+                "# certificate's name is its login: a password cannot borrow another's.",
                 "require_certificate true",
+                "use_identity_as_username true",
             ]
         if self.crlfile is not None:
             lines += [

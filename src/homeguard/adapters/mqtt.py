@@ -58,7 +58,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homeguard.errors import BrokerError, BrokerUnavailable
 
-__all__ = ["BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will"]
+__all__ = ["MAX_PAYLOAD", "BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will"]
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +67,11 @@ _BAD_CREDENTIALS = 134  # 3.1.1 return code 4: bad user name or password
 _NOT_AUTHORISED = 135  # 3.1.1 return code 5: not authorised
 _SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again later)
 
-_MAX_PAYLOAD = 268_435_455  # the largest payload an MQTT packet can carry
+# The largest payload we publish, and the largest the broker homeguard configures
+# accepts (with its topic: adapters.broker.MAX_PACKET_BYTES). Far above any homeguard
+# message; a bigger one would make that broker drop the connection, and we would send
+# it again after reconnecting, for ever.
+MAX_PAYLOAD = 256 * 1024
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
@@ -379,8 +383,8 @@ class MqttClient:
         if not topic or "+" in topic or "#" in topic or "\0" in topic:
             raise ValueError(f"invalid MQTT topic to publish to: {topic!r}")
         data = _as_bytes(payload)
-        if len(data) > _MAX_PAYLOAD:
-            raise ValueError(f"payload of {len(data)} bytes is too large for MQTT")
+        if len(data) > MAX_PAYLOAD:
+            raise ValueError(f"payload of {len(data)} bytes is above the {MAX_PAYLOAD}-byte limit")
         if self._state == "stopped":
             raise BrokerError(f"MQTT client {self.client_id!r} is stopped; cannot publish")
         message = _Outgoing(topic, data, qos, retain)

@@ -24,7 +24,9 @@ I/O error: :data:`_UNAVAILABLE`) into its subclass
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -139,6 +141,7 @@ class EventStore:
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
         self._commits = 0
+        _private_files(self._path)
         with _translated(f"cannot open event store {self._path}"):
             self._writer = self._connect()
         try:
@@ -428,6 +431,19 @@ class EventStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _private_files(path: Path) -> None:
+    """The database, its -wal and -shm for their owner only (0600): events tell when the
+    house is empty. SQLite gives -wal and -shm the database file's mode, so the file is
+    created 0600 before SQLite opens it; files of an older version are tightened."""
+    with suppress(OSError):  # exists already, or cannot be made: SQLite will say why
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        with suppress(OSError):  # absent, or not ours (a reader such as the CLI)
+            file = path.with_name(name)
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                file.chmod(0o600)
 
 
 @contextmanager

@@ -55,6 +55,7 @@ from homeguard.core.signals import (
     Notify,
     PublishState,
     RecordEvent,
+    Revoked,
     SensorReport,
     SetActuator,
     SilentAlert,
@@ -72,6 +73,7 @@ _PART_NAMES = {SystemPart.STORAGE: "event store"}
 class Trouble(StrEnum):
     OFFLINE = "offline"  # the device said so, or its Last Will did
     SUPERVISION = "supervision"  # nothing heard within its supervision interval
+    REVOKED = "revoked"  # its login was revoked: it cannot report until reconfigured
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,8 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
             run.command(event, now)
         case Availability():
             run.availability(event, now)
+        case Revoked():
+            run.revoked(event, now)
         case BypassRequest():
             run.bypass(event, now)
         case SystemHealth():
@@ -226,7 +230,11 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
             if spec.supervision is not None:
                 heard = max(status.last_seen or panel.supervised_since, panel.supervised_since)
                 timers.append((heard + spec.supervision, spec.id))
-        elif spec.trigger_unavailable and not status.unavailable_tripped:
+        elif (
+            spec.trigger_unavailable
+            and not status.unavailable_tripped
+            and status.trouble is not Trouble.REVOKED  # our own doing, not an intruder's
+        ):
             assert status.trouble_since is not None
             timers.append((status.trouble_since + spec.unavailable_debounce, spec.id))
     return timers
@@ -370,17 +378,23 @@ class _Run:
         elif self.panel.sensor(report.sensor_id).trouble is None:
             self.raise_trouble(report.sensor_id, Trouble.OFFLINE, now)
 
+    def revoked(self, event: Revoked, now: float) -> None:
+        if self.known_sensor(event.sensor_id) is None:
+            return
+        if self.panel.sensor(event.sensor_id).trouble is not Trouble.REVOKED:
+            self.raise_trouble(event.sensor_id, Trouble.REVOKED, now)
+
     def raise_trouble(self, sensor_id: str, trouble: Trouble, t: float) -> None:
         status = self.panel.sensor(sensor_id)
         self.set_sensor(
             sensor_id,
             replace(status, trouble=trouble, trouble_since=t, unavailable_tripped=False),
         )
-        message = (
-            f"sensor {sensor_id} is offline"
-            if trouble is Trouble.OFFLINE
-            else f"sensor {sensor_id} silent beyond its supervision interval"
-        )
+        message = {
+            Trouble.OFFLINE: f"sensor {sensor_id} is offline",
+            Trouble.SUPERVISION: f"sensor {sensor_id} silent beyond its supervision interval",
+            Trouble.REVOKED: f"sensor {sensor_id} was revoked: remove it from the config",
+        }[trouble]
         self.event(EventKind.TROUBLE, message, sensor=sensor_id, trouble=trouble.value)
         self.effects.append(Notify(EventKind.TROUBLE, message))
 

@@ -43,6 +43,14 @@ class Availability:
 
 
 @dataclass(frozen=True, slots=True)
+class Revoked:
+    """A configured sensor's broker login was revoked (``homeguard revoke``): it cannot
+    report any more, which is a trouble until it is removed from the config."""
+
+    sensor_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class BypassRequest:
     """A user bypasses a sensor until the next disarm, or lifts the bypass."""
 
@@ -87,7 +95,14 @@ class SystemHealth:
 
 
 Input = (
-    SensorReport | Command | Availability | BypassRequest | ActuatorRequest | Tick | SystemHealth
+    SensorReport
+    | Command
+    | Availability
+    | Revoked
+    | BypassRequest
+    | ActuatorRequest
+    | Tick
+    | SystemHealth
 )
 
 # -------------------------------------------------------------------------- effects

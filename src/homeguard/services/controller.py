@@ -54,6 +54,7 @@ from homeguard.core.signals import (
     Notify,
     PublishState,
     RecordEvent,
+    Revoked,
     SensorReport,
     SetActuator,
     SilentAlert,
@@ -238,6 +239,9 @@ class Controller:
                 log.error("stored panel state unreadable (%s); starting disarmed", exc)
         self._panel = panel
         self._apply(resume(panel, self._settings, now), now)
+        for sensor_id in sorted(self._security.revoked):
+            log.error("sensor %s was revoked but is still configured: remove it", sensor_id)
+            self._feed(Revoked(sensor_id), now)
         self._dirty = True
         self._flush()
 
@@ -382,6 +386,8 @@ class Controller:
                     )
                 )
             case AvailabilityRoute(device_id=device_id):
+                if device_id in self._security.revoked:  # it cannot clear its trouble
+                    raise SecurityRejected("revoked", "the device's login was revoked")
                 online = decode_availability(message.payload)
                 known = self._devices.get(device_id)
                 base = known or DeviceRecord(device_id, "unknown", (), None, None, None)

@@ -83,11 +83,17 @@ class SimulatedSensor:
         }
         self._client.publish(topics.announce(spec.id), json.dumps(announcement), qos=1, retain=True)
         self._client.publish(topics.availability(spec.id), "online", qos=1, retain=True)
+        connections = self._client.connection_count
         self.report(self._state)
         next_heartbeat = self._clock() + self._settings.heartbeat
         motion_until: float | None = None
         while not stop.is_set():
             now = self._clock()
+            if self._client.connection_count != connections:
+                # Back after a lost connection, whose Last Will said offline (a session
+                # taken over by `homeguard sensor`, say): say online, as devices do.
+                connections = self._client.connection_count
+                self._client.publish(topics.availability(spec.id), "online", qos=1, retain=True)
             if spec.type in (SensorType.DOOR, SensorType.WINDOW):
                 if self._rng.random() < self._settings.door_change_probability:
                     opened = self._state is SensorState.CLOSED

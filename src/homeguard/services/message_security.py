@@ -23,8 +23,8 @@ from homeguard.adapters.sealing import seal, unseal
 from homeguard.config import Config
 from homeguard.core import signing
 from homeguard.core.signals import Command
-from homeguard.errors import ConfigError
-from homeguard.services.provisioning import security_folder
+from homeguard.errors import ConfigError, SecurityRejected
+from homeguard.services.provisioning import revoked_accounts, security_folder
 
 __all__ = ["DeviceKey", "DeviceSigner", "MessageSecurity", "load_security"]
 
@@ -44,6 +44,9 @@ class MessageSecurity:
     keys: Mapping[str, DeviceKey] = field(default_factory=lambda: MappingProxyType({}))
     window: float = 30.0
     trusted_commands: bool = False
+    # Configured sensors whose login was revoked (`homeguard revoke`): nothing they
+    # say is believed, and each is a trouble until removed from the config.
+    revoked: frozenset[str] = frozenset()
 
     def signed(self, sensor_id: str) -> bool:
         return sensor_id in self.keys
@@ -55,6 +58,8 @@ class MessageSecurity:
 
         Raises SecurityRejected for a message of a signing sensor that fails a check.
         """
+        if sensor_id in self.revoked:
+            raise SecurityRejected("revoked", "the device's login was revoked")
         key = self.keys.get(sensor_id)
         if key is None:
             return payload, None
@@ -88,15 +93,18 @@ class DeviceSigner:
 
 
 def load_security(config: Config, data_dir: Path) -> MessageSecurity:
-    """Every signing sensor's secret: inline, or from the provisioning directory.
+    """Every signing sensor's secret: inline, or from the provisioning directory; and
+    the configured sensors that were revoked there (a revoked signing sensor has no
+    secret any more: it is not an error, it is a trouble the controller reports).
 
     Raises ConfigError naming the sensor and the file (never the secret) when one is
     missing or unreadable.
     """
     directory = security_folder(config, data_dir)
+    revoked = revoked_accounts(directory) & {sensor.id for sensor in config.sensors}
     keys: dict[str, DeviceKey] = {}
     for sensor in config.sensors:
-        if not sensor.signed:
+        if not sensor.signed or sensor.id in revoked:
             continue
         if sensor.secret is not None:
             secret = sensor.secret.get_secret_value()
@@ -107,6 +115,7 @@ def load_security(config: Config, data_dir: Path) -> MessageSecurity:
         keys=MappingProxyType(keys),
         window=config.signing.window,
         trusted_commands=config.panel.mqtt_commands == "trusted",
+        revoked=revoked,
     )
 
 
