@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from homeguard.adapters.codecs import Family
 from homeguard.core import codes
 from homeguard.core.model import (
     DEFAULT_ZONE,
@@ -82,7 +83,6 @@ _MAX_ERRORS = 20  # more than this and the rest of the list is noise
 _TIMING = ModeTiming()
 _CODES = CodePolicy()
 
-Family = Literal["homeguard", "zigbee2mqtt", "tasmota", "shelly", "esphome", "homeassistant"]
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -392,7 +392,7 @@ class SensorConfig(_Section):
         default=30.0, ge=0, description="Seconds offline before trigger_unavailable trips."
     )
     family: Family = Field(
-        default="homeguard", description="Which kind of device, i.e. how its payloads read."
+        default=Family.HOMEGUARD, description="Which kind of device, i.e. how its payloads read."
     )
     topic: str | None = Field(
         default=None, description="Exact topic it publishes on; none: the family's default."
@@ -435,7 +435,7 @@ class SensorConfig(_Section):
                 f"only entry zones have an entry delay (this one is {self.zone_kind.value})",
                 "entry_delay",
             )
-        if (self.signed or self.encrypted) and self.family != "homeguard":
+        if (self.signed or self.encrypted) and self.family is not Family.HOMEGUARD:
             raise _Misplaced("only homeguard-family sensors can sign", "signed")
         if self.encrypted and not self.signed:
             raise _Misplaced("encrypted needs signed: true (replay protection)", "encrypted")
