@@ -20,8 +20,9 @@ from typing import Any
 from homeguard import __version__, cli_api
 from homeguard.adapters.broker import mosquitto_config
 from homeguard.adapters.clock import wall_clock
-from homeguard.adapters.codecs import Family, decode_sensor
+from homeguard.adapters.codecs import Family, decode_availability, decode_sensor
 from homeguard.adapters.mqtt import Message
+from homeguard.adapters.topics import availability_topics
 from homeguard.app import (
     Site,
     default_data_dir,
@@ -35,7 +36,7 @@ from homeguard.app import (
 from homeguard.cli_api import add_api_options
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
-from homeguard.errors import HomeguardError
+from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.provisioning import provision, revoke, security_folder
 
@@ -326,12 +327,19 @@ def _status(args: argparse.Namespace) -> int:
         return cli_api.status(args)
     site = _site(args)
     topics = site.topics
+    # Every configured sensor is listed, whatever its family: by the contract's
+    # availability topic or its family's own (zigbee2mqtt/<dev>/availability, LWT...).
+    family_topics: dict[str, list[str]] = {}  # one bridge's LWT speaks for its sensors
+    for sensor in site.config.sensors:
+        for topic in availability_topics(sensor.binding()):
+            family_topics.setdefault(topic, []).append(sensor.id)
     subscriptions = [
         (topics.alarm_state, 1),
         (topics.status, 1),
         (topics.controller_availability, 1),
         (topics.availability("+"), 1),
         (topics.actuator_state("+"), 1),
+        *((topic, 1) for topic in family_topics),
     ]
     with quiet_client(site, "status", subscriptions) as client:
         messages = _drain_retained(client.messages, args.timeout)
@@ -339,12 +347,19 @@ def _status(args: argparse.Namespace) -> int:
         "state": None,
         "controller": None,
         "status": None,
-        "devices": {},
+        "devices": {sensor.id: "unknown" for sensor in site.config.sensors},
         "actuators": {},
     }
     for message in messages:
         text = message.payload.decode(errors="replace")
-        if message.topic == topics.alarm_state:
+        if message.topic in family_topics:
+            try:
+                online = decode_availability(message.payload)
+            except PayloadError:
+                continue
+            for sensor_id in family_topics[message.topic]:
+                report["devices"][sensor_id] = "online" if online else "offline"
+        elif message.topic == topics.alarm_state:
             report["state"] = text
         elif message.topic == topics.controller_availability:
             report["controller"] = text

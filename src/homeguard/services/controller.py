@@ -36,6 +36,7 @@ from homeguard.adapters.topics import (
     CommandRoute,
     IgnoredRoute,
     SensorRoute,
+    SharedRoute,
     TopicMap,
 )
 from homeguard.core import snapshot
@@ -335,14 +336,10 @@ class Controller:
     def _route(self, message: Message, now: float) -> None:
         route = self._topics.route(message.topic)
         match route:
-            case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
-                payload, seq = self._open_signed(sensor_id, message, now)
-                reading = decode_sensor(family, sensor_type, payload)
-                if seq is not None:
-                    seqs = {**self._panel.message_seqs, sensor_id: seq}
-                    self._panel = replace(self._panel, message_seqs=seqs)
-                    self._dirty = True
-                self._sensor(sensor_id, sensor_type.value, reading, message, now)
+            case SensorRoute():
+                self._sensor_route(route, message, now)
+            case SharedRoute(routes=routes):
+                self._shared(routes, message, now)
             case CommandRoute():
                 self._command(self._security.command(decode_command(message.payload)), now)
             case AnnounceRoute(device_id=device_id):
@@ -360,18 +357,54 @@ class Controller:
                     )
                 )
             case AvailabilityRoute(device_id=device_id):
-                online = decode_availability(message.payload)
-                known = self._devices.get(device_id)
-                base = known or DeviceRecord(device_id, "unknown", (), None, None, None)
-                self._remember(
-                    replace(base, online=online, last_seen=now if online else base.last_seen)
-                )
-                if self._settings.sensor(device_id) is not None:
-                    self._feed(Availability(device_id, online), now)
+                self._availability(device_id, decode_availability(message.payload), now)
             case ActuatorStateRoute(actuator_id=actuator_id):
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
             case IgnoredRoute():
                 pass
+
+    def _availability(self, device_id: str, online: bool, now: float) -> None:
+        known = self._devices.get(device_id)
+        base = known or DeviceRecord(device_id, "unknown", (), None, None, None)
+        self._remember(replace(base, online=online, last_seen=now if online else base.last_seen))
+        if self._settings.sensor(device_id) is not None:
+            self._feed(Availability(device_id, online), now)
+
+    def _sensor_route(self, route: SensorRoute, message: Message, now: float) -> None:
+        sensor_id = route.sensor_id
+        payload, seq = self._open_signed(sensor_id, message, now)
+        reading = decode_sensor(route.family, route.sensor_type, payload, route.hints)
+        if seq is not None:
+            seqs = {**self._panel.message_seqs, sensor_id: seq}
+            self._panel = replace(self._panel, message_seqs=seqs)
+            self._dirty = True
+        if reading.online is not None and reading.state is None:
+            # Availability said on the state topic (Home Assistant's "unavailable").
+            self._availability(sensor_id, reading.online, now)
+            return
+        self._sensor(sensor_id, route.sensor_type.value, reading, message, now)
+
+    def _shared(
+        self, routes: tuple[SensorRoute | AvailabilityRoute, ...], message: Message, now: float
+    ) -> None:
+        """A topic one device speaks on for several sensors: each sensor's codec reads
+        the message; it is rejected only when it is none of theirs (an unknown RF code)."""
+        unmatched: PayloadError | None = None
+        heard = False
+        for route in routes:
+            if isinstance(route, AvailabilityRoute):
+                self._availability(route.device_id, decode_availability(message.payload), now)
+                heard = True
+                continue
+            try:
+                self._sensor_route(route, message, now)
+                heard = True
+            except PayloadError as exc:
+                if exc.reason != "unmatched":
+                    raise
+                unmatched = exc
+        if not heard and unmatched is not None:
+            raise unmatched
 
     def _open_signed(
         self, sensor_id: str, message: Message, now: float
@@ -410,7 +443,14 @@ class Controller:
             self._turn.sensor_events.append(
                 SensorRecord(now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key)
             )
-        self._feed(SensorReport(sensor_id, reading.state), now)
+        report = SensorReport(
+            sensor_id,
+            reading.state,
+            tamper=reading.tamper,
+            battery=reading.battery,
+            battery_low=reading.battery_low,
+        )
+        self._feed(report, now)
 
     def _command(self, command: Input, now: float) -> Outcome:
         outcome = self._feed(command, now)

@@ -3,7 +3,8 @@
 Each decoder returns a value or raises :class:`~homeguard.errors.PayloadError` whose
 ``reason`` is a short tag (``empty``, ``too_large``, ``not_utf8``, ``bad_json``,
 ``unknown_state``, ``no_state``, ``missing_field``, ``bad_field``, ``unknown_action``,
-``device_mismatch``, ``unknown_family``, ``unknown_type``); no other exception leaves
+``device_mismatch``, ``unknown_family``, ``unknown_type``, ``unmatched``: an RF code
+of another sensor on a shared bridge topic); no other exception leaves
 this package, whatever the bytes.
 
 One module per job: :mod:`.payload` (bytes to a word or a JSON object, shared checks),
@@ -20,14 +21,16 @@ from .contract import (
     decode_command,
     decode_switch,
 )
-from .payload import MAX_PAYLOAD, Reading
+from .payload import MAX_PAYLOAD, Hints, Reading, RfSignal
 from .registry import Family, decode_sensor
 
 __all__ = [
     "MAX_PAYLOAD",
     "Announcement",
     "Family",
+    "Hints",
     "Reading",
+    "RfSignal",
     "decode_announce",
     "decode_availability",
     "decode_command",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from homeguard.core.model import SensorType
 from homeguard.errors import PayloadError
 
-from .payload import Document, Reading, on_off, show, word
+from .payload import Document, Hints, Reading, on_off, show, word
 
 
-def decode(kind: SensorType, doc: Document) -> Reading:
+def decode(kind: SensorType, doc: Document, hints: Hints) -> Reading:
+    del hints  # one topic per binary_sensor
     if not isinstance(doc, str):
         raise PayloadError("unknown_state", "expected ON or OFF, got a JSON object")
     if word(doc) in {"UNAVAILABLE", "UNKNOWN"}:

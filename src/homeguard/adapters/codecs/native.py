@@ -17,6 +17,7 @@ from .payload import (
     ACTIVE,
     SEQ_LIMIT,
     Document,
+    Hints,
     Reading,
     epoch,
     extra,
@@ -27,7 +28,8 @@ from .payload import (
 )
 
 
-def decode(kind: SensorType, doc: Document) -> Reading:
+def decode(kind: SensorType, doc: Document, hints: Hints) -> Reading:
+    del hints  # the contract's topics say nothing more
     if isinstance(doc, str):
         return Reading(state=_state(kind, doc))
     raw = doc.get("state")

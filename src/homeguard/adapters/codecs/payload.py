@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -39,16 +40,44 @@ Document = str | dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One sensor message: a state, or ``None`` when it only says the device is alive."""
+    """One sensor message: a state, or ``None`` when it only says the device is alive.
+
+    Besides the state, a message may carry signals of their own: ``tamper`` (the case
+    is open: true, closed again: false), ``battery_low`` (the device says so), and
+    ``online`` (False: the device is unreachable, as Home Assistant's ``unavailable``).
+    ``None`` means the message did not say.
+    """
 
     state: SensorState | None = None
     seq: int | None = None
     ts: float | None = None
     battery: int | None = None  # percent, 0..100
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY, hash=False)
+    tamper: bool | None = None
+    battery_low: bool | None = None
+    online: bool | None = None
 
 
-SensorDecoder = Callable[[SensorType, Document], Reading]
+class RfSignal(StrEnum):
+    """What a 433 MHz code of an RF bridge means for its sensor."""
+
+    ACTIVE = "active"  # open, motion, on
+    INACTIVE = "inactive"  # closed, no motion, off
+    TAMPER = "tamper"
+    BATTERY_LOW = "battery_low"
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What a codec needs besides the payload: the topic it came on and what the config
+    says of the device (a Shelly Gen2+ component, an RF bridge's codes)."""
+
+    topic: str = ""
+    component: str | None = None  # Shelly Gen2+: "input:0", "bthomesensor:200"
+    rf_codes: Mapping[str, RfSignal] = field(default_factory=lambda: EMPTY, hash=False)
+
+
+SensorDecoder = Callable[[SensorType, Document, Hints], Reading]
 
 # "active" is OPEN for a door/window, MOTION for motion, ON for smoke/water/panic and
 # TAMPER for a tamper sensor; "inactive" is CLOSED, NO_MOTION, OFF.

@@ -9,7 +9,7 @@ from homeguard.core.model import SensorType
 from homeguard.errors import PayloadError
 
 from . import esphome, homeassistant, native, shelly, tasmota, zigbee2mqtt
-from .payload import Reading, SensorDecoder, document, show
+from .payload import Hints, Reading, SensorDecoder, document, show
 
 
 class Family(StrEnum):
@@ -35,12 +35,18 @@ _FAMILIES = {f.value: f for f in Family}
 _TYPES = {t.value: t for t in SensorType}
 
 
-def decode_sensor(family: str, sensor_type: SensorType | str, payload: bytes) -> Reading:
-    """Decode a sensor message of ``family`` for a sensor of ``sensor_type``."""
+_NO_HINTS = Hints()
+
+
+def decode_sensor(
+    family: str, sensor_type: SensorType | str, payload: bytes, hints: Hints = _NO_HINTS
+) -> Reading:
+    """Decode a sensor message of ``family`` for a sensor of ``sensor_type``; ``hints``
+    say which topic it came on and what the config says of the device."""
     fam = _FAMILIES.get(str(family).lower())
     if fam is None:
         raise PayloadError("unknown_family", show(family))
     kind = _TYPES.get(str(sensor_type).lower())
     if kind is None:
         raise PayloadError("unknown_type", show(sensor_type))
-    return _DECODERS[fam](kind, document(payload))
+    return _DECODERS[fam](kind, document(payload), hints)

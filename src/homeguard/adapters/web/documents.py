@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeguard.core.model import ArmMode, PanelSettings
-from homeguard.core.panel import blocking_sensors
+from homeguard.core.panel import SensorStatus, Trouble, blocking_sensors
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
 
@@ -29,6 +29,8 @@ def sensor_status(
             light = "bypassed"
         elif status.trouble is not None:
             light = "offline" if status.trouble.value == "offline" else "trouble"
+        elif status.battery_low:
+            light = "trouble"
         elif status.state is None:
             light = "unknown"
         elif status.state.value in ("MOTION",):
@@ -48,14 +50,20 @@ def sensor_status(
                 "zone": spec.zone_kind.value,
                 "state": status.state.value if status.state is not None else None,
                 "status": light,
-                "trouble": status.trouble.value if status.trouble is not None else None,
+                "trouble": _trouble(status),
                 "bypassed": bypassed,
                 "online": device.online if device is not None else None,
-                "battery": battery.get(spec.id),
+                "battery": status.battery if status.battery is not None else battery.get(spec.id),
                 "last_seen": last_seen,
             }
         )
     return rows
+
+
+def _trouble(status: SensorStatus) -> str | None:
+    if status.trouble is not None:
+        return status.trouble.value
+    return Trouble.LOW_BATTERY.value if status.battery_low else None
 
 
 def state_document(
