@@ -379,8 +379,10 @@ def _status(args: argparse.Namespace) -> int:
         print(f"breach:     {', '.join(map(str, status['breaches']))}")
     for name, value in sorted(report["actuators"].items()):
         print(f"{name + ':':<11} {value}")
+    troubles = status.get("troubles") or {}
     for device, value in sorted(report["devices"].items()):
-        print(f"  {device:<12} {value}")
+        trouble = f" ({troubles[device]})" if device in troubles else ""
+        print(f"  {device:<12} {value}{trouble}")
     return 0
 
 

@@ -23,8 +23,7 @@ from tests.services.conftest import House, Observer, _cheap, event
 HOUSE = """
 mqtt: {{host: 127.0.0.1, port: {port}, base_topic: home}}
 storage: {{path: events.db, synchronous: normal}}
-panel:
-  report_grace: {grace}
+panel:{grace}
   modes:
     armed_away: {{exit_delay: 0, entry_delay: 30, siren_time: 30}}
 users:
@@ -36,21 +35,28 @@ actuators:
 simulation: {{enabled: false}}
 """
 
+# Only keys the old configuration knew: these tests show what the old code got wrong
+# with what its users could write.
+CLASSIC = """\
+  - {id: garage, type: door, family: zigbee2mqtt, topic: zigbee2mqtt/garage_door}
+  - {id: shellydw2-8CAAB5, type: window, family: shelly}
+  - {id: attic, type: window, family: homeassistant}
+  - {id: landing, type: motion, family: esphome}
+  - {id: rfbridge, type: window, family: tasmota}
+"""
+
 FAMILIES = """\
-  - {id: garage, type: door, family: zigbee2mqtt, device: garage_door}
   - id: cellar
     type: door
     family: shelly
     device: shellyplusi4-a8032ab12345
     component: "input:0"
-  - {id: bath, type: window, family: shelly, device: shellydw2-8CAAB5}
   - id: kitchen
     type: window
     family: tasmota
     device: rfbridge
     rf_codes: {open: "80650A", closed: "80650E", tamper: "806507"}
   - {id: porch, type: window, family: tasmota, device: rfbridge, rf_codes: {open: "A1B2C3"}}
-  - {id: attic, type: window, family: homeassistant}
   - id: landing
     type: motion
     family: esphome
@@ -60,12 +66,20 @@ FAMILIES = """\
 """
 
 
-def _house(mosquitto: MosquittoProcess, tmp_path: Path, sensors: str, grace: str) -> House:
+def _house(
+    mosquitto: MosquittoProcess, tmp_path: Path, sensors: str, grace: str | None = None
+) -> House:
     path = tmp_path / "homeguard.yaml"
+    line = "" if grace is None else f"\n  report_grace: {grace}"
     path.write_text(
-        HOUSE.format(port=mosquitto.port, alice=_cheap("1234"), sensors=sensors, grace=grace)
+        HOUSE.format(port=mosquitto.port, alice=_cheap("1234"), sensors=sensors, grace=line)
     )
     return House(mosquitto, path, tmp_path / "data")
+
+
+@pytest.fixture
+def classic(mosquitto: MosquittoProcess, tmp_path: Path) -> House:
+    return _house(mosquitto, tmp_path, CLASSIC)
 
 
 @pytest.fixture
@@ -84,7 +98,12 @@ def _run(house: House) -> Iterator[Controller]:
 
 
 @pytest.fixture
-def controller(families: House) -> Iterator[Controller]:
+def controller(classic: House) -> Iterator[Controller]:
+    yield from _run(classic)
+
+
+@pytest.fixture
+def families_controller(families: House) -> Iterator[Controller]:
     yield from _run(families)
 
 
@@ -140,8 +159,9 @@ def test_zigbee2mqtt_battery_low_is_a_trouble(controller: Controller, observer: 
 
 
 def test_shelly_gen2_notify_status_on_events_rpc(
-    controller: Controller, observer: Observer
+    families_controller: Controller, observer: Observer
 ) -> None:
+    controller = families_controller
     # shelly-api-docs.shelly.cloud/gen2/General/Notifications: NotifyStatus on
     # <id>/events/rpc, the changed component as "input:0": {"id": 0, "state": ...}.
     _armed_away(observer)
@@ -170,13 +190,15 @@ def test_shelly_gen1_battery_and_tilt_feed_the_same_sensor(
     observer.publish("shellies/shellydw2-8CAAB5/sensor/state", "close")
     observer.publish("shellies/shellydw2-8CAAB5/sensor/tilt", "12")
     observer.publish("shellies/shellydw2-8CAAB5/sensor/battery", "87")
-    _sensor(controller, "bath", lambda s: getattr(s, "battery", None) == 87)
-    assert controller.panel.sensor("bath").state.value == "CLOSED"  # type: ignore[union-attr]
+    sensor = "shellydw2-8CAAB5"
+    _sensor(controller, sensor, lambda s: getattr(s, "battery", None) == 87)
+    assert controller.panel.sensor(sensor).state.value == "CLOSED"  # type: ignore[union-attr]
 
 
 def test_tasmota_rf_bridge_codes_reach_their_sensor(
-    controller: Controller, observer: Observer
+    families_controller: Controller, observer: Observer
 ) -> None:
+    controller = families_controller
     # tasmota.github.io/docs/devices/Sonoff-RF-Bridge-433: every code received is
     # tele/<topic>/RESULT {"RfReceived": {"Sync", "Low", "High", "Data", "RfKey"}}.
     _armed_away(observer)
@@ -215,7 +237,10 @@ def test_home_assistant_unavailable_is_the_device_offline(
     assert sum(controller.stats.rejected.values()) == rejected
 
 
-def test_esphome_node_and_object_id_differ(controller: Controller, observer: Observer) -> None:
+def test_esphome_node_and_object_id_differ(
+    families_controller: Controller, observer: Observer
+) -> None:
+    controller = families_controller
     # esphome.io/components/mqtt: <topic_prefix>/binary_sensor/<object_id>/state ON/OFF,
     # the node's birth and will on <topic_prefix>/status online/offline.
     observer.publish("landing-pir/status", "online")
@@ -225,22 +250,23 @@ def test_esphome_node_and_object_id_differ(controller: Controller, observer: Obs
 
 
 def test_status_lists_every_configured_device(
-    families: House, controller: Controller, observer: Observer
+    classic: House, controller: Controller, observer: Observer
 ) -> None:
     # Each family's own availability, retained as their projects publish it.
     observer.publish("zigbee2mqtt/garage_door/availability", '{"state":"online"}', retain=True)
-    observer.publish("tele/rfbridge/LWT", "Online", retain=True)
     observer.publish("shellies/shellydw2-8CAAB5/online", "false", retain=True)
-    _sensor(controller, "kitchen", lambda s: getattr(s, "last_seen", None) is not None)
-    result = families.cli("status", "--json", "--timeout", "1")
+    observer.publish("tele/rfbridge/LWT", "Online", retain=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and controller.devices.get("rfbridge") is None:
+        time.sleep(0.02)
+    result = classic.cli("status", "--json", "--timeout", "1")
     assert result.returncode == 0, result.stderr
     devices = json.loads(result.stdout)["devices"]
-    names = {"garage", "cellar", "bath", "kitchen", "porch", "attic", "landing"}
-    assert names <= set(devices)
+    assert {"garage", "shellydw2-8CAAB5", "attic", "landing", "rfbridge"} <= set(devices)
     assert devices["garage"] == "online"
-    assert devices["kitchen"] == devices["porch"] == "online"
-    assert devices["bath"] == "offline"
-    assert devices["cellar"] == "unknown"
+    assert devices["rfbridge"] == "online"
+    assert devices["shellydw2-8CAAB5"] == "offline"
+    assert devices["attic"] == devices["landing"] == "unknown"
 
 
 def test_a_sensor_not_heard_since_start_blocks_arming(
@@ -263,6 +289,11 @@ def test_a_sensor_not_heard_since_start_blocks_arming(
         assert rows["front"]["trouble"] == "no_report"
         assert rows["hall"]["trouble"] is None  # event only: exempt
         assert rows["garage"]["trouble"] is None  # heard
+        shown = house.cli("status", "--timeout", "1")
+        assert shown.returncode == 0, shown.stderr
+        lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
+        assert lines["front"].endswith("(no_report)")
+        assert "(" not in lines["hall"]
         after = time.monotonic()
         observer.command("ARM_AWAY", "1234")
         observer.wait_for("home/alarm/event", event("failed_to_arm"), after=after)
@@ -274,3 +305,24 @@ def test_a_sensor_not_heard_since_start_blocks_arming(
         after = time.monotonic()
         observer.publish("home/security/door/front", "CLOSED")
         observer.wait_for("home/alarm/event", event("restored"), after=after)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "sensor"),
+    [
+        # tasmota.github.io/docs/MQTT: the LWT, tele/<topic>/LWT Online / Offline
+        ("tele/rfbridge/LWT", "Offline", "rfbridge"),
+        # esphome.io/components/mqtt: will message on <topic_prefix>/status
+        ("landing/status", "offline", "landing"),
+        # shelly-api-docs (Gen1 MQTT): shellies/<id>/online, the Last Will false
+        ("shellies/shellydw2-8CAAB5/online", "false", "shellydw2-8CAAB5"),
+    ],
+)
+def test_each_family_default_availability_topic(
+    controller: Controller, observer: Observer, topic: str, payload: str, sensor: str
+) -> None:
+    after = time.monotonic()
+    observer.publish(topic, payload)
+    observer.wait_for("home/alarm/event", event("trouble"), after=after)
+    trouble = observer.events("trouble")[-1]
+    assert trouble["sensor"] == sensor and trouble["trouble"] == "offline"

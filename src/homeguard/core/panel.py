@@ -97,6 +97,13 @@ class SensorStatus:
     def active(self) -> bool:
         return self.state is not None and self.state.active
 
+    @property
+    def trouble_name(self) -> str | None:
+        """The trouble to show: the one in ``trouble``, else a low battery."""
+        if self.trouble is not None:
+            return self.trouble.value
+        return Trouble.LOW_BATTERY.value if self.battery_low else None
+
 
 _UNKNOWN = SensorStatus()
 

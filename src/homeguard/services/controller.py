@@ -66,6 +66,7 @@ MAX_BATCH = 500  # messages per transaction
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 STORE_RETRY = 1.0
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
+_TROUBLE_EVENTS = frozenset({EventKind.TROUBLE, EventKind.RESTORED})
 
 
 class Publisher(Protocol):
@@ -496,6 +497,10 @@ class Controller:
                     self._notify(effect)
                 case WakeAt(at=at):
                     self._wake = at
+        if any(
+            isinstance(e, RecordEvent) and e.kind in _TROUBLE_EVENTS for e in outcome.effects
+        ) and not any(isinstance(e, PublishState) for e in outcome.effects):
+            self._out.state(self._panel, now)  # the retained status lists the troubles
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeguard.core.model import ArmMode, PanelSettings
-from homeguard.core.panel import SensorStatus, Trouble, blocking_sensors
+from homeguard.core.panel import blocking_sensors
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
 
@@ -50,7 +50,7 @@ def sensor_status(
                 "zone": spec.zone_kind.value,
                 "state": status.state.value if status.state is not None else None,
                 "status": light,
-                "trouble": _trouble(status),
+                "trouble": status.trouble_name,
                 "bypassed": bypassed,
                 "online": device.online if device is not None else None,
                 "battery": status.battery if status.battery is not None else battery.get(spec.id),
@@ -58,12 +58,6 @@ def sensor_status(
             }
         )
     return rows
-
-
-def _trouble(status: SensorStatus) -> str | None:
-    if status.trouble is not None:
-        return status.trouble.value
-    return Trouble.LOW_BATTERY.value if status.battery_low else None
 
 
 def state_document(
