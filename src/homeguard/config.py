@@ -96,7 +96,6 @@ _RF_SIGNALS = {
     "on": RfSignal.ACTIVE,
     "off": RfSignal.INACTIVE,
     "tamper": RfSignal.TAMPER,
-    "battery_low": RfSignal.BATTERY_LOW,
 }
 _RF_WORDS = {
     SensorType.DOOR: ("open", "closed"),
@@ -455,7 +454,7 @@ class SensorConfig(_Section):
     rf_codes: dict[str, str] | None = Field(
         default=None,
         description="Tasmota RF bridge: the 433 MHz code (hex, as RfReceived.Data) of each "
-        "signal: open/closed (door, window), motion, on/off, tamper, battery_low.",
+        "signal: open/closed (door, window), motion/no_motion, on/off (others), tamper.",
     )
     event_only: bool = Field(
         default=False,
@@ -546,8 +545,8 @@ class SensorConfig(_Section):
                     inactive,
                 ):
                     raise _Misplaced(
-                        f"a {self.type.value} sensor's codes are {active}, {inactive}, "
-                        f"tamper, battery_low (not {name})",
+                        f"a {self.type.value} sensor's codes are {active}, {inactive} "
+                        f"and tamper (not {name})",
                         "rf_codes",
                     )
         return self

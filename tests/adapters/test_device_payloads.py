@@ -50,6 +50,11 @@ def test_z2m_battery_low() -> None:
     assert (reading.state, reading.battery_low) == (S.CLOSED, True)
 
 
+def test_z2m_malformed_battery_low_never_costs_the_state() -> None:
+    reading = decode_sensor("zigbee2mqtt", DOOR, b'{"battery_low": "yes", "contact": false}')
+    assert (reading.state, reading.battery_low) == (S.OPEN, None)
+
+
 def test_z2m_tamper_sensor_keeps_tamper_as_its_state() -> None:
     assert decode_sensor("zigbee2mqtt", TAMPER, b'{"tamper": true}').state is S.TAMPER
     assert decode_sensor("zigbee2mqtt", TAMPER, b'{"tamper": true}').tamper is None

@@ -7,15 +7,13 @@ test); the controller runs in a thread as in ``test_system``.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.web.documents import sensor_status
-from homeguard.app import connected_controller
 from homeguard.services.controller import Controller
 from tests.conftest import MosquittoProcess
 from tests.services.conftest import House, Observer, _cheap, event
@@ -66,9 +64,18 @@ FAMILIES = """\
 """
 
 
-def _house(
-    mosquitto: MosquittoProcess, tmp_path: Path, sensors: str, grace: str | None = None
-) -> House:
+NO_REPORT = """\
+  - {id: front, type: door}
+  - {id: garage, type: door, family: zigbee2mqtt}
+  - {id: hall, type: motion, event_only: true}
+"""
+
+
+@pytest.fixture
+def house(request: pytest.FixtureRequest, mosquitto: MosquittoProcess, tmp_path: Path) -> House:
+    """The classic house, or (parametrized indirectly) other sensors and a report_grace;
+    the ``controller`` fixture of tests/services/conftest.py runs it."""
+    sensors, grace = getattr(request, "param", (CLASSIC, None))
     path = tmp_path / "homeguard.yaml"
     line = "" if grace is None else f"\n  report_grace: {grace}"
     path.write_text(
@@ -77,34 +84,7 @@ def _house(
     return House(mosquitto, path, tmp_path / "data")
 
 
-@pytest.fixture
-def classic(mosquitto: MosquittoProcess, tmp_path: Path) -> House:
-    return _house(mosquitto, tmp_path, CLASSIC)
-
-
-@pytest.fixture
-def families(mosquitto: MosquittoProcess, tmp_path: Path) -> House:
-    return _house(mosquitto, tmp_path, FAMILIES, "null")
-
-
-def _run(house: House) -> Iterator[Controller]:
-    stop = threading.Event()
-    with connected_controller(house.site) as running:
-        thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-        thread.start()
-        yield running
-        stop.set()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def controller(classic: House) -> Iterator[Controller]:
-    yield from _run(classic)
-
-
-@pytest.fixture
-def families_controller(families: House) -> Iterator[Controller]:
-    yield from _run(families)
+with_families = pytest.mark.parametrize("house", [(FAMILIES, "null")], indirect=True)
 
 
 def _armed_away(observer: Observer) -> float:
@@ -158,10 +138,10 @@ def test_zigbee2mqtt_battery_low_is_a_trouble(controller: Controller, observer: 
     assert trouble["sensor"] == "garage" and trouble["trouble"] == "low_battery"
 
 
+@with_families
 def test_shelly_gen2_notify_status_on_events_rpc(
-    families_controller: Controller, observer: Observer
+    controller: Controller, observer: Observer
 ) -> None:
-    controller = families_controller
     # shelly-api-docs.shelly.cloud/gen2/General/Notifications: NotifyStatus on
     # <id>/events/rpc, the changed component as "input:0": {"id": 0, "state": ...}.
     _armed_away(observer)
@@ -195,10 +175,10 @@ def test_shelly_gen1_battery_and_tilt_feed_the_same_sensor(
     assert controller.panel.sensor(sensor).state.value == "CLOSED"  # type: ignore[union-attr]
 
 
+@with_families
 def test_tasmota_rf_bridge_codes_reach_their_sensor(
-    families_controller: Controller, observer: Observer
+    controller: Controller, observer: Observer
 ) -> None:
-    controller = families_controller
     # tasmota.github.io/docs/devices/Sonoff-RF-Bridge-433: every code received is
     # tele/<topic>/RESULT {"RfReceived": {"Sync", "Low", "High", "Data", "RfKey"}}.
     _armed_away(observer)
@@ -237,10 +217,8 @@ def test_home_assistant_unavailable_is_the_device_offline(
     assert sum(controller.stats.rejected.values()) == rejected
 
 
-def test_esphome_node_and_object_id_differ(
-    families_controller: Controller, observer: Observer
-) -> None:
-    controller = families_controller
+@with_families
+def test_esphome_node_and_object_id_differ(controller: Controller, observer: Observer) -> None:
     # esphome.io/components/mqtt: <topic_prefix>/binary_sensor/<object_id>/state ON/OFF,
     # the node's birth and will on <topic_prefix>/status online/offline.
     observer.publish("landing-pir/status", "online")
@@ -250,7 +228,7 @@ def test_esphome_node_and_object_id_differ(
 
 
 def test_status_lists_every_configured_device(
-    classic: House, controller: Controller, observer: Observer
+    house: House, controller: Controller, observer: Observer
 ) -> None:
     # Each family's own availability, retained as their projects publish it.
     observer.publish("zigbee2mqtt/garage_door/availability", '{"state":"online"}', retain=True)
@@ -259,7 +237,7 @@ def test_status_lists_every_configured_device(
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and controller.devices.get("rfbridge") is None:
         time.sleep(0.02)
-    result = classic.cli("status", "--json", "--timeout", "1")
+    result = house.cli("status", "--json", "--timeout", "1")
     assert result.returncode == 0, result.stderr
     devices = json.loads(result.stdout)["devices"]
     assert {"garage", "shellydw2-8CAAB5", "attic", "landing", "rfbridge"} <= set(devices)
@@ -269,42 +247,35 @@ def test_status_lists_every_configured_device(
     assert devices["attic"] == devices["landing"] == "unknown"
 
 
+@pytest.mark.parametrize("house", [(NO_REPORT, "1")], indirect=True)
 def test_a_sensor_not_heard_since_start_blocks_arming(
-    mosquitto: MosquittoProcess, tmp_path: Path, observer: Observer
+    house: House, controller: Controller, observer: Observer
 ) -> None:
-    sensors = """\
-  - {id: front, type: door}
-  - {id: garage, type: door, family: zigbee2mqtt}
-  - {id: hall, type: motion, event_only: true}
-"""
-    house = _house(mosquitto, tmp_path, sensors, "1")
-    for controller in _run(house):
-        observer.publish("zigbee2mqtt/garage", '{"contact": true}')
-        after = time.monotonic()
-        observer.wait_for("home/alarm/event", event("trouble"), after=after - 5)
-        trouble = observer.events("trouble")[-1]
-        assert trouble["sensor"] == "front" and trouble["trouble"] == "no_report"
-        rows = {r["id"]: r for r in sensor_status(controller.view(), house.site.settings, {})}
-        assert rows["front"]["status"] == "trouble"
-        assert rows["front"]["trouble"] == "no_report"
-        assert rows["hall"]["trouble"] is None  # event only: exempt
-        assert rows["garage"]["trouble"] is None  # heard
-        shown = house.cli("status", "--timeout", "1")
-        assert shown.returncode == 0, shown.stderr
-        lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
-        assert lines["front"].endswith("(no_report)")
-        assert "(" not in lines["hall"]
-        after = time.monotonic()
-        observer.command("ARM_AWAY", "1234")
-        observer.wait_for("home/alarm/event", event("failed_to_arm"), after=after)
-        assert observer.events("failed_to_arm")[-1]["sensors"] == {"front": "no_report"}
-        after = time.monotonic()
-        observer.command("ARM_AWAY", "1234", force=True)
-        observer.wait_for("home/alarm/state", "armed_away", after=after)
-        # It speaks: the trouble is over.
-        after = time.monotonic()
-        observer.publish("home/security/door/front", "CLOSED")
-        observer.wait_for("home/alarm/event", event("restored"), after=after)
+    observer.publish("zigbee2mqtt/garage", '{"contact": true}')
+    observer.wait_for("home/alarm/event", event("trouble"))  # report_grace: 1 s
+    trouble = observer.events("trouble")[-1]
+    assert trouble["sensor"] == "front" and trouble["trouble"] == "no_report"
+    rows = {r["id"]: r for r in sensor_status(controller.view(), house.site.settings, {})}
+    assert rows["front"]["status"] == "trouble"
+    assert rows["front"]["trouble"] == "no_report"
+    assert rows["hall"]["trouble"] is None  # event only: exempt
+    assert rows["garage"]["trouble"] is None  # heard
+    shown = house.cli("status", "--timeout", "1")
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
+    assert lines["front"].endswith("(no_report)")
+    assert "(" not in lines["hall"]
+    after = time.monotonic()
+    observer.command("ARM_AWAY", "1234")
+    observer.wait_for("home/alarm/event", event("failed_to_arm"), after=after)
+    assert observer.events("failed_to_arm")[-1]["sensors"] == {"front": "no_report"}
+    after = time.monotonic()
+    observer.command("ARM_AWAY", "1234", force=True)
+    observer.wait_for("home/alarm/state", "armed_away", after=after)
+    # It speaks: the trouble is over.
+    after = time.monotonic()
+    observer.publish("home/security/door/front", "CLOSED")
+    observer.wait_for("home/alarm/event", event("restored"), after=after)
 
 
 @pytest.mark.parametrize(

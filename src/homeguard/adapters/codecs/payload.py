@@ -64,7 +64,6 @@ class RfSignal(StrEnum):
     ACTIVE = "active"  # open, motion, on
     INACTIVE = "inactive"  # closed, no motion, off
     TAMPER = "tamper"
-    BATTERY_LOW = "battery_low"
 
 
 @dataclass(frozen=True, slots=True)

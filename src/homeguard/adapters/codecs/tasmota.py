@@ -11,7 +11,7 @@ report ON when the contact is open. Plain, or JSON with the first of ``POWER``,
 "ON"}``). JSON with none of them (tele STATE, SENSOR) is a heartbeat.
 
 A sensor with ``rf_codes`` hears an RF bridge: the ``Data`` of ``RfReceived`` (hex, any
-case) is looked up in its codes (active, inactive, tamper, battery_low). A code that is
+case) is looked up in its codes (active, inactive, tamper). A code that is
 not this sensor's is ``unmatched`` (the bridge's topic is shared by all its sensors). A
 tamper code is a tamper; the sensor's next open or closed code ends it.
 """
@@ -56,8 +56,6 @@ def _rf(kind: SensorType, doc: Document, hints: Hints) -> Reading:
     info = extra(received, ("Data",))
     if signal is RfSignal.TAMPER:
         return Reading(tamper=True, extra=info)
-    if signal is RfSignal.BATTERY_LOW:
-        return Reading(battery_low=True, extra=info)
     # A sensor sends no "tamper over" code: its next open or closed code ends it.
     return Reading(state=level(kind, signal is RfSignal.ACTIVE), tamper=False, extra=info)
 

@@ -11,7 +11,8 @@ a non-bool value is ``bad_field``.
 repeats the last value of every exposed property in each message, so after one tamper
 alarm every later message says ``"tamper": true`` and the door's ``contact`` in it must
 still be heard. Only a sensor of type tamper takes its state from it (TAMPER / OFF).
-``"battery_low"`` is :attr:`Reading.battery_low`; ``"battery"`` a percentage.
+``"battery_low"`` is :attr:`Reading.battery_low`; ``"battery"`` a percentage (either,
+when malformed, is dropped: it never costs the state).
 """
 
 from __future__ import annotations
@@ -48,5 +49,5 @@ def decode(kind: SensorType, doc: Document, hints: Hints) -> Reading:
         battery=soft_battery(obj.get("battery")),
         extra=extra(obj, skip),
         tamper=None if kind is SensorType.TAMPER else tamper,
-        battery_low=flag(obj, "battery_low"),
+        battery_low=low if isinstance(low := obj.get("battery_low"), bool) else None,
     )
