@@ -210,3 +210,20 @@ def test_family_default_topics(binding: SensorBinding, heard: str, available: st
     assert isinstance(route, SensorRoute) and route.sensor_id == binding.sensor_id
     assert route.hints.topic == heard
     assert topics.route(available) == AvailabilityRoute(binding.sensor_id)
+
+
+def test_the_inputs_of_one_shelly_share_its_topics() -> None:
+    bindings = [
+        SensorBinding("cellar", DOOR, "shelly", device="shellyplusi4-1", component="input:0"),
+        SensorBinding("garage", DOOR, "shelly", device="shellyplusi4-1", component="input:1"),
+    ]
+    topics = TopicMap.build("home", bindings, [])
+    for topic in ("shellyplusi4-1/events/rpc", "shellyplusi4-1/status/devicepower:0"):
+        shared = topics.route(topic)
+        assert isinstance(shared, SharedRoute)
+        assert [r.sensor_id for r in shared.routes if isinstance(r, SensorRoute)] == [
+            "cellar",
+            "garage",
+        ]
+    own = topics.route("shellyplusi4-1/status/input:1")
+    assert isinstance(own, SensorRoute) and own.sensor_id == "garage"
