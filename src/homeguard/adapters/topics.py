@@ -6,7 +6,9 @@ from exact topic to :data:`Route`, so that :meth:`TopicMap.route` (the controlle
 per-message path) costs a dict lookup; only ``<base>/devices/<id>/announce`` and
 ``.../availability``, open to any device id, are parsed from the topic instead.
 
-Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
+Where a sensor is heard (``<base>`` is the base topic, ``home`` by default), and its
+availability: ``<base>/devices/<id>/availability`` for any id, besides what
+:mod:`homeguard.adapters.device_topics` says of the other families:
 
 * family ``homeguard`` without a topic: ``<base>/security/<type>/<id>``, and the
   contract's short form ``<base>/security/<type>``, which reaches the sensor of that
@@ -14,24 +16,7 @@ Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
   of that type in the config (so the tutorial's ``home/security/door`` always reaches
   a door).
   An explicit topic on any sensor takes precedence over a short form.
-* other families: their ``topic`` (one or a list), by default the family's usual ones,
-  where ``<dev>`` is the sensor's ``device`` (its name in its family; default: its id):
-  ``zigbee2mqtt/<dev>``; tasmota ``stat/<dev>/POWER``, or with ``rf_codes``
-  ``tele/<dev>/RESULT`` (the RF bridge's); shelly Gen1 door/window
-  ``shellies/<dev>/sensor/state``, ``.../sensor/battery``, ``.../sensor/tilt`` and
-  ``.../sensor/vibration`` (motion: ``shellies/<dev>/status``; water:
-  ``.../sensor/flood``; smoke: ``.../sensor/smoke``; both also ``.../sensor/battery``),
-  shelly Gen2+ (a ``component`` is set) ``<dev>/events/rpc``,
-  ``<dev>/status/<component>`` and ``<dev>/status/devicepower:0``; esphome
-  ``<dev>/binary_sensor/<object_id>/state`` (``object_id`` default: the sensor id);
-  Home Assistant statestream ``homeassistant/binary_sensor/<dev>/state``.
 
-Availability: ``<base>/devices/<id>/availability`` for any id; for any sensor its
-``availability_topic`` when configured, else the family's usual one:
-``zigbee2mqtt/<dev>/availability``, tasmota ``tele/<dev>/LWT`` (``Online``/``Offline``),
-shelly Gen1 ``shellies/<dev>/online`` and Gen2+ ``<dev>/online`` (``true``/``false``),
-esphome ``<dev>/status`` (``online``/``offline``). Home Assistant says ``unavailable`` on
-the state topic instead.
 ``<base>/security/status`` is the controller's own message: :class:`IgnoredRoute`.
 Two bindings on one topic are a :class:`~homeguard.errors.ConfigError`, except where one
 device speaks for several sensors: sensors of one RF bridge or of one Shelly Gen2+ device
@@ -43,9 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
-from homeguard.adapters.codecs import Family, Hints, RfSignal
+from homeguard.adapters.codecs import Family, Hints
+from homeguard.adapters.device_topics import (
+    SensorBinding,
+    availability_topics,
+    default_topic,
+    family_and_type,
+    sensor_topics,
+)
 from homeguard.core.model import SensorType
 from homeguard.core.signals import ActuatorKind
 from homeguard.errors import ConfigError, PayloadError
@@ -116,22 +107,6 @@ class SiteTopics:
         return f"{self.base}/control/{actuator_id}/state"
 
 
-@dataclass(frozen=True, slots=True)
-class SensorBinding:
-    """Where a configured sensor publishes, and in which family's language."""
-
-    sensor_id: str
-    sensor_type: SensorType
-    family: str = Family.HOMEGUARD
-    # None: the family's default (see the module docstring); several: all feed the sensor
-    topic: str | Sequence[str] | None = None
-    availability_topic: str | None = None  # None: the family's default, if it has one
-    device: str | None = None  # its name in its family's topics; None: the sensor id
-    object_id: str | None = None  # ESPHome: the binary_sensor's object id; None: the id
-    component: str | None = None  # Shelly Gen2+: "input:0", "bthomesensor:200"
-    rf_codes: Mapping[str, RfSignal] = field(default_factory=lambda: MappingProxyType({}))
-
-
 _NO_HINTS = Hints()
 
 
@@ -189,81 +164,6 @@ Route = (
     | SharedRoute
 )
 
-_DEFAULT_TOPICS: Mapping[Family, str] = {
-    Family.ZIGBEE2MQTT: "zigbee2mqtt/{id}",
-    Family.TASMOTA: "stat/{id}/POWER",
-    Family.SHELLY: "shellies/{id}/sensor/state",
-    Family.ESPHOME: "{id}/binary_sensor/{object_id}/state",
-    Family.HOMEASSISTANT: "homeassistant/binary_sensor/{id}/state",
-}
-_SHELLY_TOPICS: Mapping[SensorType, str] = {
-    SensorType.MOTION: "shellies/{id}/status",
-    SensorType.WATER: "shellies/{id}/sensor/flood",
-    SensorType.SMOKE: "shellies/{id}/sensor/smoke",
-}
-# Shelly Gen1 battery devices report more on topics of their own (module docstring).
-_SHELLY_MORE: Mapping[SensorType, tuple[str, ...]] = {
-    SensorType.DOOR: ("battery", "tilt", "vibration"),
-    SensorType.WINDOW: ("battery", "tilt", "vibration"),
-    SensorType.WATER: ("battery",),
-    SensorType.SMOKE: ("battery",),
-}
-_DEFAULT_AVAILABILITY: Mapping[Family, str] = {
-    Family.ZIGBEE2MQTT: "zigbee2mqtt/{id}/availability",
-    Family.TASMOTA: "tele/{id}/LWT",
-    Family.SHELLY: "shellies/{id}/online",
-    Family.ESPHOME: "{id}/status",
-}
-
-
-def default_topic(
-    family: Family, sensor_type: SensorType, sensor_id: str, object_id: str | None = None
-) -> str | None:
-    """The topic a sensor of a foreign family publishes its state on by default; None
-    for native."""
-    if family is Family.SHELLY and sensor_type in _SHELLY_TOPICS:
-        return _SHELLY_TOPICS[sensor_type].format(id=sensor_id)
-    template = _DEFAULT_TOPICS.get(family)
-    if template is None:
-        return None
-    return template.format(id=sensor_id, object_id=object_id or sensor_id)
-
-
-def sensor_topics(binding: SensorBinding) -> tuple[str, ...]:
-    """Every topic a foreign-family sensor is heard on (its own or its family's); empty
-    for a native sensor without a topic (it uses the contract's)."""
-    if isinstance(binding.topic, str):
-        return (binding.topic,)
-    if binding.topic is not None:
-        return tuple(binding.topic)
-    family, kind = _family_and_type(binding)
-    device = binding.device or binding.sensor_id
-    if family is Family.TASMOTA and binding.rf_codes:
-        return (f"tele/{device}/RESULT",)
-    if family is Family.SHELLY and binding.component is not None:
-        status = f"{device}/status/"
-        return (f"{device}/events/rpc", status + binding.component, status + "devicepower:0")
-    topic = default_topic(family, kind, device, binding.object_id or binding.sensor_id)
-    if topic is None:
-        return ()
-    more = _SHELLY_MORE.get(kind, ()) if family is Family.SHELLY else ()
-    return (topic, *(f"shellies/{device}/sensor/{leaf}" for leaf in more))
-
-
-def availability_topics(binding: SensorBinding) -> tuple[str, ...]:
-    """The topic of the sensor's own online/offline messages, if it has one besides
-    ``<base>/devices/<id>/availability``."""
-    if binding.availability_topic is not None:
-        return (binding.availability_topic,)
-    family, _kind = _family_and_type(binding)
-    device = binding.device or binding.sensor_id
-    if family is Family.ZIGBEE2MQTT and binding.topic is not None:
-        return (f"{sensor_topics(binding)[0]}/availability",)  # next to its state topic
-    if family is Family.SHELLY and binding.component is not None:
-        return (f"{device}/online",)
-    template = _DEFAULT_AVAILABILITY.get(family)
-    return () if template is None else (template.format(id=device),)
-
 
 class TopicMap:
     """Every topic the controller listens to, and what each one is about."""
@@ -301,7 +201,7 @@ class TopicMap:
             if binding.sensor_id in seen:
                 raise ConfigError(f"sensor {binding.sensor_id!r} is configured twice")
             seen.add(binding.sensor_id)
-            family, kind = _family_and_type(binding)
+            family, kind = family_and_type(binding)
             topics = sensor_topics(binding)
             if not topics:
                 topics = (site.sensor(kind.value, binding.sensor_id),)
@@ -360,22 +260,6 @@ def _checked_topic(topic: str, binding: SensorBinding) -> str:
     if not topic or _has_wildcard(topic) or len(topic.encode("utf-8", "replace")) > 65535:
         raise ConfigError(f"sensor {binding.sensor_id!r}: topic {topic!r} must be exact")
     return topic
-
-
-def _family_and_type(binding: SensorBinding) -> tuple[Family, SensorType]:
-    try:
-        family = Family(str(binding.family).lower())
-    except ValueError:
-        raise ConfigError(
-            f"sensor {binding.sensor_id!r}: unknown family {binding.family!r}"
-            f" (known: {', '.join(Family)})"
-        ) from None
-    try:
-        return family, SensorType(str(binding.sensor_type).lower())
-    except ValueError:
-        raise ConfigError(
-            f"sensor {binding.sensor_id!r}: unknown type {binding.sensor_type!r}"
-        ) from None
 
 
 def _add(
