@@ -19,7 +19,7 @@ from homeguard.adapters.broker_auth import accepts_tcp
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
 from homeguard.adapters.store import EventStore
-from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
+from homeguard.adapters.topics import SiteTopics, TopicMap
 from homeguard.config import Config
 from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
@@ -71,10 +71,7 @@ class Site:
 
     @cached_property
     def topic_map(self) -> TopicMap:
-        bindings = [
-            SensorBinding(s.id, s.type, s.family, s.topic, s.availability_topic)
-            for s in self.config.sensors
-        ]
+        bindings = [s.binding() for s in self.config.sensors]
         return TopicMap.build(
             self.config.mqtt.base_topic, bindings, [a.id for a in self.config.actuators]
         )

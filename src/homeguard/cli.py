@@ -20,8 +20,9 @@ from typing import Any
 from homeguard import __version__, cli_api
 from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.adapters.clock import wall_clock
-from homeguard.adapters.codecs import Family, decode_sensor
+from homeguard.adapters.codecs import Family, decode_availability, decode_sensor
 from homeguard.adapters.mqtt import Message
+from homeguard.adapters.topics import availability_topics
 from homeguard.app import (
     Site,
     default_data_dir,
@@ -36,7 +37,7 @@ from homeguard.cli_api import add_api_options
 from homeguard.cli_codes import CODE_VARIABLE, read_code
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
-from homeguard.errors import HomeguardError
+from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
 from homeguard.services.message_security import DeviceSigner, load_security
@@ -398,12 +399,19 @@ def _status(args: argparse.Namespace) -> int:
         return cli_api.status(args)
     site = _site(args)
     topics = site.topics
+    # Every configured sensor is listed, whatever its family: by the contract's
+    # availability topic or its family's own (zigbee2mqtt/<dev>/availability, LWT...).
+    family_topics: dict[str, list[str]] = {}  # one bridge's LWT speaks for its sensors
+    for sensor in site.config.sensors:
+        for topic in availability_topics(sensor.binding()):
+            family_topics.setdefault(topic, []).append(sensor.id)
     subscriptions = [
         (topics.alarm_state, 1),
         (topics.status, 1),
         (topics.controller_availability, 1),
         (topics.availability("+"), 1),
         (topics.actuator_state("+"), 1),
+        *((topic, 1) for topic in family_topics),
     ]
     with quiet_client(site, "status", subscriptions) as client:
         messages = _drain_retained(client.messages, args.timeout)
@@ -411,12 +419,19 @@ def _status(args: argparse.Namespace) -> int:
         "state": None,
         "controller": None,
         "status": None,
-        "devices": {},
+        "devices": {sensor.id: "unknown" for sensor in site.config.sensors},
         "actuators": {},
     }
     for message in messages:
         text = message.payload.decode(errors="replace")
-        if message.topic == topics.alarm_state:
+        if message.topic in family_topics:
+            try:
+                online = decode_availability(message.payload)
+            except PayloadError:
+                continue
+            for sensor_id in family_topics[message.topic]:
+                report["devices"][sensor_id] = "online" if online else "offline"
+        elif message.topic == topics.alarm_state:
             report["state"] = text
         elif message.topic == topics.controller_availability:
             report["controller"] = text
@@ -438,8 +453,10 @@ def _status(args: argparse.Namespace) -> int:
         print(f"trouble:    {part}{_TROUBLES.get(part, '')}")
     for name, value in sorted(report["actuators"].items()):
         print(f"{name + ':':<11} {value}")
+    troubles = status.get("troubles") or {}
     for device, value in sorted(report["devices"].items()):
-        print(f"  {device:<12} {value}")
+        trouble = f" ({troubles[device]})" if device in troubles else ""
+        print(f"  {device:<12} {value}{trouble}")
     return 0
 
 

@@ -57,7 +57,8 @@ def status(args: argparse.Namespace) -> int:
         on = actuator.get("on")
         print(f"{actuator['id'] + ':':<11} {'unknown' if on is None else 'ON' if on else 'OFF'}")
     for sensor in state.get("sensors", []):
-        print(f"  {sensor['id']:<12} {sensor['status']}")
+        trouble = f" ({sensor['trouble']})" if sensor.get("trouble") else ""
+        print(f"  {sensor['id']:<12} {sensor['status']}{trouble}")
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,8 @@ from pydantic import (
     model_validator,
 )
 
+from homeguard.adapters.codecs import Family, RfSignal
+from homeguard.adapters.topics import SensorBinding
 from homeguard.core import codes
 from homeguard.core.model import (
     DEFAULT_ZONE,
@@ -82,8 +85,27 @@ _MAX_ERRORS = 20  # more than this and the rest of the list is noise
 _TIMING = ModeTiming()
 _CODES = CodePolicy()
 
-Family = Literal["homeguard", "zigbee2mqtt", "tasmota", "shelly", "esphome", "homeassistant"]
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
+_HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
+# rf_codes names: a door's open/closed, a motion sensor's motion, others' on/off.
+_RF_SIGNALS = {
+    "open": RfSignal.ACTIVE,
+    "closed": RfSignal.INACTIVE,
+    "motion": RfSignal.ACTIVE,
+    "no_motion": RfSignal.INACTIVE,
+    "on": RfSignal.ACTIVE,
+    "off": RfSignal.INACTIVE,
+    "tamper": RfSignal.TAMPER,
+}
+_RF_WORDS = {
+    SensorType.DOOR: ("open", "closed"),
+    SensorType.WINDOW: ("open", "closed"),
+    SensorType.MOTION: ("motion", "no_motion"),
+    SensorType.TAMPER: ("on", "off"),
+    SensorType.PANIC: ("on", "off"),
+    SensorType.SMOKE: ("on", "off"),
+    SensorType.WATER: ("on", "off"),
+}
 
 
 class _Misplaced(ValueError):
@@ -289,6 +311,13 @@ class PanelConfig(_Section):
         "in) or trusted (accepted without a code, because the broker's ACL lets only "
         "authorised users publish there; a code that is given is still checked).",
     )
+    report_grace: Seconds | None = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds after the controller starts by which every sensor that is not "
+        "event_only must have been heard, or it is in trouble (no_report) and blocks "
+        "arming without force; null: no such check.",
+    )
 
 
 # ----------------------------------------------------------------------------- users
@@ -427,14 +456,45 @@ class SensorConfig(_Section):
         default=30.0, ge=0, description="Seconds offline before trigger_unavailable trips."
     )
     family: Family = Field(
-        default="homeguard", description="Which kind of device, i.e. how its payloads read."
+        default=Family.HOMEGUARD, description="Which kind of device, i.e. how its payloads read."
     )
-    topic: str | None = Field(
-        default=None, description="Exact topic it publishes on; none: the family's default."
+    topic: str | tuple[str, ...] | None = Field(
+        default=None,
+        description="Exact topic it publishes on, or a list of them that all feed this "
+        "sensor; none: the family's default ones.",
     )
     availability_topic: str | None = Field(
         default=None,
         description="Exact topic of its online/offline messages; none: the family's default.",
+    )
+    device: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Its name in its family's default topics (Zigbee2MQTT friendly name, "
+        "Tasmota topic or RF bridge, Shelly id, ESPHome node); none: the sensor id.",
+    )
+    object_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="ESPHome: the binary_sensor's object id in <node>/binary_sensor/"
+        "<object_id>/state; none: the sensor id.",
+    )
+    component: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]+:[0-9]+$",
+        description="Shelly Gen2/Gen3: the component that carries the state (input:0, "
+        "bthomesensor:200); its topics are then <device>/events/rpc and "
+        "<device>/status/<component>.",
+    )
+    rf_codes: dict[str, str] | None = Field(
+        default=None,
+        description="Tasmota RF bridge: the 433 MHz code (hex, as RfReceived.Data) of each "
+        "signal: open/closed (door, window), motion/no_motion, on/off (others), tamper.",
+    )
+    event_only: bool = Field(
+        default=False,
+        description="Speaks only when something happens (a PIR sending motion only): "
+        "exempt from panel.report_grace.",
     )
     signed: bool = Field(
         default=False,
@@ -452,10 +512,35 @@ class SensorConfig(_Section):
         "of devices/<id>.json in security.provisioned, `homeguard provision`). Never printed.",
     )
 
-    @field_validator("topic", "availability_topic")
+    @field_validator("availability_topic")
     @classmethod
     def _exact_topics(cls, topic: str | None) -> str | None:
         return _exact_topic(topic)
+
+    @field_validator("topic")
+    @classmethod
+    def _exact_topic_list(cls, topic: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        if isinstance(topic, tuple):
+            if not topic:
+                raise ValueError("must name at least one topic")
+            return tuple(t for t in topic if _exact_topic(t))
+        return _exact_topic(topic)
+
+    @field_validator("rf_codes")
+    @classmethod
+    def _rf_codes(cls, codes: dict[str, str] | None) -> dict[str, str] | None:
+        if codes is None:
+            return None
+        if not codes:
+            raise ValueError("must map at least one signal to a code")
+        for name, code in codes.items():
+            if name not in _RF_SIGNALS:
+                raise ValueError(f"unknown signal {name!r} (known: {', '.join(_RF_SIGNALS)})")
+            if not isinstance(code, str) or not _HEX.fullmatch(code.removeprefix("0x")):
+                raise ValueError(f'{name}: {code!r} is not a hex code such as "80650A"')
+        if len({c.upper().removeprefix("0X") for c in codes.values()}) != len(codes):
+            raise ValueError("two signals have the same code")
+        return codes
 
     @property
     def zone_kind(self) -> ZoneKind:
@@ -470,7 +555,7 @@ class SensorConfig(_Section):
                 f"only entry zones have an entry delay (this one is {self.zone_kind.value})",
                 "entry_delay",
             )
-        if (self.signed or self.encrypted) and self.family != "homeguard":
+        if (self.signed or self.encrypted) and self.family is not Family.HOMEGUARD:
             raise _Misplaced("only homeguard-family sensors can sign", "signed")
         if self.encrypted and not self.signed:
             raise _Misplaced("encrypted needs signed: true (replay protection)", "encrypted")
@@ -478,7 +563,46 @@ class SensorConfig(_Section):
             raise _Misplaced("a secret is only used with signed: true", "secret")
         if self.secret is not None and not self.secret.get_secret_value():
             raise _Misplaced("a secret must not be empty", "secret")
+        for key, family in (
+            ("rf_codes", Family.TASMOTA),
+            ("component", Family.SHELLY),
+            ("object_id", Family.ESPHOME),
+        ):
+            if getattr(self, key) is not None and self.family is not family:
+                raise _Misplaced(f"only {family.value}-family sensors have {key}", key)
+        if self.device is not None and self.family is Family.HOMEGUARD:
+            raise _Misplaced("a homeguard-family sensor is named by its id", "device")
+        if self.rf_codes is not None:
+            active, inactive = _RF_WORDS[self.type]
+            for name in self.rf_codes:
+                if _RF_SIGNALS[name] in (RfSignal.ACTIVE, RfSignal.INACTIVE) and name not in (
+                    active,
+                    inactive,
+                ):
+                    raise _Misplaced(
+                        f"a {self.type.value} sensor's codes are {active}, {inactive} "
+                        f"and tamper (not {name})",
+                        "rf_codes",
+                    )
         return self
+
+    def binding(self) -> SensorBinding:
+        """Where this sensor is heard, for :class:`~homeguard.adapters.topics.TopicMap`."""
+        codes = {
+            code.upper().removeprefix("0X"): _RF_SIGNALS[name]
+            for name, code in (self.rf_codes or {}).items()
+        }
+        return SensorBinding(
+            self.id,
+            self.type,
+            self.family,
+            self.topic,
+            self.availability_topic,
+            device=self.device,
+            object_id=self.object_id,
+            component=self.component,
+            rf_codes=types.MappingProxyType(codes),
+        )
 
     def spec(self) -> SensorSpec:
         return SensorSpec(
@@ -491,6 +615,7 @@ class SensorConfig(_Section):
             trigger_unavailable=self.trigger_unavailable,
             unavailable_debounce=self.unavailable_debounce,
             name=self.name,
+            event_only=self.event_only,
         )
 
 
@@ -712,6 +837,7 @@ class Config(_Section):
             codes=CodePolicy(
                 lockout.max_failures, lockout.window, lockout.duration, lockout.max_duration
             ),
+            report_grace=panel.report_grace,
         )
 
 

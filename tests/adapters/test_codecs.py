@@ -213,11 +213,11 @@ Z2M = [
     (DOOR, {"contact": True}, S.CLOSED),
     (WINDOW, {"contact": False}, S.OPEN),
     (WINDOW, {"contact": True}, S.CLOSED),
-    (DOOR, {"contact": True, "tamper": True}, S.TAMPER),  # tamper wins
+    (DOOR, {"contact": True, "tamper": True}, S.CLOSED),  # tamper is a signal of its own
     (DOOR, {"contact": False, "tamper": False}, S.OPEN),
     (MOTION, {"occupancy": True}, S.MOTION),
     (MOTION, {"occupancy": False}, S.NO_MOTION),
-    (MOTION, {"occupancy": False, "tamper": True}, S.TAMPER),
+    (MOTION, {"occupancy": False, "tamper": True}, S.NO_MOTION),
     (SMOKE, {"smoke": True}, S.ON),
     (SMOKE, {"smoke": False}, S.OFF),
     (WATER, {"water_leak": True}, S.ON),
@@ -385,8 +385,7 @@ def test_binary_sensor_families(
 @pytest.mark.parametrize(
     ("family", "payload", "reason"),
     [
-        ("homeassistant", b"unavailable", "no_state"),
-        ("homeassistant", b"unknown", "no_state"),
+        ("esphome", b"unavailable", "no_state"),
         ("esphome", b"OPEN", "unknown_state"),
         ("esphome", b'{"state": "ON"}', "unknown_state"),
         ("homeassistant", b"", "empty"),
@@ -669,6 +668,11 @@ def test_subscriptions(topics: TopicMap) -> None:
         "z2m/Shed Door/availability",
         "stat/sos/POWER",
         "tele/sos/LWT",
+        # the families' own availability topics and a Shelly's battery (issue 10)
+        "shellies/bath/online",
+        "shellies/bath/sensor/battery",
+        "porch/status",
+        "tele/garage/LWT",
     }
     assert all(qos == 1 for _, qos in subs)
     assert len(subs) == len(set(subs))

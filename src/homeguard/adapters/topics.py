@@ -6,7 +6,9 @@ from exact topic to :data:`Route`, so that :meth:`TopicMap.route` (the controlle
 per-message path) costs a dict lookup; only ``<base>/devices/<id>/announce`` and
 ``.../availability``, open to any device id, are parsed from the topic instead.
 
-Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
+Where a sensor is heard (``<base>`` is the base topic, ``home`` by default), and its
+availability: ``<base>/devices/<id>/availability`` for any id, besides what
+:mod:`homeguard.adapters.device_topics` says of the other families:
 
 * family ``homeguard`` without a topic: ``<base>/security/<type>/<id>``, and the
   contract's short form ``<base>/security/<type>``, which reaches the sensor of that
@@ -14,25 +16,27 @@ Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
   of that type in the config (so the tutorial's ``home/security/door`` always reaches
   a door).
   An explicit topic on any sensor takes precedence over a short form.
-* other families: their ``topic``, by default ``zigbee2mqtt/<id>``, ``stat/<id>/POWER``
-  (tasmota), ``shellies/<id>/sensor/state`` (shelly door/window and others; motion:
-  ``shellies/<id>/status``, water: ``shellies/<id>/sensor/flood``, smoke:
-  ``shellies/<id>/sensor/smoke``), ``<id>/binary_sensor/<id>/state`` (esphome) and
-  ``homeassistant/binary_sensor/<id>/state`` (Home Assistant statestream).
 
-Availability: ``<base>/devices/<id>/availability`` for any id; ``<topic>/availability``
-for a Zigbee2MQTT sensor; for any sensor, its ``availability_topic`` when configured.
 ``<base>/security/status`` is the controller's own message: :class:`IgnoredRoute`.
-Two bindings on one topic are a :class:`~homeguard.errors.ConfigError` (a Zigbee2MQTT
-door reports its tamper flag itself: see :mod:`homeguard.adapters.codecs`).
+Two bindings on one topic are a :class:`~homeguard.errors.ConfigError`, except where one
+device speaks for several sensors: sensors of one RF bridge or of one Shelly Gen2+ device
+share its topics, and sensors of one device share its availability topic
+(:class:`SharedRoute`: each sensor's codec reads the message).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from homeguard.adapters.codecs import Family
+from homeguard.adapters.codecs import Family, Hints
+from homeguard.adapters.device_topics import (
+    SensorBinding,
+    availability_topics,
+    default_topic,
+    family_and_type,
+    sensor_topics,
+)
 from homeguard.core.model import SensorType
 from homeguard.core.signals import ActuatorKind
 from homeguard.errors import ConfigError, PayloadError
@@ -47,9 +51,12 @@ __all__ = [
     "Route",
     "SensorBinding",
     "SensorRoute",
+    "SharedRoute",
     "SiteTopics",
     "TopicMap",
+    "availability_topics",
     "default_topic",
+    "sensor_topics",
 ]
 
 QOS = 1
@@ -100,15 +107,7 @@ class SiteTopics:
         return f"{self.base}/control/{actuator_id}/state"
 
 
-@dataclass(frozen=True, slots=True)
-class SensorBinding:
-    """Where a configured sensor publishes, and in which family's language."""
-
-    sensor_id: str
-    sensor_type: SensorType
-    family: str = Family.HOMEGUARD
-    topic: str | None = None  # None: the family's default (see the module docstring)
-    availability_topic: str | None = None  # None: the family's default, if it has one
+_NO_HINTS = Hints()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +115,8 @@ class SensorRoute:
     sensor_id: str
     family: Family
     sensor_type: SensorType
+    # The topic and what the config says of the device (not part of which sensor it is).
+    hints: Hints = field(default=_NO_HINTS, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,14 @@ class IgnoredRoute:
     why: str
 
 
+@dataclass(frozen=True, slots=True)
+class SharedRoute:
+    """A topic of one device that speaks for several sensors (an RF bridge, a Shelly
+    with several inputs): every sensor's route gets the message."""
+
+    routes: tuple[SensorRoute | AvailabilityRoute, ...]
+
+
 Route = (
     SensorRoute
     | CommandRoute
@@ -152,28 +161,8 @@ Route = (
     | AvailabilityRoute
     | ActuatorStateRoute
     | IgnoredRoute
+    | SharedRoute
 )
-
-_DEFAULT_TOPICS: Mapping[Family, str] = {
-    Family.ZIGBEE2MQTT: "zigbee2mqtt/{id}",
-    Family.TASMOTA: "stat/{id}/POWER",
-    Family.SHELLY: "shellies/{id}/sensor/state",
-    Family.ESPHOME: "{id}/binary_sensor/{id}/state",
-    Family.HOMEASSISTANT: "homeassistant/binary_sensor/{id}/state",
-}
-_SHELLY_TOPICS: Mapping[SensorType, str] = {
-    SensorType.MOTION: "shellies/{id}/status",
-    SensorType.WATER: "shellies/{id}/sensor/flood",
-    SensorType.SMOKE: "shellies/{id}/sensor/smoke",
-}
-
-
-def default_topic(family: Family, sensor_type: SensorType, sensor_id: str) -> str | None:
-    """The topic a sensor of a foreign family publishes on by default; None for native."""
-    if family is Family.SHELLY and sensor_type in _SHELLY_TOPICS:
-        return _SHELLY_TOPICS[sensor_type].format(id=sensor_id)
-    template = _DEFAULT_TOPICS.get(family)
-    return None if template is None else template.format(id=sensor_id)
 
 
 class TopicMap:
@@ -205,25 +194,26 @@ class TopicMap:
             _check_level(actuator, "actuator")
             _add(routes, site.actuator_state(actuator), ActuatorStateRoute(actuator))
         seen: set[str] = set()
+        shared: set[str] = set()  # topics that one device shares among its sensors
         short: dict[SensorType, list[str]] = {}
         for binding in sensors:
             _check_level(binding.sensor_id, "sensor id")
             if binding.sensor_id in seen:
                 raise ConfigError(f"sensor {binding.sensor_id!r} is configured twice")
             seen.add(binding.sensor_id)
-            family, kind = _family_and_type(binding)
-            route = SensorRoute(binding.sensor_id, family, kind)
-            topic = binding.topic or default_topic(family, kind, binding.sensor_id)
-            if topic is None:
-                topic = site.sensor(kind.value, binding.sensor_id)
+            family, kind = family_and_type(binding)
+            topics = sensor_topics(binding)
+            if not topics:
+                topics = (site.sensor(kind.value, binding.sensor_id),)
                 short.setdefault(kind, []).append(binding.sensor_id)
-            _add(routes, _checked_topic(topic, binding), route)
-            available = binding.availability_topic
-            if available is None and family is Family.ZIGBEE2MQTT:
-                available = f"{topic}/availability"
-            if available is not None:
-                available = _checked_topic(available, binding)
-                _add(routes, available, AvailabilityRoute(binding.sensor_id))
+            shares = bool(binding.rf_codes) or binding.component is not None
+            for topic in dict.fromkeys(topics):
+                hints = Hints(topic, binding.component, binding.rf_codes)
+                route = SensorRoute(binding.sensor_id, family, kind, hints)
+                _add(routes, _checked_topic(topic, binding), route, shared if shares else None)
+            for available in availability_topics(binding):
+                route_a = AvailabilityRoute(binding.sensor_id)
+                _add(routes, _checked_topic(available, binding), route_a, shared)
         for sensor_type, ids in short.items():
             chosen = sensor_type.value if sensor_type.value in ids else ids[0]
             route = SensorRoute(chosen, Family.HOMEGUARD, sensor_type)
@@ -272,26 +262,29 @@ def _checked_topic(topic: str, binding: SensorBinding) -> str:
     return topic
 
 
-def _family_and_type(binding: SensorBinding) -> tuple[Family, SensorType]:
-    try:
-        family = Family(str(binding.family).lower())
-    except ValueError:
-        raise ConfigError(
-            f"sensor {binding.sensor_id!r}: unknown family {binding.family!r}"
-            f" (known: {', '.join(Family)})"
-        ) from None
-    try:
-        return family, SensorType(str(binding.sensor_type).lower())
-    except ValueError:
-        raise ConfigError(
-            f"sensor {binding.sensor_id!r}: unknown type {binding.sensor_type!r}"
-        ) from None
-
-
-def _add(routes: dict[str, Route], topic: str, route: Route) -> None:
-    if topic in routes:
-        raise ConfigError(f"topic {topic!r} is bound twice: {routes[topic]} and {route}")
-    routes[topic] = route
+def _add(
+    routes: dict[str, Route], topic: str, route: Route, shared: set[str] | None = None
+) -> None:
+    """Bind ``topic``. A second binding is an error unless both may share the topic:
+    pass ``shared`` (the topics bound so far that may be shared) for such a route."""
+    old = routes.get(topic)
+    if old is None:
+        routes[topic] = route
+        if shared is not None:
+            shared.add(topic)
+        return
+    if (
+        shared is not None
+        and topic in shared
+        and isinstance(route, SensorRoute | AvailabilityRoute)
+    ):
+        olds = old.routes if isinstance(old, SharedRoute) else (old,)
+        if all(type(r) is type(route) for r in olds) and isinstance(
+            old, SensorRoute | AvailabilityRoute | SharedRoute
+        ):
+            routes[topic] = SharedRoute((*olds, route))
+            return
+    raise ConfigError(f"topic {topic!r} is bound twice: {old} and {route}")
 
 
 def _matches(topic_filter: str, topic: str) -> bool:

@@ -130,6 +130,11 @@ class ModeTiming:
             raise ValueError("siren_time must be positive")
 
 
+# A battery at or below this percentage is low (the threshold of Home Assistant's
+# low-battery blueprint); a device's own battery_low flag counts too.
+LOW_BATTERY_PERCENT = 20
+
+
 @dataclass(frozen=True, slots=True)
 class SensorSpec:
     """One configured sensor and how the panel treats it."""
@@ -143,6 +148,9 @@ class SensorSpec:
     trigger_unavailable: bool = False  # going offline while watched trips the zone
     unavailable_debounce: float = 30.0
     name: str = ""
+    # Speaks only when something happens (a PIR that sends motion and nothing else):
+    # exempt from PanelSettings.report_grace.
+    event_only: bool = False
 
     @property
     def zone_kind(self) -> ZoneKind:
@@ -203,6 +211,9 @@ class PanelSettings:
     bypass_while_armed: bool = False  # bypassing a zone is refused unless disarmed
     swinger_limit: int = 2  # alarm trips per zone per armed period before bypass
     codes: CodePolicy = CodePolicy()
+    # Seconds after the controller starts by which every sensor that is not event_only
+    # must have been heard, or it is in trouble (no_report); None: no such check.
+    report_grace: float | None = None
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 from homeguard.core.codes import CodeLock, verify_pin
 from homeguard.core.model import (
+    LOW_BATTERY_PERCENT,
     Action,
     ArmMode,
     ModeTiming,
@@ -74,6 +75,18 @@ class Trouble(StrEnum):
     OFFLINE = "offline"  # the device said so, or its Last Will did
     SUPERVISION = "supervision"  # nothing heard within its supervision interval
     REVOKED = "revoked"  # its login was revoked: it cannot report until reconfigured
+    NO_REPORT = "no_report"  # not heard since the controller started (report_grace)
+    # Kept apart (SensorStatus.battery_low): a device with a low battery still reports.
+    LOW_BATTERY = "low_battery"
+
+
+_TROUBLE_TEXT = {
+    Trouble.OFFLINE: "is offline",
+    Trouble.SUPERVISION: "silent beyond its supervision interval",
+    Trouble.NO_REPORT: "not heard since the controller started",
+    Trouble.LOW_BATTERY: "has a low battery",
+    Trouble.REVOKED: "was revoked: remove it from the config",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +98,20 @@ class SensorStatus:
     trouble: Trouble | None = None
     trouble_since: float | None = None
     unavailable_tripped: bool = False
+    tampered: bool = False  # its tamper signal is set (SensorReport.tamper)
+    battery_low: bool = False
+    battery: int | None = None  # percent, as last reported
 
     @property
     def active(self) -> bool:
         return self.state is not None and self.state.active
+
+    @property
+    def trouble_name(self) -> str | None:
+        """The trouble to show: the one in ``trouble``, else a low battery."""
+        if self.trouble is not None:
+            return self.trouble.value
+        return Trouble.LOW_BATTERY.value if self.battery_low else None
 
 
 _UNKNOWN = SensorStatus()
@@ -208,6 +231,8 @@ def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> di
         status = panel.sensor(spec.id)
         if status.trouble is not None:
             blockers[spec.id] = status.trouble.value
+        elif status.battery_low:
+            blockers[spec.id] = Trouble.LOW_BATTERY.value
         elif status.active and spec.zone_kind is not ZoneKind.INTERIOR:
             # Motion is momentary: a person at the keypad must not block arming.
             blockers[spec.id] = "open"
@@ -230,6 +255,9 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
             if spec.supervision is not None:
                 heard = max(status.last_seen or panel.supervised_since, panel.supervised_since)
                 timers.append((heard + spec.supervision, spec.id))
+            if _awaits_report(panel, settings, spec):
+                assert settings.report_grace is not None
+                timers.append((panel.supervised_since + settings.report_grace, spec.id))
         elif (
             spec.trigger_unavailable
             and not status.unavailable_tripped
@@ -238,6 +266,14 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
             assert status.trouble_since is not None
             timers.append((status.trouble_since + spec.unavailable_debounce, spec.id))
     return timers
+
+
+def _awaits_report(panel: Panel, settings: PanelSettings, spec: SensorSpec) -> bool:
+    """Not heard since the controller started, and expected to be (not event_only)."""
+    if settings.report_grace is None or spec.event_only:
+        return False
+    last_seen = panel.sensor(spec.id).last_seen
+    return last_seen is None or last_seen < panel.supervised_since
 
 
 class _Run:
@@ -318,8 +354,15 @@ class _Run:
 
     def sensor_timer(self, sensor_id: str, t: float) -> None:
         status = self.panel.sensor(sensor_id)
+        spec = self.settings.sensor(sensor_id)
+        assert spec is not None
         if status.trouble is None:
-            self.raise_trouble(sensor_id, Trouble.SUPERVISION, t)
+            grace = self.settings.report_grace
+            unheard = _awaits_report(self.panel, self.settings, spec)
+            if unheard and grace is not None and t == self.panel.supervised_since + grace:
+                self.raise_trouble(sensor_id, Trouble.NO_REPORT, t)
+            else:
+                self.raise_trouble(sensor_id, Trouble.SUPERVISION, t)
         else:
             self.set_sensor(sensor_id, replace(status, unavailable_tripped=True))
             self.trip(sensor_id, t)
@@ -342,8 +385,18 @@ class _Run:
         status = replace(self.panel.sensor(report.sensor_id), last_seen=now)
         if report.state is not None:
             status = replace(status, state=report.state)
+        if report.tamper is not None:
+            status = replace(status, tampered=report.tamper)
+        if report.battery is not None:
+            status = replace(status, battery=report.battery)
         self.set_sensor(report.sensor_id, status)
+        self.battery(report, now)
+        # Devices repeat their tamper flag in every message: only its rising edge trips,
+        # so a door that opens while the flag is still set is heard as a door.
+        tampering = status.tampered and not before.tampered
         if report.state is SensorState.TAMPER and before.state is not SensorState.TAMPER:
+            tampering = True
+        if tampering:
             self.trip(report.sensor_id, now, tamper=True)
         elif status.active and not before.active:
             self.trip(report.sensor_id, now)
@@ -368,6 +421,30 @@ class _Run:
             )
             self.effects.append(Notify(EventKind.MESSAGES_LOST, message))
 
+    def battery(self, report: SensorReport, now: float) -> None:
+        """Low-battery trouble: the device's own flag, or a percentage at or below
+        LOW_BATTERY_PERCENT; a message that says neither changes nothing."""
+        said = [report.battery_low] if report.battery_low is not None else []
+        if report.battery is not None:
+            said.append(report.battery <= LOW_BATTERY_PERCENT)
+        if not said:
+            return
+        low = any(said)
+        status = self.panel.sensor(report.sensor_id)
+        if low == status.battery_low:
+            return
+        self.set_sensor(report.sensor_id, replace(status, battery_low=low))
+        sensor_id = report.sensor_id
+        if low:
+            message = f"sensor {sensor_id} {_TROUBLE_TEXT[Trouble.LOW_BATTERY]}"
+            trouble = Trouble.LOW_BATTERY.value
+            self.event(EventKind.TROUBLE, message, sensor=sensor_id, trouble=trouble)
+            self.effects.append(Notify(EventKind.TROUBLE, message))
+        else:
+            message = f"sensor {sensor_id}: battery no longer low"
+            trouble = Trouble.LOW_BATTERY.value
+            self.event(EventKind.RESTORED, message, sensor=sensor_id, trouble=trouble)
+
     def availability(self, report: Availability, now: float) -> None:
         if self.known_sensor(report.sensor_id) is None:
             return
@@ -390,11 +467,7 @@ class _Run:
             sensor_id,
             replace(status, trouble=trouble, trouble_since=t, unavailable_tripped=False),
         )
-        message = {
-            Trouble.OFFLINE: f"sensor {sensor_id} is offline",
-            Trouble.SUPERVISION: f"sensor {sensor_id} silent beyond its supervision interval",
-            Trouble.REVOKED: f"sensor {sensor_id} was revoked: remove it from the config",
-        }[trouble]
+        message = f"sensor {sensor_id} {_TROUBLE_TEXT[trouble]}"
         self.event(EventKind.TROUBLE, message, sensor=sensor_id, trouble=trouble.value)
         self.effects.append(Notify(EventKind.TROUBLE, message))
 

@@ -19,6 +19,10 @@ class SensorReport:
     sensor_id: str
     state: SensorState | None
     seq: int | None = None  # the message's sequence number, when the device counts
+    # Signals of their own that a message may carry besides its state (None: not said):
+    tamper: bool | None = None  # the case is open (a 24h trip on its false -> true edge)
+    battery: int | None = None  # percent
+    battery_low: bool | None = None  # the device says its battery is low
 
 
 @dataclass(frozen=True, slots=True)

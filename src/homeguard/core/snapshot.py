@@ -79,4 +79,7 @@ def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
         trouble=Trouble(raw["trouble"]) if raw["trouble"] else None,
         trouble_since=None if raw["trouble_since"] is None else float(raw["trouble_since"]),
         unavailable_tripped=bool(raw["unavailable_tripped"]),
+        tampered=bool(raw.get("tampered", False)),  # absent from older snapshots
+        battery_low=bool(raw.get("battery_low", False)),
+        battery=None if raw.get("battery") is None else int(raw["battery"]),
     )

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from homeguard.adapters.codecs import Family
-from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap, default_topic
+from homeguard.adapters.topics import SiteTopics, TopicMap, availability_topics, sensor_topics
 from homeguard.config import Config
 from homeguard.errors import ConfigError
 
@@ -69,10 +69,7 @@ def site_accounts(config: Config) -> list[Account]:
     site = SiteTopics(base)
     topic_map = TopicMap.build(
         base,
-        [
-            SensorBinding(s.id, s.type, s.family, s.topic, s.availability_topic)
-            for s in config.sensors
-        ],
+        [s.binding() for s in config.sensors],
         [a.id for a in config.actuators],
     )
     accounts = [_controller(config, site, topic_map)]
@@ -144,16 +141,12 @@ def _sensors(config: Config, site: SiteTopics) -> list[Account]:
             short[sensor.type.value] = sensor.id
     accounts = []
     for sensor in config.sensors:
-        family = Family(sensor.family)
-        topic = sensor.topic or default_topic(family, sensor.type, sensor.id)
-        topic = topic or site.sensor(sensor.type.value, sensor.id)
-        publish = [topic, site.announce(sensor.id), site.availability(sensor.id)]
+        binding = sensor.binding()
+        topics = sensor_topics(binding) or (site.sensor(sensor.type.value, sensor.id),)
+        publish = [*topics, site.announce(sensor.id), site.availability(sensor.id)]
         if short.get(sensor.type.value) == sensor.id:
             publish.append(f"{base}/security/{sensor.type.value}")
-        if sensor.availability_topic is not None:
-            publish.append(sensor.availability_topic)
-        elif family is Family.ZIGBEE2MQTT:
-            publish.append(f"{topic}/availability")
+        publish += availability_topics(binding)
         accounts.append(
             Account(
                 sensor.id,

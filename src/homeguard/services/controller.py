@@ -39,6 +39,7 @@ from homeguard.adapters.topics import (
     CommandRoute,
     IgnoredRoute,
     SensorRoute,
+    SharedRoute,
     TopicMap,
 )
 from homeguard.core import snapshot
@@ -73,6 +74,7 @@ MAX_BATCH = 500  # messages per turn
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
 FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
+_TROUBLE_EVENTS = frozenset({EventKind.TROUBLE, EventKind.RESTORED})
 
 
 class Publisher(Protocol):
@@ -361,11 +363,10 @@ class Controller:
     def _route(self, message: Message, now: float) -> None:
         route = self._topics.route(message.topic)
         match route:
-            case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
-                # A signed payload opens to its verified fields, seq included.
-                payload, _ = self._open_signed(sensor_id, message, now)
-                reading = decode_sensor(family, sensor_type, payload)
-                self._sensor(sensor_id, sensor_type.value, reading, message, now)
+            case SensorRoute():
+                self._sensor_route(route, message, now)
+            case SharedRoute(routes=routes):
+                self._shared(routes, message, now)
             case CommandRoute():
                 if message.retain:
                     self._refuse_retained_command(message, now)
@@ -386,16 +387,7 @@ class Controller:
                     )
                 )
             case AvailabilityRoute(device_id=device_id):
-                if device_id in self._security.revoked:  # it cannot clear its trouble
-                    raise SecurityRejected("revoked", "the device's login was revoked")
-                online = decode_availability(message.payload)
-                known = self._devices.get(device_id)
-                base = known or DeviceRecord(device_id, "unknown", (), None, None, None)
-                self._remember(
-                    replace(base, online=online, last_seen=now if online else base.last_seen)
-                )
-                if self._settings.sensor(device_id) is not None:
-                    self._feed(Availability(device_id, online), now)
+                self._availability(device_id, decode_availability(message.payload), now)
             case ActuatorStateRoute(actuator_id=actuator_id):
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
             case IgnoredRoute():
@@ -418,6 +410,48 @@ class Controller:
         )
         self._out.event(record, now)
         log.warning("refused a retained command on %s and cleared it", message.topic)
+
+    def _availability(self, device_id: str, online: bool, now: float) -> None:
+        if device_id in self._security.revoked:  # it cannot clear its trouble
+            raise SecurityRejected("revoked", "the device's login was revoked")
+        known = self._devices.get(device_id)
+        base = known or DeviceRecord(device_id, "unknown", (), None, None, None)
+        self._remember(replace(base, online=online, last_seen=now if online else base.last_seen))
+        if self._settings.sensor(device_id) is not None:
+            self._feed(Availability(device_id, online), now)
+
+    def _sensor_route(self, route: SensorRoute, message: Message, now: float) -> None:
+        sensor_id = route.sensor_id
+        # A signed payload opens to its verified fields, seq included.
+        payload, _ = self._open_signed(sensor_id, message, now)
+        reading = decode_sensor(route.family, route.sensor_type, payload, route.hints)
+        if reading.online is not None and reading.state is None:
+            # Availability said on the state topic (Home Assistant's "unavailable").
+            self._availability(sensor_id, reading.online, now)
+            return
+        self._sensor(sensor_id, route.sensor_type.value, reading, message, now)
+
+    def _shared(
+        self, routes: tuple[SensorRoute | AvailabilityRoute, ...], message: Message, now: float
+    ) -> None:
+        """A topic one device speaks on for several sensors: each sensor's codec reads
+        the message; it is rejected only when it is none of theirs (an unknown RF code)."""
+        unmatched: PayloadError | None = None
+        heard = False
+        for route in routes:
+            if isinstance(route, AvailabilityRoute):
+                self._availability(route.device_id, decode_availability(message.payload), now)
+                heard = True
+                continue
+            try:
+                self._sensor_route(route, message, now)
+                heard = True
+            except PayloadError as exc:
+                if exc.reason != "unmatched":
+                    raise
+                unmatched = exc
+        if not heard and unmatched is not None:
+            raise unmatched
 
     def _open_signed(
         self, sensor_id: str, message: Message, now: float
@@ -457,7 +491,15 @@ class Controller:
                 SensorRecord(now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key)
             )
         # The engine remembers the last seq (the snapshot keeps it) and reports gaps.
-        self._feed(SensorReport(sensor_id, reading.state, reading.seq), now)
+        report = SensorReport(
+            sensor_id,
+            reading.state,
+            seq=reading.seq,
+            tamper=reading.tamper,
+            battery=reading.battery,
+            battery_low=reading.battery_low,
+        )
+        self._feed(report, now)
 
     def _command(self, command: Input, now: float) -> Outcome:
         outcome = self._feed(command, now)
@@ -508,6 +550,10 @@ class Controller:
                     self._notify(effect)
                 case WakeAt(at=at):
                     self._wake = at
+        if any(
+            isinstance(e, RecordEvent) and e.kind in _TROUBLE_EVENTS for e in outcome.effects
+        ) and not any(isinstance(e, PublishState) for e in outcome.effects):
+            self._out.state(self._panel, now)  # the retained status lists the troubles
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
 

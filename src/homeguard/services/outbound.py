@@ -47,6 +47,13 @@ class Outbound:
             "breaches": list(panel.triggered_by) if triggered else [],
             "state": panel.state.value,
             "system_troubles": sorted(part.value for part in panel.system_troubles),
+            # Sensors in trouble (offline, supervision, no_report, low_battery), for
+            # `homeguard status`; restated whenever a trouble comes or goes.
+            "troubles": {
+                sensor_id: status.trouble_name
+                for sensor_id, status in sorted(panel.sensors.items())
+                if status.trouble_name is not None
+            },
             "timestamp": now,
         }
         self._sink.publish(self._topics.status, json.dumps(status), qos=1, retain=True)

@@ -29,6 +29,8 @@ def sensor_status(
             light = "bypassed"
         elif status.trouble is not None:
             light = "offline" if status.trouble.value == "offline" else "trouble"
+        elif status.battery_low:
+            light = "trouble"
         elif status.state is None:
             light = "unknown"
         elif status.state.value in ("MOTION",):
@@ -48,10 +50,10 @@ def sensor_status(
                 "zone": spec.zone_kind.value,
                 "state": status.state.value if status.state is not None else None,
                 "status": light,
-                "trouble": status.trouble.value if status.trouble is not None else None,
+                "trouble": status.trouble_name,
                 "bypassed": bypassed,
                 "online": device.online if device is not None else None,
-                "battery": battery.get(spec.id),
+                "battery": status.battery if status.battery is not None else battery.get(spec.id),
                 "last_seen": last_seen,
             }
         )

@@ -230,8 +230,11 @@ function renderZones() {
   for (const [zone, sensors] of groups) {
     const grid = el("div", { class: "sensors" });
     for (const s of sensors) {
+      const troubles = { no_report: "not heard since start", supervision: "silent too long",
+        low_battery: "low battery" };
       const label = { open: "open", closed: "closed", motion: "motion", offline: "offline",
-        bypassed: "bypassed", trouble: "trouble", unknown: "no report yet" }[s.status];
+        bypassed: "bypassed", trouble: troubles[s.trouble] || "trouble",
+        unknown: "no report yet" }[s.status];
       const battery = s.battery == null ? "" : ` · battery ${Math.round(s.battery)}%`;
       const seen = el("span", { "data-seen": s.last_seen == null ? "" : String(s.last_seen) }, ago(s.last_seen));
       const bypass = el("button", { class: "small", "data-bypass": s.id, "data-value": s.bypassed ? "0" : "1" },
