@@ -264,6 +264,14 @@ class PanelConfig(_Section):
         description="Timings per armed mode; a missing mode or key takes the defaults.",
     )
     lockout: LockoutConfig = Field(default_factory=LockoutConfig, description="Wrong-code lockout.")
+    restart_grace: Seconds = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds after the controller starts during which a sensor's offline "
+        "(often the retained one from before the start) is not news: a sensor that speaks "
+        "again within it raises no trouble and no trip; one that does not is in trouble "
+        "when it ends.",
+    )
     mqtt_commands: Literal["code", "trusted"] = Field(
         default="code",
         description="Commands on <base>/alarm/set: code (need a code like every other way "
@@ -674,6 +682,7 @@ class Config(_Section):
             code_arm_required=panel.code_arm_required,
             swinger_limit=panel.swinger_limit,
             codes=CodePolicy(lockout.max_failures, lockout.window, lockout.duration),
+            restart_grace=panel.restart_grace,
         )
 
 

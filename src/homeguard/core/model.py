@@ -187,6 +187,9 @@ class PanelSettings:
     code_arm_required: bool = True
     swinger_limit: int = 2  # alarm trips per zone per armed period before bypass
     codes: CodePolicy = CodePolicy()
+    # Seconds after a (re)start during which an offline is stale, not news: see
+    # panel.resume.
+    restart_grace: float = 60.0
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -195,6 +198,8 @@ class PanelSettings:
             raise ValueError("duplicate sensor ids")
         if len({u.name for u in self.users}) != len(self.users):
             raise ValueError("duplicate user names")
+        if self.restart_grace < 0:
+            raise ValueError("restart_grace must not be negative")
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
 
     def timing(self, mode: ArmMode) -> ModeTiming:

@@ -77,6 +77,9 @@ class SensorStatus:
     trouble: Trouble | None = None
     trouble_since: float | None = None
     unavailable_tripped: bool = False
+    # An offline heard during the restart grace period: stale until the grace ends,
+    # when it becomes a trouble (from this time) unless the sensor spoke again.
+    offline_since: float | None = None
 
     @property
     def active(self) -> bool:
@@ -100,6 +103,9 @@ class Panel:
     alarm_trips: Mapping[str, int] = field(default_factory=dict)  # per armed period
     code_lock: CodeLock = field(default_factory=CodeLock)
     supervised_since: float = 0.0  # supervision counts silence from here at the earliest
+    # The end of the restart grace period (see `resume`): no sensor trouble or
+    # unavailability trip is raised before it.
+    quiet_until: float = 0.0
     # The last sequence number accepted from each signing device (core.signing): kept
     # with the panel so that a restart does not reopen replays.
     message_seqs: Mapping[str, int] = field(default_factory=dict)
@@ -172,9 +178,22 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
 def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     """After a restart: run what fell due while down, then restate state and actuators.
 
-    Supervision restarts its count at ``now``: silence while we were down is ours.
+    Supervision restarts its count at ``now``: silence while we were down is ours. A
+    restart is not news: for ``settings.restart_grace`` seconds, a sensor that has not
+    spoken since the start gets the benefit of the doubt: its offline (often the
+    retained one from before the start, or one queued in our session) is only noted,
+    and no trouble or unavailability trip is raised for it. If it has not spoken by the
+    end of the grace, it is in trouble from when it was heard offline. A sensor that
+    has spoken since the start is treated as usual.
     """
-    run = _Run(replace(panel, supervised_since=max(panel.supervised_since, now)), settings)
+    run = _Run(
+        replace(
+            panel,
+            supervised_since=max(panel.supervised_since, now),
+            quiet_until=now + settings.restart_grace,
+        ),
+        settings,
+    )
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
     run.effects.append(SetActuator(ActuatorKind.SIREN, run.panel.siren_on))
@@ -208,14 +227,27 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
         timers.append((panel.deadline, None))
     for spec in settings.sensors:
         status = panel.sensor(spec.id)
+        due: float | None = None
         if status.trouble is None:
-            if spec.supervision is not None:
+            if status.offline_since is not None:
+                due = panel.quiet_until
+            elif spec.supervision is not None:
                 heard = max(status.last_seen or panel.supervised_since, panel.supervised_since)
-                timers.append((heard + spec.supervision, spec.id))
+                due = heard + spec.supervision
         elif spec.trigger_unavailable and not status.unavailable_tripped:
             assert status.trouble_since is not None
-            timers.append((status.trouble_since + spec.unavailable_debounce, spec.id))
+            due = status.trouble_since + spec.unavailable_debounce
+        if due is not None:
+            if not _spoke_since_start(panel, settings, status):
+                due = max(due, panel.quiet_until)  # the benefit of the doubt, see resume
+            timers.append((due, spec.id))
     return timers
+
+
+def _spoke_since_start(panel: Panel, settings: PanelSettings, status: SensorStatus) -> bool:
+    """Whether the sensor was heard from (online, or a message) since the last start."""
+    started = panel.quiet_until - settings.restart_grace
+    return status.last_seen is not None and status.last_seen >= started
 
 
 class _Run:
@@ -296,7 +328,9 @@ class _Run:
 
     def sensor_timer(self, sensor_id: str, t: float) -> None:
         status = self.panel.sensor(sensor_id)
-        if status.trouble is None:
+        if status.trouble is None and status.offline_since is not None:
+            self.raise_trouble(sensor_id, Trouble.OFFLINE, t, since=status.offline_since)
+        elif status.trouble is None:
             self.raise_trouble(sensor_id, Trouble.SUPERVISION, t)
         else:
             self.set_sensor(sensor_id, replace(status, unavailable_tripped=True))
@@ -331,14 +365,31 @@ class _Run:
             self.clear_trouble(report.sensor_id, now)
             status = self.panel.sensor(report.sensor_id)
             self.set_sensor(report.sensor_id, replace(status, last_seen=now))
-        elif self.panel.sensor(report.sensor_id).trouble is None:
+            return
+        status = self.panel.sensor(report.sensor_id)
+        if status.trouble is not None or status.offline_since is not None:
+            return
+        if now < self.panel.quiet_until and not _spoke_since_start(
+            self.panel, self.settings, status
+        ):  # stale until the grace period says otherwise
+            self.set_sensor(report.sensor_id, replace(status, offline_since=now))
+        else:
             self.raise_trouble(report.sensor_id, Trouble.OFFLINE, now)
 
-    def raise_trouble(self, sensor_id: str, trouble: Trouble, t: float) -> None:
+    def raise_trouble(
+        self, sensor_id: str, trouble: Trouble, t: float, since: float | None = None
+    ) -> None:
+        """Raise ``trouble`` at ``t``; it counts (for trigger_unavailable) from ``since``."""
         status = self.panel.sensor(sensor_id)
         self.set_sensor(
             sensor_id,
-            replace(status, trouble=trouble, trouble_since=t, unavailable_tripped=False),
+            replace(
+                status,
+                trouble=trouble,
+                trouble_since=t if since is None else since,
+                unavailable_tripped=False,
+                offline_since=None,
+            ),
         )
         message = (
             f"sensor {sensor_id} is offline"
@@ -350,6 +401,9 @@ class _Run:
 
     def clear_trouble(self, sensor_id: str, now: float) -> None:
         status = self.panel.sensor(sensor_id)
+        if status.offline_since is not None:  # back within the grace period: no news
+            status = replace(status, offline_since=None)
+            self.set_sensor(sensor_id, status)
         if status.trouble is None:
             return
         self.set_sensor(

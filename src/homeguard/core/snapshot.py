@@ -27,6 +27,7 @@ def dump(panel: Panel) -> str:
         "alarm_trips": dict(sorted(panel.alarm_trips.items())),
         "code_lock": asdict(panel.code_lock),
         "supervised_since": panel.supervised_since,
+        "quiet_until": panel.quiet_until,
         "message_seqs": dict(sorted(panel.message_seqs.items())),
     }
     return json.dumps(data, separators=(",", ":"))
@@ -59,6 +60,7 @@ def load(text: str, settings: PanelSettings) -> Panel:
                 lockouts=int(lock["lockouts"]),
             ),
             supervised_since=float(data["supervised_since"]),
+            quiet_until=float(data.get("quiet_until", 0.0)),  # absent before restart grace
             message_seqs={  # absent from snapshots older than signing
                 str(sid): int(n) for sid, n in data.get("message_seqs", {}).items()
             },
@@ -74,4 +76,5 @@ def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
         trouble=Trouble(raw["trouble"]) if raw["trouble"] else None,
         trouble_since=None if raw["trouble_since"] is None else float(raw["trouble_since"]),
         unavailable_tripped=bool(raw["unavailable_tripped"]),
+        offline_since=None if raw.get("offline_since") is None else float(raw["offline_since"]),
     )
