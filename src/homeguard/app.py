@@ -41,6 +41,7 @@ from homeguard.services.provisioning import (
 log = logging.getLogger("homeguard")
 
 LOOPBACK = "127.0.0.1"
+STOP_FLUSH = 1.0  # seconds a stopping service waits for the broker to take its last words
 
 
 def default_data_dir() -> Path:
@@ -264,9 +265,10 @@ def serve_dashboard(
 
 
 def _stop_client(client: MqttClient, availability_topic: str) -> None:
+    """Say offline and disconnect. Waits for the broker only while connected, and
+    briefly: without a broker, the Last Will says offline for us."""
     client.publish(availability_topic, "offline", qos=1, retain=True)
-    client.wait_published(5.0)
-    client.stop()
+    client.stop(timeout=STOP_FLUSH)
 
 
 def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = None) -> None:
@@ -330,8 +332,7 @@ def _run_actuator(actuators: Actuators, client: MqttClient, stop: threading.Even
     try:
         actuators.run(client, stop)
     finally:
-        client.wait_published(5.0)
-        client.stop()
+        client.stop(timeout=STOP_FLUSH)
 
 
 def _thread(

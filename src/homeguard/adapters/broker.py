@@ -297,6 +297,9 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
+                # Its own process group: Ctrl-C in a terminal must not take the broker
+                # away from the services still stopping; whoever started it stops it.
+                process_group=0,
             )
         broker = cls(kind="mosquitto", port=port, data_dir=data_dir, process=process)
         tls = security is not None and security.tls is not None
