@@ -25,6 +25,7 @@ from homeguard.adapters.codecs import Family, decode_sensor
 from homeguard.adapters.mqtt import Message
 from homeguard.app import (
     Site,
+    check_sole_controller,
     default_data_dir,
     needs_local_broker,
     quiet_client,
@@ -212,6 +213,8 @@ def _up(args: argparse.Namespace) -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         broker = start_local_broker(site) if needs_local_broker(site) else None
+        # One controller per site: refuse here, before anything else is started.
+        check_sole_controller(site, probe_broker=broker is None)
         address = site.broker_address()
         print(
             f"homeguard {__version__}: broker {address.host}:{address.port}"

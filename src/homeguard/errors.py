@@ -9,6 +9,7 @@
     │                          signature, replayed, stale): also a "security" event
     ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
     ├── StoreError             the event store failed: the controller stops acknowledging
+    ├── ControllerRunning      a controller for this site is alive already: stop it first
     └── BrokerError            the MQTT broker could not be reached or refused us
         └── BrokerUnavailable  nothing answers at the configured address
 
@@ -52,6 +53,11 @@ class CommandRejected(HomeguardError):
 
 class StoreError(HomeguardError):
     """The event store could not read or write."""
+
+
+class ControllerRunning(HomeguardError):
+    """Another controller for the site is alive (its lock is held, or it answers on the
+    broker); the message names it."""
 
 
 class BrokerError(HomeguardError):

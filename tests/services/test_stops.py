@@ -180,3 +180,20 @@ def test_the_last_panel_state_is_committed(home: Path, tmp_path: Path, send: Sig
         raise
     stop_and_check(up, send, str(data_dir), log)
     assert snapshot_state(home, data_dir) is PanelState.ARMING
+
+
+def test_services_stop_by_themselves_when_up_is_killed(home: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    log = tmp_path / "up.log"
+    up = start_up(home, data_dir, log)
+    marker = f"--data-dir {data_dir}"  # the services, not the broker
+    try:
+        wait_until(lambda: "controller connected" in log.read_text(), timeout=30)
+        wait_until(lambda: len(processes_of(marker)) == 4, timeout=30, what="up and 3 services")
+        up.kill()  # kill -9: nobody left to stop them
+        up.wait()
+        wait_until(lambda: not processes_of(marker), timeout=STOP_LIMIT, what="services gone")
+    finally:
+        for pid, _command in processes_of(str(data_dir)):  # the broker it had started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)

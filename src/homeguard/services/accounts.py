@@ -16,10 +16,12 @@ actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm
               ``announce`` and ``availability``           or ``.../light`` (or its
                                                           topic), its own subtree
 controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
-              ``<base>/security/status``, the actuators'  to (sensors, devices,
-              command topics                              ``alarm/set``, states)
+              ``<base>/alarm/controller`` (heartbeat),    to (sensors, devices,
+              ``<base>/security/status``, the actuators'  ``alarm/set``, states)
+              command topics
 user          ``<base>/alarm/set`` only                   the panel's state, events,
-                                                          status and availability
+                                                          status, availability and
+                                                          the controller's heartbeat
 ============  ==========================================  ==========================
 
 Pure: no files, no sockets.
@@ -95,6 +97,7 @@ def site_accounts(config: Config) -> list[Account]:
         site.alarm_event,
         site.status,
         site.controller_availability,
+        site.controller_heartbeat,
         site.availability("+"),
         site.actuator_state("+"),
     )
@@ -123,6 +126,7 @@ def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Accoun
                 site.alarm_state,
                 site.alarm_event,
                 site.controller_availability,
+                site.controller_heartbeat,
                 site.status,
                 *commands,
             ]
