@@ -612,6 +612,8 @@ class MqttClient:
             self._refused = BrokerError(message)
 
     def _handle_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        with self._lock:
+            self._kicks = 0  # the broker itself was away: no rival closed our sessions
         self._schedule_reconnect()
 
     def _handle_disconnect(
@@ -644,8 +646,8 @@ class MqttClient:
             if kicks == _KICKS_TO_REPORT and was_connected:
                 _log.error(
                     "MQTT broker at %s closed the session of %r %d times right after "
-                    "accepting it: another client is using this client id (a second "
-                    "instance, or a takeover); reconnecting",
+                    "accepting it: most likely another client is using this client id (a "
+                    "second instance, or a takeover); reconnecting",
                     self.address,
                     self.client_id,
                     kicks,
