@@ -667,3 +667,11 @@ def test_default_config_path_prefers_a_local_file(tmp_path: Path) -> None:
     local = tmp_path / "homeguard.yaml"
     local.write_text("{}\n", encoding="utf-8")
     assert default_config_path(tmp_path) == local
+
+
+def test_restart_grace_reaches_the_engine_and_is_never_negative() -> None:
+    assert parse_config("sensors: []\n").panel_settings().restart_grace == 60.0
+    config = parse_config("panel: {restart_grace: 15}\n")
+    assert config.panel_settings().restart_grace == 15.0
+    with pytest.raises(ConfigError, match=r"line 1: panel\.restart_grace"):
+        parse_config("panel: {restart_grace: -1}\n")

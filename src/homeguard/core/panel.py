@@ -103,8 +103,8 @@ class Panel:
     alarm_trips: Mapping[str, int] = field(default_factory=dict)  # per armed period
     code_lock: CodeLock = field(default_factory=CodeLock)
     supervised_since: float = 0.0  # supervision counts silence from here at the earliest
-    # The end of the restart grace period (see `resume`): no sensor trouble or
-    # unavailability trip is raised before it.
+    # The end of the restart grace period (see `resume`): before it, no trouble or
+    # unavailability trip is raised for a sensor not heard from since the start.
     quiet_until: float = 0.0
     # The last sequence number accepted from each signing device (core.signing): kept
     # with the panel so that a restart does not reopen replays.
