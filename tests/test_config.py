@@ -691,3 +691,11 @@ def test_lockout_cap_bypass_policy_and_cover_name_reach_the_panel() -> None:
     assert settings.codes.max_lockout == 300 and settings.bypass_while_armed
     duress = settings.users[1]
     assert duress.name == "coerced" and duress.shown_name == "alice"
+
+
+def test_restart_grace_reaches_the_engine_and_is_never_negative() -> None:
+    assert parse_config("sensors: []\n").panel_settings().restart_grace == 60.0
+    config = parse_config("panel: {restart_grace: 15}\n")
+    assert config.panel_settings().restart_grace == 15.0
+    with pytest.raises(ConfigError, match=r"line 1: panel\.restart_grace"):
+        parse_config("panel: {restart_grace: -1}\n")

@@ -6,6 +6,7 @@ import logging
 import os
 import queue
 import random
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,19 +18,21 @@ from typing import Any
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
 from homeguard.adapters.clock import wall_clock
+from homeguard.adapters.lockfile import FileLock, lock_holder
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
 from homeguard.adapters.store import EventStore
 from homeguard.adapters.topics import SiteTopics, TopicMap
 from homeguard.config import Config
 from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
-from homeguard.errors import HomeguardError
+from homeguard.errors import BrokerError, ControllerRunning, HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
+from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import (
     broker_security,
     load_credentials,
@@ -43,6 +46,7 @@ from homeguard.services.provisioning import (
 log = logging.getLogger("homeguard")
 
 LOOPBACK = "127.0.0.1"
+STOP_FLUSH = 1.0  # seconds a stopping service waits for the broker to take its last words
 
 
 def default_data_dir() -> Path:
@@ -182,13 +186,71 @@ def start_local_broker(site: Site) -> LocalBroker:
 # ------------------------------------------------------------------------ services
 
 
+def controller_lock(site: Site) -> Path:
+    return site.data_dir / "controller.lock"
+
+
+def check_sole_controller(site: Site, *, probe_broker: bool = True) -> None:
+    """Raise `ControllerRunning`, naming it, when a controller for ``site`` is alive:
+    its lock in the data directory is held, or (``probe_broker``) the broker says it
+    is online and its heartbeat is heard (see services.presence)."""
+    holder = lock_holder(controller_lock(site))
+    if holder is not None:
+        raise ControllerRunning(_running(site, holder))
+    if probe_broker:
+        _probe_broker(site)
+
+
+def _probe_broker(site: Site) -> None:
+    topics = site.topics
+    subscriptions = [(topics.controller_availability, 1), (topics.controller_heartbeat, 0)]
+    try:
+        with quiet_client(site, "probe", subscriptions) as client:
+            running = live_controller(client.messages, topics)
+    except BrokerError as exc:  # cannot tell: the lock and the session watch remain
+        log.warning("could not look for another controller on the broker: %s", exc)
+        return
+    if running is not None:
+        raise ControllerRunning(_running(site, running.describe()))
+
+
+def _running(site: Site, who: str) -> str:
+    address = site.broker_address()
+    return (
+        f"a controller for site {site.topics.base!r} on {address.host}:{address.port} "
+        f"is already running ({who}): stop it first"
+    )
+
+
+def _claim_site(site: Site, stack: ExitStack) -> Identity:
+    """Take the site's controller lock for the life of ``stack``, after checking that no
+    controller is alive elsewhere; raises `ControllerRunning`."""
+    identity = Identity(
+        client_id=site.config.mqtt.client_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        started=wall_clock(),
+        data_dir=str(site.data_dir),
+    )
+    lock = FileLock(controller_lock(site), identity.describe())
+    holder = lock.try_acquire()
+    if holder is not None:
+        raise ControllerRunning(_running(site, holder))
+    stack.callback(lock.release)
+    _probe_broker(site)
+    return identity
+
+
 @contextmanager
 def connected_controller(site: Site) -> Iterator[Controller]:
-    """A controller with its store open and its client connected; closed on exit."""
+    """A controller with its store open and its client connected; closed on exit.
+
+    Raises `ControllerRunning` when another controller for the site is alive."""
     topics = site.topics
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
     inbox: Inbox = queue.Queue()
     with ExitStack() as stack:
+        identity = _claim_site(site, stack)
         store = stack.enter_context(site.open_store())
         client = site.client(
             site.config.mqtt.client_id,
@@ -201,6 +263,13 @@ def connected_controller(site: Site) -> Iterator[Controller]:
         )
         client.start()
         stack.callback(_stop_client, client, topics.controller_availability)
+        beating = threading.Event()
+        stack.callback(beating.set)  # stops before the client does
+        _thread(
+            "controller-heartbeat",
+            partial(heartbeat, client, topics.controller_heartbeat, identity),
+            beating,
+        )
         address = site.broker_address()
         log.info("controller connected to %s, base topic %r", address, topics.base)
         yield Controller(
@@ -292,9 +361,10 @@ def serve_dashboard(
 
 
 def _stop_client(client: MqttClient, availability_topic: str) -> None:
+    """Say offline and disconnect. Waits for the broker only while connected, and
+    briefly: without a broker, the Last Will says offline for us."""
     client.publish(availability_topic, "offline", qos=1, retain=True)
-    client.wait_published(5.0)
-    client.stop()
+    client.stop(timeout=STOP_FLUSH)
 
 
 def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = None) -> None:
@@ -358,8 +428,7 @@ def _run_actuator(actuators: Actuators, client: MqttClient, stop: threading.Even
     try:
         actuators.run(client, stop)
     finally:
-        client.wait_published(5.0)
-        client.stop()
+        client.stop(timeout=STOP_FLUSH)
 
 
 def _thread(

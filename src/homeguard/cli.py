@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import queue
 import re
 import signal
@@ -25,6 +26,7 @@ from homeguard.adapters.mqtt import Message
 from homeguard.adapters.topics import availability_topics
 from homeguard.app import (
     Site,
+    check_sole_controller,
     default_data_dir,
     needs_local_broker,
     quiet_client,
@@ -206,7 +208,19 @@ def _site(args: argparse.Namespace) -> Site:
     return Site(config, args.data_dir or default_data_dir(), override)
 
 
+# Set by `homeguard up` for the services it starts: they run in process groups of their
+# own (so that Ctrl-C reaches `up` alone, which stops them in order) and stop by
+# themselves if `up` disappears without stopping them.
+SUPERVISOR_ENV = "HOMEGUARD_SUPERVISOR_PID"
+# `up` stops everything within this many seconds of a signal: the controller first
+# (within CONTROLLER_STOP), so that it never sees the devices' Last Wills as news.
+STOP_BUDGET = 4.5
+CONTROLLER_STOP = 2.5
+
+
 def _until_signalled() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (which then raise nothing), or when the `up`
+    that started this service is gone."""
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -214,60 +228,97 @@ def _until_signalled() -> threading.Event:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if supervisor is not None and supervisor.isdigit():
+        threading.Thread(
+            target=_stop_when_orphaned, args=(int(supervisor), stop), daemon=True
+        ).start()
     return stop
+
+
+def _stop_when_orphaned(supervisor: int, stop: threading.Event) -> None:
+    while os.getppid() == supervisor:
+        if stop.wait(0.5):
+            return
+    log.warning("homeguard up (pid %d) is gone: stopping", supervisor)
+    stop.set()
 
 
 # ------------------------------------------------------------------------ services
 
 
 def _up(args: argparse.Namespace) -> int:
+    # Signals only set ``stop`` from here on: a start-up step is never torn in half, and
+    # whatever was started is stopped in the finally clause.
+    stop = _until_signalled()
     site = _site(args)
     demo = _is_demo(args)
     if demo:
         print(_DEMO_BANNER.format(path=bundled_example()), file=sys.stderr, flush=True)
-    broker = start_local_broker(site) if needs_local_broker(site) else None
-    address = site.broker_address()
-    print(
-        f"homeguard {__version__}: broker {address.host}:{address.port}"
-        + (f" ({broker.kind}, started here)" if broker else "")
-        + f", data in {site.data_dir}",
-        flush=True,
-    )
-    base = [sys.executable, "-m", "homeguard"]
-    shared = ["--data-dir", str(site.data_dir), "--broker", f"{address.host}:{address.port}"]
-    if args.config is not None:
-        shared += ["--config", str(args.config)]
-    services = ["controller", "actuators"]
-    if site.config.simulation.enabled:
-        services.append("simulate")
-    stop = _until_signalled()
-    controller_flags = ["--broker-started-here"] if broker is not None else []  # no check
-    if demo:
-        controller_flags.append("--demo")
-    children = [
-        subprocess.Popen(
-            [*base, name, *shared, *(controller_flags if name == "controller" else [])]
-        )
-        for name in services
-    ]
+    broker = None
+    children: list[subprocess.Popen[bytes]] = []
     try:
+        broker = start_local_broker(site) if needs_local_broker(site) else None
+        # One controller per site: refuse here, before anything else is started.
+        check_sole_controller(site, probe_broker=broker is None)
+        address = site.broker_address()
+        print(
+            f"homeguard {__version__}: broker {address.host}:{address.port}"
+            + (f" ({broker.kind}, started here)" if broker else "")
+            + f", data in {site.data_dir}",
+            flush=True,
+        )
+        base = [sys.executable, "-m", "homeguard"]
+        shared = ["--data-dir", str(site.data_dir), "--broker", f"{address.host}:{address.port}"]
+        if args.config is not None:
+            shared += ["--config", str(args.config)]
+        services = ["controller", "actuators"]  # the controller first: see _stop_services
+        if site.config.simulation.enabled:
+            services.append("simulate")
+        env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
+        controller_flags = ["--broker-started-here"] if broker is not None else []  # no check
+        if demo:
+            controller_flags.append("--demo")
+        for name in services:
+            if stop.is_set():
+                break
+            flags = controller_flags if name == "controller" else []
+            children.append(
+                subprocess.Popen([*base, name, *shared, *flags], env=env, process_group=0)
+            )
         while not stop.wait(0.5):
             if any(child.poll() is not None for child in children):
                 print("homeguard: a service stopped; stopping the others", file=sys.stderr)
                 break
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        deadline = time.monotonic() + STOP_BUDGET
+        _stop_services(children, deadline)
         if broker is not None:
-            broker.stop()
+            broker.stop(timeout=max(0.1, deadline + 0.4 - time.monotonic()))
     failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed and not stop.is_set() else 0
+
+
+def _stop_services(children: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    """Stop the controller, then the devices: the controller commits its last turn and
+    says offline before the devices' Last Wills could reach it. What outlives its share
+    of ``deadline`` is killed (the store is consistent at every commit)."""
+    first, rest = children[:1], children[1:]
+    _terminate(first, min(deadline, time.monotonic() + CONTROLLER_STOP))
+    _terminate(rest, deadline)
+
+
+def _terminate(children: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time: killed", child.args)
+            child.kill()
+            child.wait()
 
 
 def _controller(args: argparse.Namespace) -> int:

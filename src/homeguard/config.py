@@ -305,6 +305,14 @@ class PanelConfig(_Section):
         description="Let a user with disarm rights bypass a zone while the panel is not "
         "disarmed; off: bypassing is refused until disarmed (lifting a bypass never is).",
     )
+    restart_grace: Seconds = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds after the controller starts during which a sensor's offline "
+        "(often the retained one from before the start) is not news: a sensor that speaks "
+        "again within it raises no trouble and no trip; one that does not is in trouble "
+        "when it ends.",
+    )
     mqtt_commands: Literal["code", "trusted"] = Field(
         default="code",
         description="Commands on <base>/alarm/set: code (need a code like every other way "
@@ -838,6 +846,7 @@ class Config(_Section):
                 lockout.max_failures, lockout.window, lockout.duration, lockout.max_duration
             ),
             report_grace=panel.report_grace,
+            restart_grace=panel.restart_grace,
         )
 
 

@@ -12,6 +12,7 @@
     │   │                      know): not worth retrying as is
     │   └── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
     │                          error): the controller keeps the records and retries
+    ├── ControllerRunning      a controller for this site is alive already: stop it first
     └── BrokerError            the MQTT broker could not be reached or refused us
         └── BrokerUnavailable  nothing answers at the configured address
 
@@ -60,6 +61,11 @@ class StoreError(HomeguardError):
 class StoreUnavailable(StoreError):
     """The event store cannot write for now (disk full, read-only file, database locked,
     I/O error): the same write may succeed later."""
+
+
+class ControllerRunning(HomeguardError):
+    """Another controller for the site is alive (its lock is held, or it answers on the
+    broker); the message names it."""
 
 
 class BrokerError(HomeguardError):

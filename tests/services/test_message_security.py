@@ -65,6 +65,7 @@ def house(tmp_path: Path, mqtt_commands: str = "code") -> Config:
 
 class FakeClient:
     connection_count = 1
+    session_contested = False
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes | str]] = []

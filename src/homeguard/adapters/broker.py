@@ -336,6 +336,9 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
+                # Its own process group: Ctrl-C in a terminal must not take the broker
+                # away from the services still stopping; whoever started it stops it.
+                process_group=0,
             )
         # Our own pid file (Mosquitto writes one only as a daemon): `reload_local_broker`.
         (data_dir / PID_FILE).write_text(f"{process.pid}\n")

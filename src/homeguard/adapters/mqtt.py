@@ -28,6 +28,11 @@ needs on top of it:
   algorithm and delayed ACKs; and on Linux TCP_QUICKACK, re-armed after every packet
   received, so that a broker with Nagle on (Mosquitto's default) is not kept waiting
   for our TCP ACK until our acknowledgements follow a commit (docs/performance.md);
+* a session taken over noticed: MQTT 3.1.1 brokers close the older of two connections
+  with one client id, without a reason. A connection the broker closes within
+  ``_KICK_WINDOW`` s of accepting it, ``_KICKS_TO_REPORT`` times in a row, means another
+  client uses our id (a second instance, or a takeover): it is logged once, as an
+  error, and `MqttClient.session_contested` says so until a connection lasts;
 * paho and socket errors translated into `homeguard.errors` types.
 
 Thread model: paho runs its network loop in one background thread (``loop_start``); the
@@ -73,6 +78,11 @@ _SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again 
 # it again after reconnecting, for ever.
 MAX_PAYLOAD = 256 * 1024
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+# A connection closed by the broker this soon after it accepted it was probably closed
+# for another client with our id; so many in a row and we say so.
+_KICK_WINDOW = 5.0
+_KICKS_TO_REPORT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +214,8 @@ class MqttClient:
         self._state = "new"  # new -> running -> stopped
         self._connected = False
         self._connection_count = 0
+        self._connected_at = 0.0  # monotonic time of the last accepted connection
+        self._kicks = 0  # connections in a row closed within _KICK_WINDOW of the CONNACK
         self._ready = threading.Event()  # connected and subscribed
         self._refused: BrokerError | None = None  # a refusal that retrying will not fix
         self._subscribe_mid: int | None = None
@@ -348,6 +360,17 @@ class MqttClient:
         outage fell between the looks (``connected`` was True both times).
         """
         return self._connection_count
+
+    @property
+    def session_contested(self) -> bool:
+        """True while another client seems to use our client id: the broker closed our
+        last connections right after accepting them, and the current one (if any) has
+        not lasted ``_KICK_WINDOW`` s yet."""
+        with self._lock:
+            if self._kicks < _KICKS_TO_REPORT:
+                return False
+            lasting = self._connected and time.monotonic() - self._connected_at >= _KICK_WINDOW
+            return not lasting
 
     @property
     def dropped(self) -> int:
@@ -596,6 +619,7 @@ class MqttClient:
         with self._lock:
             self._replaying = bool(self._inflight)
             self._connection_count += 1
+            self._connected_at = time.monotonic()
         self._set_connected(True)
         self._pump()
 
@@ -617,6 +641,8 @@ class MqttClient:
             self._refused = BrokerError(message)
 
     def _handle_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
+        with self._lock:
+            self._kicks = 0  # the broker itself was away: no rival closed our sessions
         self._schedule_reconnect()
 
     def _handle_disconnect(
@@ -637,12 +663,27 @@ class MqttClient:
             self._dropped += lost
             stopping = self._state != "running"
             self._published.notify_all()
+            kicks = self._kicks
+            if was_connected and not stopping:
+                lived = time.monotonic() - self._connected_at
+                kicks = self._kicks = self._kicks + 1 if lived < _KICK_WINDOW else 0
         if lost:
             _log.warning("MQTT connection lost: %d QoS 0 message(s) dropped", lost)
         self._set_connected(False)
         if not stopping:
             self._schedule_reconnect()
-            if was_connected:
+            if kicks == _KICKS_TO_REPORT and was_connected:
+                _log.error(
+                    "MQTT broker at %s closed the session of %r %d times right after "
+                    "accepting it: most likely another client is using this client id (a "
+                    "second instance, or a takeover); reconnecting",
+                    self.address,
+                    self.client_id,
+                    kicks,
+                )
+            elif kicks > _KICKS_TO_REPORT:
+                _log.debug("MQTT session of %r closed again (%s)", self.client_id, reason)
+            elif was_connected:
                 _log.warning("MQTT connection to %s lost (%s); reconnecting", self.address, reason)
 
     def _handle_subscribe(

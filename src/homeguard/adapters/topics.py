@@ -87,6 +87,11 @@ class SiteTopics:
         return f"{self.base}/alarm/availability"
 
     @property
+    def controller_heartbeat(self) -> str:
+        """Who runs the site's controller, said live (QoS 0, not retained) by it."""
+        return f"{self.base}/alarm/controller"
+
+    @property
     def status(self) -> str:
         return f"{self.base}/security/status"
 

@@ -214,6 +214,9 @@ class PanelSettings:
     # Seconds after the controller starts by which every sensor that is not event_only
     # must have been heard, or it is in trouble (no_report); None: no such check.
     report_grace: float | None = None
+    # Seconds after a (re)start during which an offline is stale, not news: see
+    # panel.resume.
+    restart_grace: float = 60.0
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -222,6 +225,8 @@ class PanelSettings:
             raise ValueError("duplicate sensor ids")
         if len({u.name for u in self.users}) != len(self.users):
             raise ValueError("duplicate user names")
+        if self.restart_grace < 0:
+            raise ValueError("restart_grace must not be negative")
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
 
     def timing(self, mode: ArmMode) -> ModeTiming:

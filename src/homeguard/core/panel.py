@@ -101,6 +101,9 @@ class SensorStatus:
     tampered: bool = False  # its tamper signal is set (SensorReport.tamper)
     battery_low: bool = False
     battery: int | None = None  # percent, as last reported
+    # An offline heard during the restart grace period: stale until the grace ends,
+    # when it becomes a trouble (from this time) unless the sensor spoke again.
+    offline_since: float | None = None
 
     @property
     def active(self) -> bool:
@@ -131,6 +134,9 @@ class Panel:
     alarm_trips: Mapping[str, int] = field(default_factory=dict)  # per armed period
     code_lock: CodeLock = field(default_factory=CodeLock)
     supervised_since: float = 0.0  # supervision counts silence from here at the earliest
+    # The end of the restart grace period (see `resume`): before it, no trouble or
+    # unavailability trip is raised for a sensor not heard from since the start.
+    quiet_until: float = 0.0
     # The last sequence number accepted from each device that sends one: the replay
     # floor of a signing device (core.signing) and where gaps are counted from
     # (core.sequence). Kept with the panel so that a restart does neither anew.
@@ -213,9 +219,22 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
 def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     """After a restart: run what fell due while down, then restate state and actuators.
 
-    Supervision restarts its count at ``now``: silence while we were down is ours.
+    Supervision restarts its count at ``now``: silence while we were down is ours. A
+    restart is not news: for ``settings.restart_grace`` seconds, a sensor that has not
+    spoken since the start gets the benefit of the doubt: its offline (often the
+    retained one from before the start, or one queued in our session) is only noted,
+    and no trouble or unavailability trip is raised for it. If it has not spoken by the
+    end of the grace, it is in trouble from when it was heard offline. A sensor that
+    has spoken since the start is treated as usual.
     """
-    run = _Run(replace(panel, supervised_since=max(panel.supervised_since, now)), settings)
+    run = _Run(
+        replace(
+            panel,
+            supervised_since=max(panel.supervised_since, now),
+            quiet_until=now + settings.restart_grace,
+        ),
+        settings,
+    )
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
     run.effects.append(SetActuator(ActuatorKind.SIREN, run.panel.siren_on))
@@ -251,20 +270,23 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
         timers.append((panel.deadline, None))
     for spec in settings.sensors:
         status = panel.sensor(spec.id)
+        due: float | None = None
         if status.trouble is None:
-            if spec.supervision is not None:
-                heard = max(status.last_seen or panel.supervised_since, panel.supervised_since)
-                timers.append((heard + spec.supervision, spec.id))
-            if _awaits_report(panel, settings, spec):
-                assert settings.report_grace is not None
-                timers.append((panel.supervised_since + settings.report_grace, spec.id))
+            if status.offline_since is not None:
+                due = panel.quiet_until
+            else:
+                due = _quiet_deadline(panel, settings, spec, status)
         elif (
             spec.trigger_unavailable
             and not status.unavailable_tripped
             and status.trouble is not Trouble.REVOKED  # our own doing, not an intruder's
         ):
             assert status.trouble_since is not None
-            timers.append((status.trouble_since + spec.unavailable_debounce, spec.id))
+            due = status.trouble_since + spec.unavailable_debounce
+        if due is not None:
+            if not _spoke_since_start(panel, settings, status):
+                due = max(due, panel.quiet_until)  # the benefit of the doubt, see resume
+            timers.append((due, spec.id))
     return timers
 
 
@@ -274,6 +296,27 @@ def _awaits_report(panel: Panel, settings: PanelSettings, spec: SensorSpec) -> b
         return False
     last_seen = panel.sensor(spec.id).last_seen
     return last_seen is None or last_seen < panel.supervised_since
+
+
+def _quiet_deadline(
+    panel: Panel, settings: PanelSettings, spec: SensorSpec, status: SensorStatus
+) -> float | None:
+    """When a sensor that is in no trouble will be, if it stays silent: its supervision
+    interval, or the report grace for one not heard since the start; None: never."""
+    due: list[float] = []
+    if spec.supervision is not None:
+        heard = max(status.last_seen or panel.supervised_since, panel.supervised_since)
+        due.append(heard + spec.supervision)
+    if _awaits_report(panel, settings, spec):
+        assert settings.report_grace is not None
+        due.append(panel.supervised_since + settings.report_grace)
+    return min(due) if due else None
+
+
+def _spoke_since_start(panel: Panel, settings: PanelSettings, status: SensorStatus) -> bool:
+    """Whether the sensor was heard from (online, or a message) since the last start."""
+    started = panel.quiet_until - settings.restart_grace
+    return status.last_seen is not None and status.last_seen >= started
 
 
 class _Run:
@@ -356,10 +399,12 @@ class _Run:
         status = self.panel.sensor(sensor_id)
         spec = self.settings.sensor(sensor_id)
         assert spec is not None
-        if status.trouble is None:
+        if status.trouble is None and status.offline_since is not None:
+            self.raise_trouble(sensor_id, Trouble.OFFLINE, t, since=status.offline_since)
+        elif status.trouble is None:
             grace = self.settings.report_grace
             unheard = _awaits_report(self.panel, self.settings, spec)
-            if unheard and grace is not None and t == self.panel.supervised_since + grace:
+            if unheard and grace is not None and t >= self.panel.supervised_since + grace:
                 self.raise_trouble(sensor_id, Trouble.NO_REPORT, t)
             else:
                 self.raise_trouble(sensor_id, Trouble.SUPERVISION, t)
@@ -452,7 +497,15 @@ class _Run:
             self.clear_trouble(report.sensor_id, now)
             status = self.panel.sensor(report.sensor_id)
             self.set_sensor(report.sensor_id, replace(status, last_seen=now))
-        elif self.panel.sensor(report.sensor_id).trouble is None:
+            return
+        status = self.panel.sensor(report.sensor_id)
+        if status.trouble is not None or status.offline_since is not None:
+            return
+        if now < self.panel.quiet_until and not _spoke_since_start(
+            self.panel, self.settings, status
+        ):  # stale until the grace period says otherwise
+            self.set_sensor(report.sensor_id, replace(status, offline_since=now))
+        else:
             self.raise_trouble(report.sensor_id, Trouble.OFFLINE, now)
 
     def revoked(self, event: Revoked, now: float) -> None:
@@ -461,11 +514,20 @@ class _Run:
         if self.panel.sensor(event.sensor_id).trouble is not Trouble.REVOKED:
             self.raise_trouble(event.sensor_id, Trouble.REVOKED, now)
 
-    def raise_trouble(self, sensor_id: str, trouble: Trouble, t: float) -> None:
+    def raise_trouble(
+        self, sensor_id: str, trouble: Trouble, t: float, since: float | None = None
+    ) -> None:
+        """Raise ``trouble`` at ``t``; it counts (for trigger_unavailable) from ``since``."""
         status = self.panel.sensor(sensor_id)
         self.set_sensor(
             sensor_id,
-            replace(status, trouble=trouble, trouble_since=t, unavailable_tripped=False),
+            replace(
+                status,
+                trouble=trouble,
+                trouble_since=t if since is None else since,
+                unavailable_tripped=False,
+                offline_since=None,
+            ),
         )
         message = f"sensor {sensor_id} {_TROUBLE_TEXT[trouble]}"
         self.event(EventKind.TROUBLE, message, sensor=sensor_id, trouble=trouble.value)
@@ -473,6 +535,9 @@ class _Run:
 
     def clear_trouble(self, sensor_id: str, now: float) -> None:
         status = self.panel.sensor(sensor_id)
+        if status.offline_since is not None:  # back within the grace period: no news
+            status = replace(status, offline_since=None)
+            self.set_sensor(sensor_id, status)
         if status.trouble is None:
             return
         self.set_sensor(

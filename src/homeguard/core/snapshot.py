@@ -28,6 +28,7 @@ def dump(panel: Panel) -> str:
         "alarm_trips": dict(sorted(panel.alarm_trips.items())),
         "code_lock": asdict(panel.code_lock),
         "supervised_since": panel.supervised_since,
+        "quiet_until": panel.quiet_until,
         "message_seqs": dict(sorted(panel.message_seqs.items())),
         "system_troubles": {part.value: t for part, t in sorted(panel.system_troubles.items())},
     }
@@ -61,6 +62,7 @@ def load(text: str, settings: PanelSettings) -> Panel:
                 lockouts=int(lock["lockouts"]),
             ),
             supervised_since=float(data["supervised_since"]),
+            quiet_until=float(data.get("quiet_until", 0.0)),  # absent before restart grace
             message_seqs={  # absent from snapshots older than signing
                 str(sid): int(n) for sid, n in data.get("message_seqs", {}).items()
             },
@@ -82,4 +84,5 @@ def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
         tampered=bool(raw.get("tampered", False)),  # absent from older snapshots
         battery_low=bool(raw.get("battery_low", False)),
         battery=None if raw.get("battery") is None else int(raw["battery"]),
+        offline_since=None if raw.get("offline_since") is None else float(raw["offline_since"]),
     )

@@ -16,11 +16,13 @@ actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm
               ``announce`` and ``availability``           or ``.../light`` (or its
                                                           topic), its own subtree
 controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
-              ``<base>/security/status``, the actuators'  to (sensors, devices,
-              command topics, ``<base>/alarm/set`` (only  ``alarm/set``, states)
+              ``<base>/alarm/controller`` (heartbeat),    to (sensors, devices,
+              ``<base>/security/status``, the actuators'  ``alarm/set``, states)
+              command topics, ``<base>/alarm/set`` (only
               to clear a retained command)
 user          ``<base>/alarm/set`` only                   the panel's state, events,
-                                                          status and availability
+                                                          status, availability and
+                                                          the controller's heartbeat
 ============  ==========================================  ==========================
 
 Pure: no files, no sockets.
@@ -93,6 +95,7 @@ def site_accounts(config: Config) -> list[Account]:
         site.alarm_event,
         site.status,
         site.controller_availability,
+        site.controller_heartbeat,
         site.availability("+"),
         site.actuator_state("+"),
     )
@@ -121,6 +124,7 @@ def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Accoun
                 site.alarm_state,
                 site.alarm_event,
                 site.controller_availability,
+                site.controller_heartbeat,
                 site.status,
                 site.alarm_set,  # to clear a retained command (never to send one)
                 *commands,

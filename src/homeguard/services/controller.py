@@ -75,6 +75,7 @@ IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
 FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
 _TROUBLE_EVENTS = frozenset({EventKind.TROUBLE, EventKind.RESTORED})
+SESSION_TAKEN_OVER = "session_taken_over"  # the trouble of a contested MQTT session
 
 
 class Publisher(Protocol):
@@ -82,6 +83,8 @@ class Publisher(Protocol):
 
     @property
     def connection_count(self) -> int: ...
+    @property
+    def session_contested(self) -> bool: ...
     def publish(
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
     ) -> None: ...
@@ -182,6 +185,7 @@ class Controller:
         self._turn = _Turn()
         self._dirty = False
         self._connections = 0
+        self._contested = False  # another client keeps taking our MQTT session
         self._devices: dict[str, DeviceRecord] = {}
         self.stats = Stats(started_at=clock())
 
@@ -285,8 +289,34 @@ class Controller:
             # A new connection (a broker restart may have lost what was retained).
             self._connections = connections
             self._announce(now)
+        if self._client.session_contested != self._contested:
+            self._session_trouble(not self._contested, now)
         self._flush()
         self._tell_watchers()
+
+    def _session_trouble(self, contested: bool, now: float) -> None:
+        """Another client keeps taking our MQTT session (a second controller for the
+        site, or a takeover: what it takes is ours) or has stopped: a trouble, loudly,
+        and its end."""
+        self._contested = contested
+        if contested:
+            record = RecordEvent(
+                EventKind.TROUBLE,
+                "another MQTT client keeps taking the controller's session (same client "
+                "id): a second controller for this site, or a takeover",
+                {"trouble": SESSION_TAKEN_OVER},
+            )
+            self._notify(Notify(EventKind.TROUBLE, record.description))
+        else:
+            record = RecordEvent(
+                EventKind.RESTORED,
+                "the controller's MQTT session is its own again",
+                {"trouble": SESSION_TAKEN_OVER},
+            )
+        self._turn.system_events.append(
+            SystemRecord(now, record.kind.value, record.description, dict(record.data))
+        )
+        self._out.event(record, now)
 
     def _prune(self, now: float) -> None:
         assert self._retention is not None
