@@ -28,9 +28,16 @@ from pathlib import Path
 from typing import Self
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from homeguard.adapters.broker import broker_answers, find_mosquitto, mosquitto_config
 from homeguard.adapters.mqtt import BrokerAddress, Message
+
+# CI (CI=true) replays the same examples every run, so that a red build is a bug found
+# on purpose, not a draw; locally the search stays random and keeps finding new cases.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 _INSTALL_HINT = (
     "the mosquitto binary is missing: install Debian's `mosquitto` package "
