@@ -251,8 +251,12 @@ def test_a_duress_disarm_looks_like_any_other_everywhere_an_intruder_looks(
         observer.command("DISARM", DURESS)
         observer.wait_for("home/alarm/state", "disarmed")
         wait_until(lambda: controller.stats.system_events >= 3, 10, "events stored")
+    # The controller's heartbeat names its data directory, whose path here holds this
+    # test's name: it says nothing of what happened.
     published = [
-        m.payload.decode(errors="replace") for _, m in observer.seen if m.topic.startswith("home/")
+        m.payload.decode(errors="replace")
+        for _, m in observer.seen
+        if m.topic.startswith("home/") and m.topic != "home/alarm/controller"
     ]
     assert not any("duress" in p or "coerced" in p for p in published), published
     (disarmed,) = observer.events("disarmed")

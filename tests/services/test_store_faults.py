@@ -174,11 +174,11 @@ def small_disk(house_factory: Callable[..., House]) -> Iterator[House]:
 
 def fill(filler: Path) -> Path:
     """Write ``filler`` until its filesystem is full."""
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file would raise ENOSPC again when it closes.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
