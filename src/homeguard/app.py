@@ -253,6 +253,7 @@ def serve_dashboard(
                 users={u.name: u.password_hash for u in site.config.users if u.password_hash},
                 loopback_without_login=web.loopback_without_login,
                 session_seconds=web.session_hours * 3600.0,
+                trusted_proxies=web.trusted_proxies,
             ),
         )
         server = WebServer(backend, host=web.host, port=web.port if port is None else port)

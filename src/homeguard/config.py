@@ -18,6 +18,7 @@ types from :meth:`Config.panel_settings`.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import types
 import typing
@@ -538,6 +539,24 @@ class WebConfig(_Section):
     session_hours: Seconds = Field(
         default=12.0, gt=0, description="Hours a login lasts without being used."
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Reverse proxies (IP addresses or networks such as 10.0.0.0/24) whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers are believed; from anyone else "
+        "they are ignored. Empty (the default): no proxy.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network (a name cannot be trusted)"
+                ) from None
+        return proxies
 
 
 class SecurityConfig(_Section):
