@@ -27,6 +27,7 @@ from homeguard.errors import HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.intake import Intake, device_of
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.provisioning import (
@@ -181,7 +182,10 @@ def connected_controller(site: Site) -> Iterator[Controller]:
     """A controller with its store open and its client connected; closed on exit."""
     topics = site.topics
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
-    inbox: Inbox = queue.Queue()
+    flood = site.config.rate_limit.policy()
+    inbox: Inbox = Intake(
+        device_of=partial(device_of, site.topic_map), policy=flood, clock=wall_clock
+    )
     with ExitStack() as stack:
         store = stack.enter_context(site.open_store())
         client = site.client(
@@ -207,6 +211,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             clock=wall_clock,
             retention=_days(site.config.storage.retention_days),
             security=load_security(site.config, site.data_dir),
+            flood=flood,
         )
 
 

@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from homeguard.core import codes
+from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import (
     DEFAULT_ZONE,
     ArmMode,
@@ -487,6 +488,29 @@ class SigningConfig(_Section):
     )
 
 
+class RateLimitConfig(_Section):
+    """How many messages each device may send before its surplus is only counted."""
+
+    messages_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Messages a second each device may send, sustained; the surplus still "
+        "reaches the panel but is not stored one by one, and a device within it is never "
+        "held up by one above it.",
+    )
+    burst: int = Field(default=200, ge=1, description="Messages a device may send at once, on top.")
+    report_every: Seconds = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds summarised by one flood event per device, and by one "
+        "security event per sensor for its refused messages after the first.",
+    )
+
+    def policy(self) -> FloodPolicy:
+        return FloodPolicy(self.messages_per_second, self.burst, self.report_every)
+
+
 # ------------------------------------------------------------------ simulation, web
 
 
@@ -618,6 +642,9 @@ class Config(_Section):
     web: WebConfig = Field(default_factory=WebConfig, description="The web dashboard.")
     signing: SigningConfig = Field(
         default_factory=SigningConfig, description="Signed and encrypted sensor messages."
+    )
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="Messages per device, and floods."
     )
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Broker accounts, ACLs and TLS."

@@ -87,6 +87,7 @@ class EventKind(StrEnum):
     TROUBLE = "trouble"
     RESTORED = "restored"
     SECURITY = "security"  # a message refused by signing or encryption checks
+    FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
 
 
 @dataclass(frozen=True, slots=True)

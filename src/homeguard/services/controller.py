@@ -5,6 +5,12 @@ One thread runs :meth:`Controller.run`. Each turn it takes what has arrived (up 
 all the turn's events in one transaction and only then acknowledges the messages to the
 broker: a crash at any point loses nothing the broker delivered, because whatever was
 not acknowledged is delivered again and duplicates are recognised by the store.
+
+A device over its message budget (see :mod:`homeguard.services.intake`) has its surplus
+handled by the panel all the same but not stored message by message: it is counted, and
+each interval one ``flood`` event per device says how much there was. Refused messages
+are summarised the same way: the first few of each interval are reported at once, the
+rest in one event (security refusals) or one log line (undecodable payloads).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from homeguard.adapters.topics import (
     TopicMap,
 )
 from homeguard.core import snapshot
+from homeguard.core.flood import FloodPolicy, Summary, Tally
 from homeguard.core.model import PanelSettings, PanelState
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
@@ -56,6 +63,7 @@ from homeguard.core.signals import (
     WakeAt,
 )
 from homeguard.errors import PayloadError, SecurityRejected, StoreError
+from homeguard.services.intake import Surplus
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 
@@ -65,6 +73,7 @@ MAX_BATCH = 500  # messages per transaction
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 STORE_RETRY = 1.0
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
+REFUSALS_AT_ONCE = 5  # a sensor's refused messages reported one by one per interval
 
 
 class Publisher(Protocol):
@@ -95,7 +104,7 @@ class Request:
     reply: Future[Outcome] = field(default_factory=Future)
 
 
-Inbox = queue.Queue[Message | Request]
+Inbox = queue.Queue[Any]  # Message | Request in; also Surplus out of an Intake
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class Controller:
         notify: Callable[[Notify], None] | None = None,
         retention: float | None = None,
         security: MessageSecurity | None = None,
+        flood: FloodPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -168,6 +178,11 @@ class Controller:
         self._connections = 0
         self._devices: dict[str, DeviceRecord] = {}
         self.stats = Stats(started_at=clock())
+        self._flood_policy = flood or FloodPolicy()
+        interval = self._flood_policy.interval
+        self._surplus = Tally(interval)  # per device: processed / coalesced
+        self._refused = Tally(interval)  # per signing sensor: by reason
+        self._rejected = Tally(interval)  # per reason, for the log only
 
     @property
     def panel(self) -> Panel:
@@ -228,6 +243,7 @@ class Controller:
         self.start()
         while not stop.is_set():
             self.turn()
+        self._summarise(self._clock(), final=True)
         self._flush()
 
     def turn(self) -> None:
@@ -250,6 +266,7 @@ class Controller:
             self._feed(Tick(), now)
         if self._retention is not None and now >= self._next_prune:
             self._prune(now)
+        self._summarise(now)
         connections = self._client.connection_count
         if connections != self._connections:
             # A new connection (a broker restart may have lost what was retained).
@@ -314,25 +331,92 @@ class Controller:
 
     # ------------------------------------------------------------------- messages
 
-    def _take(self, item: Message | Request) -> None:
+    def _take(self, item: Message | Request | Surplus) -> None:
         if isinstance(item, Request):
             self._replies.append((item, self._command(item.event, self._clock())))
+        elif isinstance(item, Surplus):
+            self._turn.messages.extend(item.replaced)  # acknowledged after the commit
+            self.stats.messages += item.coalesced
+            now = self._clock()
+            if self._surplus.count(item.device, "handled", now) == 1:
+                log.warning(
+                    "%s sends more than %g messages/s: the surplus is not stored one by one",
+                    item.device,
+                    self._flood_policy.rate,
+                )
+            if item.coalesced:
+                self._surplus.count(item.device, "coalesced", now, item.coalesced)
+            self._message(item.message, surplus=True)
         else:
             self._message(item)
 
-    def _message(self, message: Message) -> None:
+    def _message(self, message: Message, *, surplus: bool = False) -> None:
         self._turn.messages.append(message)
         self.stats.messages += 1
         now = self._clock()
         try:
-            self._route(message, now)
+            self._route(message, now, surplus)
         except PayloadError as exc:
             self.stats.rejected[exc.reason] += 1
-            log.warning(
-                "rejected message on %s (%d bytes): %s", message.topic, len(message.payload), exc
-            )
+            if self._rejected.count(exc.reason, message.topic[:120], now) == 1:
+                log.warning(
+                    "rejected message on %s (%d bytes): %s (more like it are summarised)",
+                    message.topic,
+                    len(message.payload),
+                    exc,
+                )
 
-    def _route(self, message: Message, now: float) -> None:
+    def _summarise(self, now: float, *, final: bool = False) -> None:
+        """Close the intervals that ended: a flood event per device, a security event per
+        sensor with more refusals than were reported one by one, a log line per reason
+        rejected more than once."""
+        for summary in self._surplus.due(now, final=final):
+            total = summary.counts["handled"] + summary.counts["coalesced"]
+            self._record(
+                EventKind.FLOOD,
+                f"{summary.key} sent {total} messages over its budget of "
+                f"{self._flood_policy.rate:g}/s in {summary.until - summary.since:.0f} s",
+                {
+                    "device": summary.key,
+                    "surplus": total,
+                    "coalesced": summary.counts["coalesced"],
+                    **_span(summary),
+                    "rate": self._flood_policy.rate,
+                    "burst": self._flood_policy.burst,
+                },
+                now,
+            )
+        for summary in self._refused.due(now, final=final):
+            if summary.total > REFUSALS_AT_ONCE:
+                self._record(
+                    EventKind.SECURITY,
+                    f"{summary.total} messages from {summary.key} refused in "
+                    f"{summary.until - summary.since:.0f} s",
+                    {
+                        "sensor": summary.key,
+                        "refused": summary.total,
+                        "reported": REFUSALS_AT_ONCE,  # one by one, as they came
+                        "reasons": dict(summary.counts),
+                        **_span(summary),
+                    },
+                    now,
+                )
+        for summary in self._rejected.due(now, final=final):
+            if summary.total > 1:
+                log.warning(
+                    "%d messages rejected as %s in %.0f s (on %d topics)",
+                    summary.total,
+                    summary.key,
+                    summary.until - summary.since,
+                    len(summary.counts),
+                )
+
+    def _record(self, kind: EventKind, description: str, data: dict[str, Any], now: float) -> None:
+        record = RecordEvent(kind, description, data)
+        self._turn.system_events.append(SystemRecord(now, kind.value, description, dict(data)))
+        self._out.event(record, now)
+
+    def _route(self, message: Message, now: float, surplus: bool = False) -> None:
         route = self._topics.route(message.topic)
         match route:
             case SensorRoute(sensor_id=sensor_id, family=family, sensor_type=sensor_type):
@@ -342,7 +426,7 @@ class Controller:
                     seqs = {**self._panel.message_seqs, sensor_id: seq}
                     self._panel = replace(self._panel, message_seqs=seqs)
                     self._dirty = True
-                self._sensor(sensor_id, sensor_type.value, reading, message, now)
+                self._sensor(sensor_id, sensor_type.value, reading, message, now, surplus=surplus)
             case CommandRoute():
                 self._command(self._security.command(decode_command(message.payload)), now)
             case AnnounceRoute(device_id=device_id):
@@ -377,26 +461,33 @@ class Controller:
         self, sensor_id: str, message: Message, now: float
     ) -> tuple[bytes, int | None]:
         """The payload to decode; a signing sensor's message that fails its checks is
-        refused and recorded as a security event (reason only: never the payload)."""
+        refused and recorded as a security event (reason only: never the payload): the
+        first few of an interval at once, the rest counted for the interval's summary."""
         last = self._panel.message_seqs.get(sensor_id)
         try:
             return self._security.open_sensor(sensor_id, message.payload, last, now)
         except SecurityRejected as exc:
-            record = RecordEvent(
-                EventKind.SECURITY,
-                f"message from {sensor_id} refused: {exc.reason}",
-                {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
-            )
-            self._turn.system_events.append(
-                SystemRecord(now, record.kind.value, record.description, dict(record.data))
-            )
-            self._out.event(record, now)
+            if self._refused.count(sensor_id, exc.reason, now) <= REFUSALS_AT_ONCE:
+                self._record(
+                    EventKind.SECURITY,
+                    f"message from {sensor_id} refused: {exc.reason}",
+                    {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
+                    now,
+                )
             raise
 
     def _sensor(
-        self, sensor_id: str, sensor_type: str, reading: Reading, message: Message, now: float
+        self,
+        sensor_id: str,
+        sensor_type: str,
+        reading: Reading,
+        message: Message,
+        now: float,
+        *,
+        surplus: bool = False,
     ) -> None:
-        if reading.state is not None:
+        # Surplus goes to the panel all the same; only its row is left to the flood event.
+        if reading.state is not None and not surplus:
             metadata: dict[str, Any] = {"topic": message.topic, **reading.extra}
             for name in ("seq", "ts", "battery"):
                 if (value := getattr(reading, name)) is not None:
@@ -464,6 +555,10 @@ class Controller:
         self._out.online()
         self._out.state(self._panel, now)
         self._out.actuator(ActuatorKind.SIREN, self._panel.state is PanelState.TRIGGERED)
+
+
+def _span(summary: Summary) -> dict[str, float]:
+    return {"since": round(summary.since, 3), "until": round(summary.until, 3)}
 
 
 def _log_notification(note: Notify) -> None:
