@@ -154,6 +154,20 @@ def test_surplus_is_taken_in_rounds_and_the_fifo_lane_always_first() -> None:
     assert payloads([inbox.get(timeout=0.01)]) == ["4"]
 
 
+def test_surplus_that_the_broker_waits_for_is_taken_at_once() -> None:
+    clock = Clock()
+    inbox = intake(clock)
+    for mid in range(1, 5):
+        inbox.put(message(FRONT, f"{mid}", mid, qos=0))
+    assert payloads(drain(inbox)) == ["1", "2", "3", "4"]  # a round of surplus ended
+    inbox.put(message(FRONT, "5", 5, qos=0))
+    assert drain(inbox) == []  # QoS 0 waits for the next round...
+    inbox.put(message(FRONT, "6", 6, qos=1))
+    assert payloads(drain(inbox)) == ["5", "6"]  # ...QoS 1 does not: the broker waits
+    inbox.put(message(FRONT, "7", 7, qos=0))
+    assert drain(inbox) == []  # and the count of what awaits an ack is back to none
+
+
 def test_many_device_names_do_not_grow_the_budgets_without_end() -> None:
     clock = Clock()
     inbox = intake(clock)

@@ -8,7 +8,10 @@ thread takes them. Each message spends its device's budget (:mod:`homeguard.core
 * over budget it is *surplus* and waits in its device's own lane, taken only when the
   FIFO lane is empty, one device after another (round robin), in rounds at most every
   :data:`SURPLUS_PAUSE` seconds (so that the controller does not spend the time the
-  MQTT client needs to read the next messages off the socket). While it waits, a newer
+  MQTT client needs to read the next messages off the socket); but at once while a
+  QoS 1/2 message waits, because the broker sends the controller only 20 unacknowledged
+  messages at a time and holds everything else, other devices' messages included,
+  behind them. While it waits, a newer
   message with the same payload replaces it (consecutive repeats are *coalesced*: only
   the latest is handed on, with how many it stands for), and a lane holds at most
   :data:`SURPLUS_KEEP` messages, the newest replacing the last beyond that: the memory a
@@ -131,9 +134,10 @@ class Intake(queue.Queue[Any]):
         self._budgets: dict[str, Budget] = {}
         self._round_due = 0.0  # when surplus may be taken again
         self._round_left = SURPLUS_ROUND
+        self._unacked = 0  # waiting QoS 1/2 messages: the broker waits for their ack
 
     def _qsize(self) -> int:
-        if self._waiting and self._clock() >= self._round_due:
+        if self._waiting and (self._unacked or self._clock() >= self._round_due):
             return len(self._fifo) + self._waiting
         return len(self._fifo)
 
@@ -152,6 +156,8 @@ class Intake(queue.Queue[Any]):
                 return
             lane = self._lanes[device] = deque()
             self._turns.append(device)
+        if item.qos > 0:
+            self._unacked += 1
         if lane and (lane[-1].message.payload == item.payload or len(lane) >= self._keep):
             lane[-1].replace_with(item)
         else:
@@ -165,6 +171,7 @@ class Intake(queue.Queue[Any]):
         lane = self._lanes[device]
         waiting = lane.popleft()
         self._waiting -= 1
+        self._unacked -= len(waiting.replaced) + (waiting.message.qos > 0)
         if lane:
             self._turns.append(device)
         else:
