@@ -183,8 +183,9 @@ def connected_controller(site: Site) -> Iterator[Controller]:
     topics = site.topics
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
     flood = site.config.rate_limit.policy()
+    known = {s.id for s in site.config.sensors} | {a.id for a in site.config.actuators}
     inbox: Inbox = Intake(
-        device_of=partial(device_of, site.topic_map), policy=flood, clock=wall_clock
+        device_of=partial(device_of, site.topic_map, known), policy=flood, clock=wall_clock
     )
     with ExitStack() as stack:
         store = stack.enter_context(site.open_store())

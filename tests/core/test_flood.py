@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from homeguard.core.flood import Budget, FloodPolicy, Tally, is_full, spend
+from homeguard.core.flood import Budget, FloodPolicy, Tally, spend
 
 POLICY = FloodPolicy(rate=2.0, burst=3, interval=10.0)
 
@@ -20,10 +20,8 @@ def spend_many(budget: Budget | None, times: list[float]) -> tuple[Budget | None
 def test_a_new_device_has_its_burst_then_the_rate() -> None:
     budget, verdicts = spend_many(None, [0.0] * 5)
     assert verdicts == [True, True, True, False, False]
-    budget, verdicts = spend_many(budget, [0.5, 0.6, 1.0, 1.0])  # 2 a second come back
+    _, verdicts = spend_many(budget, [0.5, 0.6, 1.0, 1.0])  # 2 a second come back
     assert verdicts == [True, False, True, False]
-    assert budget is not None and not is_full(budget, POLICY, 1.0)
-    assert is_full(budget, POLICY, 2.5)
 
 
 def test_the_bucket_never_holds_more_than_the_burst() -> None:

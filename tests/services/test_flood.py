@@ -58,7 +58,10 @@ class Rig:
         self.client = FakeClient()
         topics = TopicMap.build("home", [SensorBinding(s.id, s.type) for s in config.sensors], [])
         policy = config.rate_limit.policy()
-        self.inbox = Intake(device_of=lambda t: device_of(topics, t), policy=policy, clock=self)
+        known = {s.id for s in config.sensors}
+        self.inbox = Intake(
+            device_of=lambda t: device_of(topics, known, t), policy=policy, clock=self
+        )
         self.store = EventStore(data_dir / "events.db")
         self.controller = Controller(
             settings=config.panel_settings(),

@@ -48,11 +48,6 @@ def spend(budget: Budget | None, policy: FloodPolicy, now: float) -> tuple[Budge
     return Budget(tokens, now), False
 
 
-def is_full(budget: Budget, policy: FloodPolicy, now: float) -> bool:
-    """True when the bucket has refilled: forgetting it changes nothing."""
-    return budget.tokens + max(0.0, now - budget.at) * policy.rate >= policy.burst
-
-
 @dataclass(frozen=True, slots=True)
 class Summary:
     """What one key counted during one interval, by detail (a reason, a kind)."""
@@ -114,4 +109,4 @@ class Tally:
         return bool(self._open)
 
 
-__all__ = ["Budget", "FloodPolicy", "Summary", "Tally", "is_full", "spend"]
+__all__ = ["Budget", "FloodPolicy", "Summary", "Tally", "spend"]

@@ -358,7 +358,7 @@ class Controller:
             self._route(message, now, surplus)
         except PayloadError as exc:
             self.stats.rejected[exc.reason] += 1
-            if self._rejected.count(exc.reason, message.topic[:120], now) == 1:
+            if self._rejected.count(exc.reason, "rejected", now) == 1:
                 log.warning(
                     "rejected message on %s (%d bytes): %s (more like it are summarised)",
                     message.topic,
@@ -404,11 +404,10 @@ class Controller:
         for summary in self._rejected.due(now, final=final):
             if summary.total > 1:
                 log.warning(
-                    "%d messages rejected as %s in %.0f s (on %d topics)",
+                    "%d messages rejected as %s in %.0f s",
                     summary.total,
                     summary.key,
                     summary.until - summary.since,
-                    len(summary.counts),
                 )
 
     def _record(self, kind: EventKind, description: str, data: dict[str, Any], now: float) -> None:

@@ -11,12 +11,13 @@ thread takes them. Each message spends its device's budget (:mod:`homeguard.core
   MQTT client needs to read the next messages off the socket); but at once while a
   QoS 1/2 message waits, because the broker sends the controller only 20 unacknowledged
   messages at a time and holds everything else, other devices' messages included,
-  behind them. While it waits, a newer
-  message with the same payload replaces it (consecutive repeats are *coalesced*: only
-  the latest is handed on, with how many it stands for), and a lane holds at most
-  :data:`SURPLUS_KEEP` messages, the newest replacing the last beyond that: the memory a
-  flood takes is bounded, the device's latest state is kept, and a change of state in
-  the surplus (OPEN, CLOSED, OPEN) still reaches the panel;
+  behind them;
+* while surplus waits, a newer message with the same topic and payload replaces it
+  (consecutive repeats are *coalesced*: only the latest is handed on, with how many it
+  stands for), and a lane holds at most :data:`SURPLUS_KEEP` messages, the newest
+  replacing the last beyond that: the memory a flood takes is bounded, the device's
+  latest state is kept, and a change of state in the surplus (OPEN, CLOSED, OPEN) still
+  reaches the panel;
 * while a device has surplus waiting, its new messages queue behind it, so each
   device's messages keep their order.
 
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import queue
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,14 +47,13 @@ from homeguard.adapters.topics import (
     SensorRoute,
     TopicMap,
 )
-from homeguard.core.flood import Budget, FloodPolicy, is_full, spend
+from homeguard.core.flood import Budget, FloodPolicy, spend
 from homeguard.errors import PayloadError
 
 SURPLUS_KEEP = 64  # distinct messages waiting per device before the newest replaces the last
 SURPLUS_PAUSE = 0.02  # seconds between two rounds of surplus
 SURPLUS_ROUND = 256  # surplus messages taken at most per round
-MAX_BUDGETS = 4096  # devices remembered before full buckets are forgotten
-UNKNOWN = "?"  # the one budget shared by topics nobody configured
+UNKNOWN = "?"  # the one budget shared by topics and devices nobody configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,15 @@ class _Waiting:
         self.message = newer
 
 
-def device_of(topics: TopicMap, topic: str) -> str:
-    """Whose budget a message on ``topic`` spends: the sensor, actuator or device it is
-    about; panel commands share one; unknown topics share another."""
+def _same(one: Message, other: Message) -> bool:
+    return one.payload == other.payload and one.topic == other.topic
+
+
+def device_of(topics: TopicMap, known: Collection[str], topic: str) -> str:
+    """Whose budget a message on ``topic`` spends: the configured sensor or actuator
+    (``known``) it is about; panel commands share one; everything else (topics nobody
+    configured, announcements of unconfigured devices) shares another, so that made-up
+    names cannot make the budgets grow."""
     try:
         route = topics.route(topic)
     except PayloadError:
@@ -90,7 +96,7 @@ def device_of(topics: TopicMap, topic: str) -> str:
         case SensorRoute(sensor_id=sensor_id):
             return sensor_id
         case AnnounceRoute(device_id=device_id) | AvailabilityRoute(device_id=device_id):
-            return device_id
+            return device_id if device_id in known else UNKNOWN
         case ActuatorStateRoute(actuator_id=actuator_id):
             return actuator_id
         case CommandRoute():
@@ -150,7 +156,7 @@ class Intake(queue.Queue[Any]):
         if lane is None:
             now = self._clock()
             budget, allowed = spend(self._budgets.get(device), self._policy, now)
-            self._remember(device, budget, now)
+            self._budgets[device] = budget
             if allowed:
                 self._fifo.append(item)
                 return
@@ -158,7 +164,7 @@ class Intake(queue.Queue[Any]):
             self._turns.append(device)
         if item.qos > 0:
             self._unacked += 1
-        if lane and (lane[-1].message.payload == item.payload or len(lane) >= self._keep):
+        if lane and (_same(lane[-1].message, item) or len(lane) >= self._keep):
             lane[-1].replace_with(item)
         else:
             lane.append(_Waiting(item))
@@ -181,15 +187,6 @@ class Intake(queue.Queue[Any]):
             self._round_due = self._clock() + SURPLUS_PAUSE
             self._round_left = SURPLUS_ROUND
         return Surplus(device, waiting.message, waiting.coalesced, tuple(waiting.replaced))
-
-    def _remember(self, device: str, budget: Budget, now: float) -> None:
-        self._budgets[device] = budget
-        if len(self._budgets) > MAX_BUDGETS:  # many names (announce topics): keep it small
-            self._budgets = {
-                key: kept
-                for key, kept in self._budgets.items()
-                if not is_full(kept, self._policy, now)
-            }
 
 
 __all__ = ["SURPLUS_KEEP", "Intake", "Surplus", "device_of"]
