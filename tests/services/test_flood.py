@@ -17,10 +17,11 @@ from homeguard.adapters.store import EventStore
 from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
 from homeguard.config import parse_config
 from homeguard.core.model import PanelState, SensorState
-from homeguard.services.controller import REFUSALS_AT_ONCE, Controller
+from homeguard.services.controller import Controller
 from homeguard.services.intake import SURPLUS_PAUSE, Intake, device_of
 from homeguard.services.message_security import load_security
 from homeguard.services.outbound import Outbound
+from homeguard.services.summaries import REFUSALS_AT_ONCE
 
 T0 = 1764288000.0
 HOUSE = """

@@ -7,10 +7,8 @@ broker: a crash at any point loses nothing the broker delivered, because whateve
 not acknowledged is delivered again and duplicates are recognised by the store.
 
 A device over its message budget (see :mod:`homeguard.services.intake`) has its surplus
-handled by the panel all the same but not stored message by message: it is counted, and
-each interval one ``flood`` event per device says how much there was. Refused messages
-are summarised the same way: the first few of each interval are reported at once, the
-rest in one event (security refusals) or one log line (undecodable payloads).
+handled by the panel all the same but not stored message by message: it is counted and
+summarised once per interval, as are refused messages (:mod:`homeguard.services.summaries`).
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ from homeguard.adapters.topics import (
     TopicMap,
 )
 from homeguard.core import snapshot
-from homeguard.core.flood import FloodPolicy, Summary, Tally
+from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import PanelSettings, PanelState
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
@@ -66,6 +64,7 @@ from homeguard.errors import PayloadError, SecurityRejected, StoreError
 from homeguard.services.intake import Surplus
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
+from homeguard.services.summaries import Summaries
 
 log = logging.getLogger("homeguard.controller")
 
@@ -73,7 +72,6 @@ MAX_BATCH = 500  # messages per transaction
 IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 STORE_RETRY = 1.0
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
-REFUSALS_AT_ONCE = 5  # a sensor's refused messages reported one by one per interval
 
 
 class Publisher(Protocol):
@@ -178,11 +176,7 @@ class Controller:
         self._connections = 0
         self._devices: dict[str, DeviceRecord] = {}
         self.stats = Stats(started_at=clock())
-        self._flood_policy = flood or FloodPolicy()
-        interval = self._flood_policy.interval
-        self._surplus = Tally(interval)  # per device: processed / coalesced
-        self._refused = Tally(interval)  # per signing sensor: by reason
-        self._rejected = Tally(interval)  # per reason, for the log only
+        self._summaries = Summaries(flood or FloodPolicy())
 
     @property
     def panel(self) -> Panel:
@@ -243,7 +237,8 @@ class Controller:
         self.start()
         while not stop.is_set():
             self.turn()
-        self._summarise(self._clock(), final=True)
+        for record in self._summaries.due(self._clock(), final=True):
+            self._record(record, self._clock())
         self._flush()
 
     def turn(self) -> None:
@@ -266,7 +261,8 @@ class Controller:
             self._feed(Tick(), now)
         if self._retention is not None and now >= self._next_prune:
             self._prune(now)
-        self._summarise(now)
+        for record in self._summaries.due(now):
+            self._record(record, now)
         connections = self._client.connection_count
         if connections != self._connections:
             # A new connection (a broker restart may have lost what was retained).
@@ -337,15 +333,7 @@ class Controller:
         elif isinstance(item, Surplus):
             self._turn.messages.extend(item.replaced)  # acknowledged after the commit
             self.stats.messages += item.coalesced
-            now = self._clock()
-            if self._surplus.count(item.device, "handled", now) == 1:
-                log.warning(
-                    "%s sends more than %g messages/s: the surplus is not stored one by one",
-                    item.device,
-                    self._flood_policy.rate,
-                )
-            if item.coalesced:
-                self._surplus.count(item.device, "coalesced", now, item.coalesced)
+            self._summaries.surplus(item.device, item.coalesced, self._clock())
             self._message(item.message, surplus=True)
         else:
             self._message(item)
@@ -358,7 +346,7 @@ class Controller:
             self._route(message, now, surplus)
         except PayloadError as exc:
             self.stats.rejected[exc.reason] += 1
-            if self._rejected.count(exc.reason, "rejected", now) == 1:
+            if self._summaries.rejected(exc.reason, now):
                 log.warning(
                     "rejected message on %s (%d bytes): %s (more like it are summarised)",
                     message.topic,
@@ -366,53 +354,11 @@ class Controller:
                     exc,
                 )
 
-    def _summarise(self, now: float, *, final: bool = False) -> None:
-        """Close the intervals that ended: a flood event per device, a security event per
-        sensor with more refusals than were reported one by one, a log line per reason
-        rejected more than once."""
-        for summary in self._surplus.due(now, final=final):
-            total = summary.counts["handled"] + summary.counts["coalesced"]
-            self._record(
-                EventKind.FLOOD,
-                f"{summary.key} sent {total} messages over its budget of "
-                f"{self._flood_policy.rate:g}/s in {summary.until - summary.since:.0f} s",
-                {
-                    "device": summary.key,
-                    "surplus": total,
-                    "coalesced": summary.counts["coalesced"],
-                    **_span(summary),
-                    "rate": self._flood_policy.rate,
-                    "burst": self._flood_policy.burst,
-                },
-                now,
-            )
-        for summary in self._refused.due(now, final=final):
-            if summary.total > REFUSALS_AT_ONCE:
-                self._record(
-                    EventKind.SECURITY,
-                    f"{summary.total} messages from {summary.key} refused in "
-                    f"{summary.until - summary.since:.0f} s",
-                    {
-                        "sensor": summary.key,
-                        "refused": summary.total,
-                        "reported": REFUSALS_AT_ONCE,  # one by one, as they came
-                        "reasons": dict(summary.counts),
-                        **_span(summary),
-                    },
-                    now,
-                )
-        for summary in self._rejected.due(now, final=final):
-            if summary.total > 1:
-                log.warning(
-                    "%d messages rejected as %s in %.0f s",
-                    summary.total,
-                    summary.key,
-                    summary.until - summary.since,
-                )
-
-    def _record(self, kind: EventKind, description: str, data: dict[str, Any], now: float) -> None:
-        record = RecordEvent(kind, description, data)
-        self._turn.system_events.append(SystemRecord(now, kind.value, description, dict(data)))
+    def _record(self, record: RecordEvent, now: float) -> None:
+        """Store ``record`` with the turn and publish it."""
+        self._turn.system_events.append(
+            SystemRecord(now, record.kind.value, record.description, dict(record.data))
+        )
         self._out.event(record, now)
 
     def _route(self, message: Message, now: float, surplus: bool = False) -> None:
@@ -466,11 +412,13 @@ class Controller:
         try:
             return self._security.open_sensor(sensor_id, message.payload, last, now)
         except SecurityRejected as exc:
-            if self._refused.count(sensor_id, exc.reason, now) <= REFUSALS_AT_ONCE:
+            if self._summaries.refused(sensor_id, exc.reason, now):
                 self._record(
-                    EventKind.SECURITY,
-                    f"message from {sensor_id} refused: {exc.reason}",
-                    {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
+                    RecordEvent(
+                        EventKind.SECURITY,
+                        f"message from {sensor_id} refused: {exc.reason}",
+                        {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
+                    ),
                     now,
                 )
             raise
@@ -554,10 +502,6 @@ class Controller:
         self._out.online()
         self._out.state(self._panel, now)
         self._out.actuator(ActuatorKind.SIREN, self._panel.state is PanelState.TRIGGERED)
-
-
-def _span(summary: Summary) -> dict[str, float]:
-    return {"since": round(summary.since, 3), "until": round(summary.until, 3)}
 
 
 def _log_notification(note: Notify) -> None:
