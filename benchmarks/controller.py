@@ -51,6 +51,7 @@ sensors:
   - {{id: front, type: door}}
   - {{id: living, type: window}}
 actuators: [{{id: siren, type: siren}}]
+rate_limit: {{messages_per_second: 1000000, burst: 1000000}}  # one door as fast as it goes
 """
 
 

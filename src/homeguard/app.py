@@ -30,6 +30,7 @@ from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.intake import Intake, device_of
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
@@ -248,7 +249,11 @@ def connected_controller(site: Site) -> Iterator[Controller]:
     Raises `ControllerRunning` when another controller for the site is alive."""
     topics = site.topics
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
-    inbox: Inbox = queue.Queue()
+    flood = site.config.rate_limit.policy()
+    known = {s.id for s in site.config.sensors} | {a.id for a in site.config.actuators}
+    inbox: Inbox = Intake(
+        device_of=partial(device_of, site.topic_map, known), policy=flood, clock=wall_clock
+    )
     with ExitStack() as stack:
         identity = _claim_site(site, stack)
         store = stack.enter_context(site.open_store())
@@ -282,6 +287,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             clock=wall_clock,
             retention=_days(site.config.storage.retention_days),
             security=load_security(site.config, site.data_dir),
+            flood=flood,
         )
 
 
@@ -350,6 +356,7 @@ def serve_dashboard(
                 users={u.name: u.password_hash for u in site.config.users if u.password_hash},
                 loopback_without_login=web.loopback_without_login,
                 session_seconds=web.session_hours * 3600.0,
+                trusted_proxies=web.trusted_proxies,
             ),
         )
         server = WebServer(backend, host=web.host, port=web.port if port is None else port)

@@ -18,6 +18,7 @@ types from :meth:`Config.panel_settings`.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import types
@@ -41,6 +42,7 @@ from pydantic import (
 from homeguard.adapters.codecs import Family, RfSignal
 from homeguard.adapters.topics import SensorBinding
 from homeguard.core import codes
+from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import (
     DEFAULT_ZONE,
     ArmMode,
@@ -654,6 +656,29 @@ class SigningConfig(_Section):
     )
 
 
+class RateLimitConfig(_Section):
+    """How many messages each device may send before its surplus is only counted."""
+
+    messages_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Messages a second each device may send, sustained; the surplus still "
+        "reaches the panel but is not stored one by one, and a device within it is never "
+        "held up by one above it.",
+    )
+    burst: int = Field(default=200, ge=1, description="Messages a device may send at once, on top.")
+    report_every: Seconds = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds summarised by one flood event per device, and by one "
+        "security event per sensor for its refused messages after the first.",
+    )
+
+    def policy(self) -> FloodPolicy:
+        return FloodPolicy(self.messages_per_second, self.burst, self.report_every)
+
+
 # ------------------------------------------------------------------ simulation, web
 
 
@@ -706,6 +731,24 @@ class WebConfig(_Section):
     session_hours: Seconds = Field(
         default=12.0, gt=0, description="Hours a login lasts without being used."
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Reverse proxies (IP addresses or networks such as 10.0.0.0/24) whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers are believed; from anyone else "
+        "they are ignored. Empty (the default): no proxy.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network (a name cannot be trusted)"
+                ) from None
+        return proxies
 
 
 class SecurityConfig(_Section):
@@ -767,6 +810,9 @@ class Config(_Section):
     web: WebConfig = Field(default_factory=WebConfig, description="The web dashboard.")
     signing: SigningConfig = Field(
         default_factory=SigningConfig, description="Signed and encrypted sensor messages."
+    )
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="Messages per device, and floods."
     )
     security: SecurityConfig = Field(
         default_factory=SecurityConfig, description="Broker accounts, ACLs and TLS."

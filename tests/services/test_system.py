@@ -144,6 +144,8 @@ def test_garbage_everywhere_is_rejected_and_counted(
 def test_no_event_lost_or_doubled_across_a_controller_restart(
     house: House, mosquitto: MosquittoProcess, how: int
 ) -> None:
+    with house.config_path.open("a") as config:  # one door, 250 events a second: no flood
+        config.write("rate_limit: {messages_per_second: 10000, burst: 10000}\n")
     controller = house.process("controller")
     wait_until(lambda: _retained(mosquitto, "home/alarm/availability") == "online", timeout=20)
     publisher = MqttClient(address=mosquitto.address, client_id=client_id("pub"), persistent=False)

@@ -87,6 +87,13 @@ def test_loopback_names() -> None:
     assert host_name("[::1]:8080") == "::1"
     assert host_name("localhost") == "localhost"
     assert host_name(None) is None
+    # Exactly loopback: a DNS name that starts like one is not (DNS rebinding).
+    for name in ("127.attacker.example", "127.0.0.1.nip.io", "localhost.evil", "127.1", ""):
+        assert not is_loopback(name), name
+    assert is_loopback("LOCALHOST") and is_loopback("127.255.255.254")
+    for header in ("127.0.0.1:80:x", "127.0.0.1:x", "[::1]x", "[::1]:8o"):
+        assert host_name(header) is None, header
+    assert host_name("[::1]") == "::1" and host_name("::1") == "::1"
 
 
 def test_dashboard_passwords_are_hashed_at_load_and_never_kept() -> None:

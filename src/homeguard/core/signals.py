@@ -140,6 +140,7 @@ class EventKind(StrEnum):
     RECORDS_DROPPED = "records_dropped"  # sensor records the store could not take in time
     SECURITY = "security"  # a message refused by signing or encryption checks
     MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
+    FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
 
 
 @dataclass(frozen=True, slots=True)

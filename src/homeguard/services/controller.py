@@ -8,6 +8,10 @@ point loses nothing the broker delivered, because whatever was not acknowledged 
 delivered again and duplicates are recognised by the store. The panel never waits for
 the disk: while the store cannot write, the events wait in memory (bounded, see
 :mod:`homeguard.core.backlog`) and the panel gets a ``storage`` trouble.
+
+A device over its message budget (see :mod:`homeguard.services.intake`) has its surplus
+handled by the panel all the same but not stored message by message: it is counted and
+summarised once per interval, as are refused messages (:mod:`homeguard.services.summaries`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from homeguard.adapters.topics import (
 )
 from homeguard.core import snapshot
 from homeguard.core.backlog import DEFAULT_LIMIT, Thunk
+from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import PanelSettings, PanelState
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
@@ -64,9 +69,11 @@ from homeguard.core.signals import (
     WakeAt,
 )
 from homeguard.errors import PayloadError, SecurityRejected
+from homeguard.services.intake import Surplus
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 from homeguard.services.store_writer import StoreWriter
+from homeguard.services.summaries import Summaries
 
 log = logging.getLogger("homeguard.controller")
 
@@ -108,7 +115,7 @@ class Request:
     reply: Future[Outcome] = field(default_factory=Future)
 
 
-Inbox = queue.Queue[Message | Request | SystemHealth]
+Inbox = queue.Queue[Any]  # Message | Request | SystemHealth in; also Surplus out of an Intake
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class Controller:
         retention: float | None = None,
         security: MessageSecurity | None = None,
         backlog_limit: int = DEFAULT_LIMIT,
+        flood: FloodPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -188,6 +196,7 @@ class Controller:
         self._contested = False  # another client keeps taking our MQTT session
         self._devices: dict[str, DeviceRecord] = {}
         self.stats = Stats(started_at=clock())
+        self._summaries = Summaries(flood or FloodPolicy())
 
     @property
     def panel(self) -> Panel:
@@ -259,6 +268,8 @@ class Controller:
             self.start()
             while not stop.is_set():
                 self.turn()
+            for record in self._summaries.due(self._clock(), final=True):
+                self._record(record, self._clock())
             self._flush()
         finally:
             self._writer.stop(FINAL_WRITE)
@@ -284,6 +295,8 @@ class Controller:
             self._feed(Tick(), now)
         if self._retention is not None and now >= self._next_prune:
             self._prune(now)
+        for record in self._summaries.due(now):
+            self._record(record, now)
         connections = self._client.connection_count
         if connections != self._connections:
             # A new connection (a broker restart may have lost what was retained).
@@ -370,33 +383,49 @@ class Controller:
 
     # ------------------------------------------------------------------- messages
 
-    def _take(self, item: Message | Request | SystemHealth) -> None:
+    def _take(self, item: Message | Request | SystemHealth | Surplus) -> None:
         if isinstance(item, Request):
             self._replies.append((item, self._command(item.event, self._clock())))
         elif isinstance(item, SystemHealth):  # from the writer: the store fails or works
             self._feed(item, self._clock())
+        elif isinstance(item, Surplus):
+            self._turn.messages.extend(item.replaced)  # acknowledged after the commit
+            self.stats.messages += item.coalesced
+            self._summaries.surplus(item.device, item.coalesced, self._clock())
+            self._message(item.message, surplus=True)
         else:
             self._message(item)
 
-    def _message(self, message: Message) -> None:
+    def _message(self, message: Message, *, surplus: bool = False) -> None:
         self._turn.messages.append(message)
         self.stats.messages += 1
         now = self._clock()
         try:
-            self._route(message, now)
+            self._route(message, now, surplus)
         except PayloadError as exc:
             self.stats.rejected[exc.reason] += 1
-            log.warning(
-                "rejected message on %s (%d bytes): %s", message.topic, len(message.payload), exc
-            )
+            if self._summaries.rejected(exc.reason, now):
+                log.warning(
+                    "rejected message on %s (%d bytes): %s (more like it are summarised)",
+                    message.topic,
+                    len(message.payload),
+                    exc,
+                )
 
-    def _route(self, message: Message, now: float) -> None:
+    def _record(self, record: RecordEvent, now: float) -> None:
+        """Store ``record`` with the turn and publish it."""
+        self._turn.system_events.append(
+            SystemRecord(now, record.kind.value, record.description, dict(record.data))
+        )
+        self._out.event(record, now)
+
+    def _route(self, message: Message, now: float, surplus: bool = False) -> None:
         route = self._topics.route(message.topic)
         match route:
             case SensorRoute():
-                self._sensor_route(route, message, now)
+                self._sensor_route(route, message, now, surplus)
             case SharedRoute(routes=routes):
-                self._shared(routes, message, now)
+                self._shared(routes, message, now, surplus)
             case CommandRoute():
                 if message.retain:
                     self._refuse_retained_command(message, now)
@@ -450,7 +479,9 @@ class Controller:
         if self._settings.sensor(device_id) is not None:
             self._feed(Availability(device_id, online), now)
 
-    def _sensor_route(self, route: SensorRoute, message: Message, now: float) -> None:
+    def _sensor_route(
+        self, route: SensorRoute, message: Message, now: float, surplus: bool = False
+    ) -> None:
         sensor_id = route.sensor_id
         # A signed payload opens to its verified fields, seq included.
         payload, _ = self._open_signed(sensor_id, message, now)
@@ -459,10 +490,14 @@ class Controller:
             # Availability said on the state topic (Home Assistant's "unavailable").
             self._availability(sensor_id, reading.online, now)
             return
-        self._sensor(sensor_id, route.sensor_type.value, reading, message, now)
+        self._sensor(sensor_id, route.sensor_type.value, reading, message, now, surplus=surplus)
 
     def _shared(
-        self, routes: tuple[SensorRoute | AvailabilityRoute, ...], message: Message, now: float
+        self,
+        routes: tuple[SensorRoute | AvailabilityRoute, ...],
+        message: Message,
+        now: float,
+        surplus: bool = False,
     ) -> None:
         """A topic one device speaks on for several sensors: each sensor's codec reads
         the message; it is rejected only when it is none of theirs (an unknown RF code)."""
@@ -474,7 +509,7 @@ class Controller:
                 heard = True
                 continue
             try:
-                self._sensor_route(route, message, now)
+                self._sensor_route(route, message, now, surplus)
                 heard = True
             except PayloadError as exc:
                 if exc.reason != "unmatched":
@@ -487,26 +522,35 @@ class Controller:
         self, sensor_id: str, message: Message, now: float
     ) -> tuple[bytes, int | None]:
         """The payload to decode; a signing sensor's message that fails its checks is
-        refused and recorded as a security event (reason only: never the payload)."""
+        refused and recorded as a security event (reason only: never the payload): the
+        first few of an interval at once, the rest counted for the interval's summary."""
         last = self._panel.message_seqs.get(sensor_id)
         try:
             return self._security.open_sensor(sensor_id, message.payload, last, now)
         except SecurityRejected as exc:
-            record = RecordEvent(
-                EventKind.SECURITY,
-                f"message from {sensor_id} refused: {exc.reason}",
-                {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
-            )
-            self._turn.system_events.append(
-                SystemRecord(now, record.kind.value, record.description, dict(record.data))
-            )
-            self._out.event(record, now)
+            if self._summaries.refused(sensor_id, exc.reason, now):
+                self._record(
+                    RecordEvent(
+                        EventKind.SECURITY,
+                        f"message from {sensor_id} refused: {exc.reason}",
+                        {"sensor": sensor_id, "reason": exc.reason, "detail": exc.detail},
+                    ),
+                    now,
+                )
             raise
 
     def _sensor(
-        self, sensor_id: str, sensor_type: str, reading: Reading, message: Message, now: float
+        self,
+        sensor_id: str,
+        sensor_type: str,
+        reading: Reading,
+        message: Message,
+        now: float,
+        *,
+        surplus: bool = False,
     ) -> None:
-        if reading.state is not None:
+        # Surplus goes to the panel all the same; only its row is left to the flood event.
+        if reading.state is not None and not surplus:
             metadata: dict[str, Any] = {"topic": message.topic, **reading.extra}
             for name in ("seq", "ts", "battery"):
                 if (value := getattr(reading, name)) is not None:

@@ -13,6 +13,7 @@ doubling for each lockout in a row.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
 import threading
@@ -27,7 +28,6 @@ CSRF_HEADER = "X-CSRF-Token"
 LOOPBACK_USER = "local"
 MAX_SESSIONS = 1000
 LOGIN_POLICY = CodePolicy(max_failures=5, window=300.0, lockout=60.0)
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,38 @@ class LoginFailed(Exception):
 
 
 def is_loopback(address: str | None) -> bool:
-    return address is not None and (address in _LOOPBACK_HOSTS or address.startswith("127."))
+    """Exactly a loopback address: an IP literal in 127.0.0.0/8, ``::1``, or the name
+    ``localhost``; never a DNS name that merely starts with "127." (DNS rebinding)."""
+    if address is None:
+        return False
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def host_name(host_header: str | None) -> str | None:
-    """The host part of a Host header ("[::1]:8080" → "::1")."""
+    """The host part of a Host header ("[::1]:8080" → "::1"); None for a header that is
+    not ``host`` or ``host:port`` (a port of digits only)."""
     if not host_header:
         return None
     if host_header.startswith("["):
-        return host_header[1:].partition("]")[0]
-    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
+        host, _, rest = host_header[1:].partition("]")
+        return host if rest == "" or (rest[:1] == ":" and rest[1:].isdigit()) else None
+    if host_header.count(":") > 1:  # only a bare IPv6 literal has several
+        return host_header if _is_ip(host_header) else None
+    host, colon, port = host_header.partition(":")
+    return host if not colon or port.isdigit() else None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Sessions:

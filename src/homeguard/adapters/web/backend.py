@@ -115,7 +115,8 @@ class WebSettings:
     users: Mapping[str, str] = field(default_factory=dict)  # name → password hash
     loopback_without_login: bool = False
     session_seconds: float = 12 * 3600.0
-    secure_cookie: bool = False  # set when served behind TLS
+    # Proxies (IP addresses or networks) whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

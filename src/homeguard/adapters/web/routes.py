@@ -83,7 +83,8 @@ Web = Annotated[WebState, Depends(_web)]
 
 def _current_session(request: Request, web: Web) -> Session:
     session = web.sessions.get(request.cookies.get(COOKIE))
-    if session is None:
+    # A session opened without a login is only good where it could be opened.
+    if session is None or (session.user == LOOPBACK_USER and not _loopback_allowed(request, web)):
         raise ApiError(401, "not_logged_in", "log in first")
     return session
 
@@ -104,15 +105,22 @@ Reader = Annotated[Session, Depends(_current_session)]
 Writer = Annotated[Session, Depends(_csrf_checked)]
 
 
-def _set_cookie(response: Response, web: WebState, session: Session) -> None:
+def _set_cookie(request: Request, response: Response, session: Session) -> None:
     response.set_cookie(
         COOKIE,
         session.token,
         httponly=True,
         samesite="strict",
-        secure=web.backend.web.secure_cookie,
+        secure=_over_tls(request),
         path="/",
     )
+
+
+def _over_tls(request: Request) -> bool:
+    """The request came over HTTPS: directly, or through a proxy in
+    ``web.trusted_proxies`` that said so in X-Forwarded-Proto (the server applies the
+    forwarded headers of those proxies only)."""
+    return request.url.scheme == "https"
 
 
 def _loopback_allowed(request: Request, web: WebState) -> bool:
@@ -136,7 +144,7 @@ def get_session(request: Request, response: Response, web: Web) -> SessionInfo:
     session = web.sessions.get(request.cookies.get(COOKIE))
     if session is None and _loopback_allowed(request, web):
         session = web.sessions.open(LOOPBACK_USER)
-        _set_cookie(response, web, session)
+        _set_cookie(request, response, session)
     if session is None:
         raise ApiError(401, "not_logged_in", "log in first")
     return SessionInfo(user=session.user, csrf_token=session.csrf)
@@ -161,15 +169,17 @@ def login(body: LoginBody, request: Request, response: Response, web: Web) -> Se
         log.warning("failed dashboard login for %r from %s", body.user[:40], client)
         raise ApiError(401, "login_failed", str(exc)) from None
     log.info("dashboard login: %s from %s", session.user, client)
-    _set_cookie(response, web, session)
+    _set_cookie(request, response, session)
     return SessionInfo(user=session.user, csrf_token=session.csrf)
 
 
 @sessions.post("/logout", status_code=204, responses=WRITE_ERRORS)
-def logout(session: Writer, response: Response, web: Web) -> None:
+def logout(session: Writer, request: Request, response: Response, web: Web) -> None:
     """End this session."""
     web.sessions.close(session.token)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(
+        COOKIE, path="/", secure=_over_tls(request), httponly=True, samesite="strict"
+    )
 
 
 # ---------------------------------------------------------------------- reading

@@ -40,6 +40,10 @@ class WebServer:
             lifespan="on",
             timeout_graceful_shutdown=2,
             server_header=False,
+            # Forwarded headers only from the configured proxies: from anyone else they
+            # would let a client choose its address (and dodge the login lockout).
+            proxy_headers=bool(backend.web.trusted_proxies),
+            forwarded_allow_ips=list(backend.web.trusted_proxies),
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
