@@ -40,6 +40,7 @@ FRONT = "home/security/door/front"
 
 class FakeClient:
     connection_count = 1
+    session_contested = False
 
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes | str]] = []
