@@ -27,6 +27,7 @@ from homeguard.errors import HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.home_assistant import discovery, home_assistant_topics
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.provisioning import (
@@ -74,7 +75,10 @@ class Site:
             for s in self.config.sensors
         ]
         return TopicMap.build(
-            self.config.mqtt.base_topic, bindings, [a.id for a in self.config.actuators]
+            self.config.mqtt.base_topic,
+            bindings,
+            [a.id for a in self.config.actuators],
+            discovery=home_assistant_topics(self.config),
         )
 
     @property
@@ -207,6 +211,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             clock=wall_clock,
             retention=_days(site.config.storage.retention_days),
             security=load_security(site.config, site.data_dir),
+            discovery={m.topic: m.payload for m in discovery(site.config)},
         )
 
 

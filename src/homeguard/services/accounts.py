@@ -32,9 +32,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from homeguard.adapters.codecs import Family
-from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap, default_topic
+from homeguard.adapters.topics import (
+    HomeAssistantTopics,
+    SensorBinding,
+    SiteTopics,
+    TopicMap,
+    default_topic,
+)
 from homeguard.config import Config
 from homeguard.errors import ConfigError
+from homeguard.services.home_assistant import home_assistant_topics
 
 __all__ = ["CONTROLLER", "Account", "Role", "site_accounts"]
 
@@ -66,6 +73,7 @@ def site_accounts(config: Config) -> list[Account]:
     """Every account of a site, controller first; ConfigError on a name used twice."""
     base = config.mqtt.base_topic
     site = SiteTopics(base)
+    ha = home_assistant_topics(config)
     topic_map = TopicMap.build(
         base,
         [
@@ -73,8 +81,9 @@ def site_accounts(config: Config) -> list[Account]:
             for s in config.sensors
         ],
         [a.id for a in config.actuators],
+        discovery=ha,
     )
-    accounts = [_controller(config, site, topic_map)]
+    accounts = [_controller(config, site, topic_map, ha)]
     accounts += _sensors(config, site)
     for actuator in config.actuators:
         command = actuator.topic or site.control(actuator.type)
@@ -90,16 +99,23 @@ def site_accounts(config: Config) -> list[Account]:
                 subscribe=(command, f"{base}/devices/{actuator.id}/#"),
             )
         )
-    user_reads = (
+    user_reads = [
         site.alarm_state,
         site.alarm_event,
         site.status,
         site.controller_availability,
         site.availability("+"),
         site.actuator_state("+"),
-    )
+        site.sensor_state("+"),
+    ]
+    # Home Assistant's siren and light entities switch the actuators themselves, and
+    # it reads its discovery prefix and says "online" there when it starts.
+    user_writes = [site.alarm_set, *_actuator_commands(config, site)]
+    if ha is not None:
+        user_reads.append(f"{ha.prefix}/#")
+        user_writes.append(ha.birth)
     accounts += [
-        Account(name, Role.USER, publish=(site.alarm_set,), subscribe=user_reads)
+        Account(name, Role.USER, publish=_unique(user_writes), subscribe=_unique(user_reads))
         for name in config.security.clients
     ]
     seen: dict[str, Role] = {}
@@ -113,8 +129,15 @@ def site_accounts(config: Config) -> list[Account]:
     return accounts
 
 
-def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Account:
-    commands = [a.topic or site.control(a.type) for a in config.actuators]
+def _actuator_commands(config: Config, site: SiteTopics) -> list[str]:
+    return [a.topic or site.control(a.type) for a in config.actuators]
+
+
+def _controller(
+    config: Config, site: SiteTopics, topic_map: TopicMap, ha: HomeAssistantTopics | None
+) -> Account:
+    commands = _actuator_commands(config, site)
+    discovery = [] if ha is None else [ha.ours]
     return Account(
         CONTROLLER,
         Role.CONTROLLER,
@@ -124,7 +147,9 @@ def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Accoun
                 site.alarm_event,
                 site.controller_availability,
                 site.status,
+                site.sensor_state("+"),
                 *commands,
+                *discovery,
             ]
         ),
         subscribe=_unique(topic for topic, _qos in topic_map.subscriptions()),

@@ -34,6 +34,8 @@ from homeguard.adapters.topics import (
     AnnounceRoute,
     AvailabilityRoute,
     CommandRoute,
+    DiscoveryConfigRoute,
+    HomeAssistantStatusRoute,
     IgnoredRoute,
     SensorRoute,
     TopicMap,
@@ -146,6 +148,7 @@ class Controller:
         notify: Callable[[Notify], None] | None = None,
         retention: float | None = None,
         security: MessageSecurity | None = None,
+        discovery: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -167,6 +170,11 @@ class Controller:
         self._dirty = False
         self._connections = 0
         self._devices: dict[str, DeviceRecord] = {}
+        # Home Assistant discovery configs (topic to payload), and what was last said
+        # of each sensor on <base>/alarm/sensors/<id> (said again only when it changes).
+        self._discovery = dict(discovery or {})
+        self._battery: dict[str, int] = {}
+        self._sensors_said: dict[str, tuple[object, ...]] = {}
         self.stats = Stats(started_at=clock())
 
     @property
@@ -370,6 +378,14 @@ class Controller:
                     self._feed(Availability(device_id, online), now)
             case ActuatorStateRoute(actuator_id=actuator_id):
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
+            case HomeAssistantStatusRoute():
+                # Home Assistant (re)started: it forgets entities not announced again.
+                if message.payload.strip().lower() == b"online":
+                    self._out.discovery(self._discovery)
+            case DiscoveryConfigRoute(topic=topic):
+                if message.payload and topic not in self._discovery:
+                    log.info("removing the Home Assistant entity of %s", topic)
+                    self._out.clear_retained(topic)
             case IgnoredRoute():
                 pass
 
@@ -410,6 +426,8 @@ class Controller:
             self._turn.sensor_events.append(
                 SensorRecord(now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key)
             )
+        if reading.battery is not None:
+            self._battery[sensor_id] = reading.battery
         self._feed(SensorReport(sensor_id, reading.state), now)
 
     def _command(self, command: Input, now: float) -> Outcome:
@@ -458,12 +476,28 @@ class Controller:
                     self._wake = at
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
+        self._say_sensors()
+
+    def _say_sensors(self) -> None:
+        """Publish each sensor's state, trouble, bypass and battery when they changed."""
+        panel = self._panel
+        for spec in self._settings.sensors:
+            status = panel.sensor(spec.id)
+            bypassed = spec.id in panel.bypassed
+            battery = self._battery.get(spec.id)
+            said = (status.state, status.trouble, bypassed, battery)
+            if self._sensors_said.get(spec.id) != said:
+                self._sensors_said[spec.id] = said
+                self._out.sensor(spec.id, status, bypassed=bypassed, battery=battery)
 
     def _announce(self, now: float) -> None:
         """After (re)connecting: say we are online and restate what is retained."""
         self._out.online()
         self._out.state(self._panel, now)
         self._out.actuator(ActuatorKind.SIREN, self._panel.state is PanelState.TRIGGERED)
+        self._out.discovery(self._discovery)
+        self._sensors_said.clear()
+        self._say_sensors()
 
 
 def _log_notification(note: Notify) -> None:
