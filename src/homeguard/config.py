@@ -592,6 +592,12 @@ class HomeAssistantConfig(_Section):
         "identifier; none: homeguard_<base_topic> (other characters than letters, digits, "
         "'-' and '_' become '_').",
     )
+    control_actuators: bool = Field(
+        default=False,
+        description="Offer the siren and light as switches (siren and light entities) "
+        "and let the security.clients logins switch them; false: their state only, "
+        "since whoever can switch the siren can silence an alarm (docs/security.md).",
+    )
 
     @field_validator("prefix")
     @classmethod

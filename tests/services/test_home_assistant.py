@@ -154,8 +154,18 @@ def test_every_sensor_is_a_device_with_its_device_class_and_diagnostics() -> Non
     assert len(unique) == len(set(unique))
 
 
-def test_siren_and_light_switch_their_actuators() -> None:
+def test_siren_and_light_show_their_state_without_a_switch_by_default() -> None:
     found = configs(site())
+    siren = found["homeassistant/binary_sensor/homeguard_home/siren/config"]
+    light = found["homeassistant/binary_sensor/homeguard_home/light/config"]
+    assert (siren["device_class"], light["device_class"]) == ("sound", "light")
+    assert siren["state_topic"] == "home/control/siren/state"
+    assert "command_topic" not in siren
+    assert not any(t.split("/")[1] in ("siren", "light") for t in found)
+
+
+def test_siren_and_light_switch_their_actuators_when_allowed() -> None:
+    found = configs(site("home_assistant: {control_actuators: true}\n"))
     siren = found["homeassistant/siren/homeguard_home/siren/config"]
     light = found["homeassistant/light/homeguard_home/light/config"]
     assert siren["command_topic"] == "home/control/alarm"
@@ -223,7 +233,11 @@ def test_the_acl_lets_the_controller_publish_discovery_and_home_assistant_read_i
     ha = accounts["homeassistant"]
     assert "homeassistant/#" in ha.subscribe
     assert "home/alarm/sensors/+" in ha.subscribe
-    assert {"home/alarm/set", "homeassistant/status", "home/control/alarm"} <= set(ha.publish)
+    assert set(ha.publish) == {"home/alarm/set", "homeassistant/status"}  # no siren
+    allowed = {
+        a.name: a for a in site_accounts(site("home_assistant: {control_actuators: true}\n"))
+    }
+    assert {"home/control/alarm", "home/control/light"} <= set(allowed["homeassistant"].publish)
     off = {a.name: a for a in site_accounts(site("home_assistant: {discovery: false}\n"))}
     assert not any(t.startswith("homeassistant/") for t in off[CONTROLLER].publish)
     assert not any(t.startswith("homeassistant/") for t in off["homeassistant"].subscribe)

@@ -92,6 +92,7 @@ CONFIGS = {
     "no users": SITE.replace('users:\n  - {name: alice, pin: "1234"}\n', ""),
     "trusted, some modes": SITE + "panel: {mqtt_commands: trusted, modes: {armed_home: {}}}\n",
     "other prefix": SITE + "home_assistant: {prefix: ha/x, node_id: villa}\n",
+    "switches": SITE + "home_assistant: {control_actuators: true}\n",
 }
 
 

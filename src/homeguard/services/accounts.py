@@ -16,10 +16,12 @@ actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm
               ``announce`` and ``availability``           or ``.../light`` (or its
                                                           topic), its own subtree
 controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
-              ``<base>/security/status``, the actuators'  to (sensors, devices,
-              command topics                              ``alarm/set``, states)
-user          ``<base>/alarm/set`` only                   the panel's state, events,
-                                                          status and availability
+              ``<base>/alarm/sensors/+``, ``<base>/``     to (sensors, devices,
+              ``security/status``, the actuators'         ``alarm/set``, states, HA's
+              command topics, its HA discovery configs    birth and its configs)
+user          ``<base>/alarm/set``; HA's birth message    the panel's state, events,
+              (and the actuators' command topics with     status, availability and
+              ``home_assistant.control_actuators``)       sensors; the HA prefix
 ============  ==========================================  ==========================
 
 Pure: no files, no sockets.
@@ -108,12 +110,14 @@ def site_accounts(config: Config) -> list[Account]:
         site.actuator_state("+"),
         site.sensor_state("+"),
     ]
-    # Home Assistant's siren and light entities switch the actuators themselves, and
-    # it reads its discovery prefix and says "online" there when it starts.
-    user_writes = [site.alarm_set, *_actuator_commands(config, site)]
+    # Home Assistant reads its discovery prefix and says "online" there when it starts;
+    # its siren and light entities switch the actuators only when so configured.
+    user_writes = [site.alarm_set]
     if ha is not None:
         user_reads.append(f"{ha.prefix}/#")
         user_writes.append(ha.birth)
+        if config.home_assistant.control_actuators:
+            user_writes += _actuator_commands(config, site)
     accounts += [
         Account(name, Role.USER, publish=_unique(user_writes), subscribe=_unique(user_reads))
         for name in config.security.clients

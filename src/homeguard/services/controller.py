@@ -172,7 +172,7 @@ class Controller:
         self._devices: dict[str, DeviceRecord] = {}
         # Home Assistant discovery configs (topic to payload), and what was last said
         # of each sensor on <base>/alarm/sensors/<id> (said again only when it changes).
-        self._discovery = dict(discovery or {})
+        self._discovery = {t: p.encode() for t, p in (discovery or {}).items()}
         self._battery: dict[str, int] = {}
         self._sensors_said: dict[str, tuple[object, ...]] = {}
         self.stats = Stats(started_at=clock())
@@ -330,6 +330,8 @@ class Controller:
 
     def _message(self, message: Message) -> None:
         self._turn.messages.append(message)
+        if self._discovery.get(message.topic) == message.payload:
+            return  # our own discovery config, heard back: not news
         self.stats.messages += 1
         now = self._clock()
         try:
@@ -382,7 +384,7 @@ class Controller:
                 # Home Assistant (re)started: it forgets entities not announced again.
                 if message.payload.strip().lower() == b"online":
                     self._out.discovery(self._discovery)
-            case DiscoveryConfigRoute(topic=topic):
+            case DiscoveryConfigRoute(topic=topic):  # under our node id: cleared if stale
                 if message.payload and topic not in self._discovery:
                     log.info("removing the Home Assistant entity of %s", topic)
                     self._out.clear_retained(topic)

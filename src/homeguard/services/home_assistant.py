@@ -18,8 +18,10 @@ What appears, one Home Assistant device per physical device:
 * every sensor (device ``<node>_<id>``, via the panel): a ``binary_sensor`` of its
   type's device class, a ``problem`` one (trouble), a ``connectivity`` one and a
   battery ``sensor``, all read from the retained ``<base>/alarm/sensors/<id>``;
-* every actuator (device ``<node>_<id>``): a ``siren`` or a ``light`` commanded on its
-  ON/OFF topic, its state from ``<base>/control/<id>/state``.
+* every actuator (device ``<node>_<id>``): its state from ``<base>/control/<id>/state``
+  as a ``binary_sensor`` (``sound``, ``light``); with ``control_actuators``, a ``siren``
+  or a ``light`` that switches it on its ON/OFF topic instead (the ACL then lets the
+  ``security.clients`` logins do so).
 
 Everything is available while homeguard is (``<base>/alarm/availability``).
 """
@@ -127,7 +129,8 @@ def discovery(config: Config) -> list[DiscoveryMessage]:
     for actuator in config.actuators:
         device = _child_device(where.node, actuator.id, actuator.id)
         device["model"] = actuator.type.value
-        component, entity = _actuator_entity(actuator, site, where.node)
+        control = config.home_assistant.control_actuators
+        component, entity = _actuator_entity(actuator, site, where.node, control=control)
         body = {**common, **entity, "device": device}
         messages.append(DiscoveryMessage(where.config(component, actuator.id), body))
     return messages
@@ -219,16 +222,19 @@ def _sensor_entities(
 
 
 def _actuator_entity(
-    actuator: ActuatorConfig, site: SiteTopics, node: str
+    actuator: ActuatorConfig, site: SiteTopics, node: str, *, control: bool
 ) -> tuple[str, dict[str, Any]]:
     entity: dict[str, Any] = {
         "name": None,
         "unique_id": f"{node}_{actuator.id}",
-        "command_topic": actuator.topic or site.control(actuator.type),
         "state_topic": site.actuator_state(actuator.id),
         "payload_on": "ON",
         "payload_off": "OFF",
     }
+    if not control:  # what the actuator reports, without a switch
+        sound = actuator.type is ActuatorKind.SIREN
+        return "binary_sensor", entity | {"device_class": "sound" if sound else "light"}
+    entity["command_topic"] = actuator.topic or site.control(actuator.type)
     if actuator.type is ActuatorKind.SIREN:
         entity |= {
             "state_on": "ON",

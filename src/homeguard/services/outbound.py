@@ -76,7 +76,7 @@ class Outbound:
         }
         self._sink.publish(self._topics.sensor_state(sensor_id), json.dumps(body), retain=True)
 
-    def discovery(self, configs: Mapping[str, str]) -> None:
+    def discovery(self, configs: Mapping[str, bytes]) -> None:
         """Home Assistant discovery configs (topic to JSON), retained."""
         for topic, payload in configs.items():
             self._sink.publish(topic, payload, qos=1, retain=True)
