@@ -23,6 +23,9 @@ Where a sensor is heard (``<base>`` is the base topic, ``home`` by default):
 Availability: ``<base>/devices/<id>/availability`` for any id; ``<topic>/availability``
 for a Zigbee2MQTT sensor; for any sensor, its ``availability_topic`` when configured.
 ``<base>/security/status`` is the controller's own message: :class:`IgnoredRoute`.
+With Home Assistant discovery (:class:`HomeAssistantTopics`), also ``<prefix>/status``
+(:class:`HomeAssistantStatusRoute`) and the retained configs under the site's node id
+(:class:`DiscoveryConfigRoute`), which the controller reads back to clear stale ones.
 Two bindings on one topic are a :class:`~homeguard.errors.ConfigError` (a Zigbee2MQTT
 door reports its tamper flag itself: see :mod:`homeguard.adapters.codecs`).
 """
