@@ -36,6 +36,7 @@ from homeguard.cli_api import add_api_options
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError
+from homeguard.services.home_assistant import discovery
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.provisioning import provision, revoke, security_folder
 
@@ -443,6 +444,7 @@ def _check_config(args: argparse.Namespace) -> int:
     site = _site(args)
     config = site.config
     site.topic_map  # noqa: B018 - building it checks the topics
+    discovery(config)  # and the Home Assistant entities
     print(
         f"config OK: {len(config.sensors)} sensors, {len(config.actuators)} actuators, "
         f"{len(config.users)} users, base topic {config.mqtt.base_topic!r}"

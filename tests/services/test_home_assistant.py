@@ -5,6 +5,9 @@ in test_home_assistant_schemas.py, and end to end in test_home_assistant_system.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,6 +190,13 @@ def test_prefix_node_id_and_off_switch() -> None:
     assert discovery(site("home_assistant: {discovery: false}\n")) == []
 
 
+def test_two_devices_on_one_entity_topic_are_refused() -> None:
+    extra_sensor = "  - {id: front_trouble, type: door}\nactuators:\n"
+    clash = parse_config(SITE.replace("actuators:\n", extra_sensor))
+    with pytest.raises(ConfigError, match="front_trouble"):
+        discovery(clash)
+
+
 @pytest.mark.parametrize(
     "section",
     [
@@ -241,3 +251,20 @@ def test_the_acl_lets_the_controller_publish_discovery_and_home_assistant_read_i
     off = {a.name: a for a in site_accounts(site("home_assistant: {discovery: false}\n"))}
     assert not any(t.startswith("homeassistant/") for t in off[CONTROLLER].publish)
     assert not any(t.startswith("homeassistant/") for t in off["homeassistant"].subscribe)
+
+
+def test_check_config_reports_a_clash_of_entities(tmp_path: Path) -> None:
+    path = tmp_path / "homeguard.yaml"
+    path.write_text(
+        SITE.replace("actuators:\n", "  - {id: front_trouble, type: door}\nactuators:\n")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "homeguard", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "two Home Assistant entities" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,9 +2,9 @@
 
 Pure functions of the config (no files, no sockets, no clock): :func:`discovery`
 returns every retained config message, ``<prefix>/<component>/<node>/<object>/config``
-(docs/home-assistant.md), and :func:`is_ours` tells which topics of a discovery prefix
-belong to this site, so that a retained config of ours that is no longer in the list (a
-sensor deleted from the config) can be cleared with an empty retained payload. The
+(docs/home-assistant.md); :meth:`HomeAssistantTopics.is_ours` tells which topics of a
+discovery prefix belong to this site, so that a retained config of ours that is no
+longer in the list (a sensor deleted from the config) can be cleared. The
 controller publishes them on every (re)connection and when Home Assistant's birth
 message (``<prefix>/status`` = ``online``) arrives.
 
@@ -38,6 +38,7 @@ from homeguard.adapters.topics import HomeAssistantTopics, SiteTopics
 from homeguard.config import ActuatorConfig, Config, SensorConfig
 from homeguard.core.model import ArmMode, SensorType
 from homeguard.core.signals import ActuatorKind
+from homeguard.errors import ConfigError
 
 __all__ = [
     "COMMAND_TEMPLATE",
@@ -133,6 +134,14 @@ def discovery(config: Config) -> list[DiscoveryMessage]:
         component, entity = _actuator_entity(actuator, site, where.node, control=control)
         body = {**common, **entity, "device": device}
         messages.append(DiscoveryMessage(where.config(component, actuator.id), body))
+    seen: set[str] = set()
+    for message in messages:
+        if message.topic in seen:  # e.g. sensors "door" and "door_battery"
+            raise ConfigError(
+                f"two Home Assistant entities on {message.topic}: rename one of the "
+                "devices whose ids make it"
+            )
+        seen.add(message.topic)
     return messages
 
 
