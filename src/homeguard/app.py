@@ -30,6 +30,7 @@ from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.home_assistant import discovery, home_assistant_topics
 from homeguard.services.intake import Intake, device_of
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
@@ -78,7 +79,10 @@ class Site:
     def topic_map(self) -> TopicMap:
         bindings = [s.binding() for s in self.config.sensors]
         return TopicMap.build(
-            self.config.mqtt.base_topic, bindings, [a.id for a in self.config.actuators]
+            self.config.mqtt.base_topic,
+            bindings,
+            [a.id for a in self.config.actuators],
+            discovery=home_assistant_topics(self.config),
         )
 
     @property
@@ -288,6 +292,7 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             retention=_days(site.config.storage.retention_days),
             security=load_security(site.config, site.data_dir),
             flood=flood,
+            discovery={m.topic: m.payload for m in discovery(site.config)},
         )
 
 

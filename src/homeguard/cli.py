@@ -42,6 +42,7 @@ from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
+from homeguard.services.home_assistant import discovery
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.provisioning import SecurityFiles, provision, revoke, security_folder
 
@@ -590,6 +591,7 @@ def _check_config(args: argparse.Namespace) -> int:
     site = _site(args)
     config = site.config
     site.topic_map  # noqa: B018 - building it checks the topics
+    discovery(config)  # and the Home Assistant entities
     print(
         f"config OK: {len(config.sensors)} sensors, {len(config.actuators)} actuators, "
         f"{len(config.users)} users, base topic {config.mqtt.base_topic!r}"

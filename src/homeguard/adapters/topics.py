@@ -22,6 +22,9 @@ Two bindings on one topic are a :class:`~homeguard.errors.ConfigError`, except w
 device speaks for several sensors: sensors of one RF bridge or of one Shelly Gen2+ device
 share its topics, and sensors of one device share its availability topic
 (:class:`SharedRoute`: each sensor's codec reads the message).
+With Home Assistant discovery (:class:`HomeAssistantTopics`), also ``<prefix>/status``
+(:class:`HomeAssistantStatusRoute`) and the retained configs under the site's node id
+(:class:`DiscoveryConfigRoute`), which the controller reads back to clear stale ones.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ __all__ = [
     "AnnounceRoute",
     "AvailabilityRoute",
     "CommandRoute",
+    "DiscoveryConfigRoute",
+    "HomeAssistantStatusRoute",
+    "HomeAssistantTopics",
     "IgnoredRoute",
     "Route",
     "SensorBinding",
@@ -111,6 +117,42 @@ class SiteTopics:
     def actuator_state(self, actuator_id: str) -> str:
         return f"{self.base}/control/{actuator_id}/state"
 
+    def sensor_state(self, sensor_id: str) -> str:
+        """What the panel knows of a sensor (retained JSON, for Home Assistant and
+        dashboards): ``<base>/alarm/sensors/<id>``."""
+        return f"{self.base}/alarm/sensors/{sensor_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantTopics:
+    """Where discovery lives for one site: Home Assistant's prefix and our node id."""
+
+    prefix: str
+    node: str
+
+    @property
+    def birth(self) -> str:
+        """Home Assistant's status topic: ``online`` when it (re)starts."""
+        return f"{self.prefix}/status"
+
+    @property
+    def ours(self) -> str:
+        """The filter that matches every config this site may have published."""
+        return f"{self.prefix}/+/{self.node}/+/config"
+
+    def config(self, component: str, object_id: str) -> str:
+        return f"{self.prefix}/{component}/{self.node}/{object_id}/config"
+
+    def is_ours(self, topic: str) -> bool:
+        levels = topic.split("/")
+        head = self.prefix.split("/")
+        return (
+            len(levels) == len(head) + 4
+            and levels[: len(head)] == head
+            and levels[len(head) + 1] == self.node
+            and levels[-1] == "config"
+        )
+
 
 _NO_HINTS = Hints()
 
@@ -145,6 +187,18 @@ class ActuatorStateRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeAssistantStatusRoute:
+    """Home Assistant's birth and last will (``<prefix>/status``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfigRoute:
+    """A retained discovery config under this site's node id (ours, maybe stale)."""
+
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
 class IgnoredRoute:
     """A message we receive but need not act on (our own, echoed by a wildcard)."""
 
@@ -165,6 +219,8 @@ Route = (
     | AnnounceRoute
     | AvailabilityRoute
     | ActuatorStateRoute
+    | HomeAssistantStatusRoute
+    | DiscoveryConfigRoute
     | IgnoredRoute
     | SharedRoute
 )
@@ -173,20 +229,33 @@ Route = (
 class TopicMap:
     """Every topic the controller listens to, and what each one is about."""
 
-    __slots__ = ("_devices", "_filters", "_routes")
+    __slots__ = ("_devices", "_discovery", "_filters", "_routes")
 
     def __init__(
-        self, base_topic: str, routes: Mapping[str, Route], filters: Sequence[tuple[str, int]]
+        self,
+        base_topic: str,
+        routes: Mapping[str, Route],
+        filters: Sequence[tuple[str, int]],
+        discovery: HomeAssistantTopics | None = None,
     ) -> None:
         self._devices = f"{base_topic}/devices/"
         self._routes = dict(routes)
         self._filters = list(filters)
+        self._discovery = discovery
 
     @classmethod
     def build(
-        cls, base_topic: str, sensors: Sequence[SensorBinding], actuators: Sequence[str]
+        cls,
+        base_topic: str,
+        sensors: Sequence[SensorBinding],
+        actuators: Sequence[str],
+        *,
+        discovery: HomeAssistantTopics | None = None,
     ) -> TopicMap:
-        """Check the bindings and index them; raises ConfigError naming the culprit."""
+        """Check the bindings and index them; raises ConfigError naming the culprit.
+
+        With ``discovery``, also Home Assistant's birth message and the site's own
+        retained discovery configs (to clear those no longer configured)."""
         base = base_topic.rstrip("/")
         if not base or _has_wildcard(base) or base.startswith("$"):
             raise ConfigError(f"base_topic {base_topic!r} must be a topic without wildcards")
@@ -230,8 +299,11 @@ class TopicMap:
             site.alarm_set,
             f"{base}/control/+/state",
         ]
+        if discovery is not None:
+            _add(routes, discovery.birth, HomeAssistantStatusRoute())
+            filters.append(discovery.ours)
         filters += [t for t in routes if not any(_matches(f, t) for f in filters)]
-        return cls(base, routes, [(f, QOS) for f in filters])
+        return cls(base, routes, [(f, QOS) for f in filters], discovery)
 
     def route(self, topic: str) -> Route:
         """What ``topic`` is about; PayloadError("unknown_topic") if nobody configured it."""
@@ -245,6 +317,8 @@ class TopicMap:
                     return AnnounceRoute(device_id)
                 if leaf == "availability":
                     return AvailabilityRoute(device_id)
+        if self._discovery is not None and self._discovery.is_ours(topic):
+            return DiscoveryConfigRoute(topic)
         raise PayloadError("unknown_topic", topic[:120])
 
     def subscriptions(self) -> list[tuple[str, int]]:

@@ -17,12 +17,15 @@ actuator      ``<base>/control/<id>/state``, its          ``<base>/control/alarm
                                                           topic), its own subtree
 controller    ``<base>/alarm/state|event|availability``,  everything it subscribes
               ``<base>/alarm/controller`` (heartbeat),    to (sensors, devices,
-              ``<base>/security/status``, the actuators'  ``alarm/set``, states)
-              command topics, ``<base>/alarm/set`` (only
-              to clear a retained command)
-user          ``<base>/alarm/set`` only                   the panel's state, events,
-                                                          status, availability and
-                                                          the controller's heartbeat
+              ``<base>/alarm/sensors/+``, ``<base>/``     ``alarm/set``, states, HA's
+              ``security/status``, the actuators'         birth and its configs)
+              command topics, its HA discovery configs,
+              ``<base>/alarm/set`` (only to clear a
+              retained command)
+user          ``<base>/alarm/set``; HA's birth message    the panel's state, events,
+              (and the actuators' command topics with     status, availability,
+              ``home_assistant.control_actuators``)       sensors and the controller's
+                                                          heartbeat; the HA prefix
 ============  ==========================================  ==========================
 
 Pure: no files, no sockets.
@@ -35,9 +38,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from homeguard.adapters.codecs import Family
-from homeguard.adapters.topics import SiteTopics, TopicMap, availability_topics, sensor_topics
+from homeguard.adapters.topics import (
+    HomeAssistantTopics,
+    SiteTopics,
+    TopicMap,
+    availability_topics,
+    sensor_topics,
+)
 from homeguard.config import Config
 from homeguard.errors import ConfigError
+from homeguard.services.home_assistant import home_assistant_topics
 
 __all__ = ["CONTROLLER", "Account", "Role", "site_accounts"]
 
@@ -69,12 +79,14 @@ def site_accounts(config: Config) -> list[Account]:
     """Every account of a site, controller first; ConfigError on a name used twice."""
     base = config.mqtt.base_topic
     site = SiteTopics(base)
+    ha = home_assistant_topics(config)
     topic_map = TopicMap.build(
         base,
         [s.binding() for s in config.sensors],
         [a.id for a in config.actuators],
+        discovery=ha,
     )
-    accounts = [_controller(config, site, topic_map)]
+    accounts = [_controller(config, site, topic_map, ha)]
     accounts += _sensors(config, site)
     for actuator in config.actuators:
         command = actuator.topic or site.control(actuator.type)
@@ -90,7 +102,7 @@ def site_accounts(config: Config) -> list[Account]:
                 subscribe=(command, f"{base}/devices/{actuator.id}/#"),
             )
         )
-    user_reads = (
+    user_reads = [
         site.alarm_state,
         site.alarm_event,
         site.status,
@@ -98,9 +110,18 @@ def site_accounts(config: Config) -> list[Account]:
         site.controller_heartbeat,
         site.availability("+"),
         site.actuator_state("+"),
-    )
+        site.sensor_state("+"),
+    ]
+    # Home Assistant reads its discovery prefix and says "online" there when it starts;
+    # its siren and light entities switch the actuators only when so configured.
+    user_writes = [site.alarm_set]
+    if ha is not None:
+        user_reads.append(f"{ha.prefix}/#")
+        user_writes.append(ha.birth)
+        if config.home_assistant.control_actuators:
+            user_writes += _actuator_commands(config, site)
     accounts += [
-        Account(name, Role.USER, publish=(site.alarm_set,), subscribe=user_reads)
+        Account(name, Role.USER, publish=_unique(user_writes), subscribe=_unique(user_reads))
         for name in config.security.clients
     ]
     seen: dict[str, Role] = {}
@@ -114,8 +135,15 @@ def site_accounts(config: Config) -> list[Account]:
     return accounts
 
 
-def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Account:
-    commands = [a.topic or site.control(a.type) for a in config.actuators]
+def _actuator_commands(config: Config, site: SiteTopics) -> list[str]:
+    return [a.topic or site.control(a.type) for a in config.actuators]
+
+
+def _controller(
+    config: Config, site: SiteTopics, topic_map: TopicMap, ha: HomeAssistantTopics | None
+) -> Account:
+    commands = _actuator_commands(config, site)
+    discovery = [] if ha is None else [ha.ours]
     return Account(
         CONTROLLER,
         Role.CONTROLLER,
@@ -127,7 +155,9 @@ def _controller(config: Config, site: SiteTopics, topic_map: TopicMap) -> Accoun
                 site.controller_heartbeat,
                 site.status,
                 site.alarm_set,  # to clear a retained command (never to send one)
+                site.sensor_state("+"),
                 *commands,
+                *discovery,
             ]
         ),
         subscribe=_unique(topic for topic, _qos in topic_map.subscriptions()),

@@ -41,6 +41,8 @@ from homeguard.adapters.topics import (
     AnnounceRoute,
     AvailabilityRoute,
     CommandRoute,
+    DiscoveryConfigRoute,
+    HomeAssistantStatusRoute,
     IgnoredRoute,
     SensorRoute,
     SharedRoute,
@@ -172,6 +174,7 @@ class Controller:
         security: MessageSecurity | None = None,
         backlog_limit: int = DEFAULT_LIMIT,
         flood: FloodPolicy | None = None,
+        discovery: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
         self._topics = topics
@@ -195,6 +198,10 @@ class Controller:
         self._connections = 0
         self._contested = False  # another client keeps taking our MQTT session
         self._devices: dict[str, DeviceRecord] = {}
+        # Home Assistant discovery configs (topic to payload), and what was last said
+        # of each sensor on <base>/alarm/sensors/<id> (said again only when it changes).
+        self._discovery = {t: p.encode() for t, p in (discovery or {}).items()}
+        self._sensors_said: dict[str, tuple[object, ...]] = {}
         self.stats = Stats(started_at=clock())
         self._summaries = Summaries(flood or FloodPolicy())
 
@@ -398,6 +405,8 @@ class Controller:
 
     def _message(self, message: Message, *, surplus: bool = False) -> None:
         self._turn.messages.append(message)
+        if self._discovery.get(message.topic) == message.payload:
+            return  # our own discovery config, heard back: not news
         self.stats.messages += 1
         now = self._clock()
         try:
@@ -449,6 +458,14 @@ class Controller:
                 self._availability(device_id, decode_availability(message.payload), now)
             case ActuatorStateRoute(actuator_id=actuator_id):
                 self.stats.actuators[actuator_id] = decode_switch(message.payload)
+            case HomeAssistantStatusRoute():
+                # Home Assistant (re)started: it forgets entities not announced again.
+                if message.payload.strip().lower() == b"online":
+                    self._out.discovery(self._discovery)
+            case DiscoveryConfigRoute(topic=topic):  # under our node id: cleared if stale
+                if message.payload and topic not in self._discovery:
+                    log.info("removing the Home Assistant entity of %s", topic)
+                    self._out.clear_retained(topic)
             case IgnoredRoute():
                 pass
 
@@ -630,12 +647,28 @@ class Controller:
             self._out.state(self._panel, now)  # the retained status lists the troubles
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
+        self._say_sensors()
+
+    def _say_sensors(self) -> None:
+        """Publish each sensor's state, trouble, bypass and battery when they changed."""
+        panel = self._panel
+        for spec in self._settings.sensors:
+            status = panel.sensor(spec.id)
+            bypassed = spec.id in panel.bypassed
+            battery = status.battery
+            said = (status.state, status.trouble, bypassed, battery)
+            if self._sensors_said.get(spec.id) != said:
+                self._sensors_said[spec.id] = said
+                self._out.sensor(spec.id, status, bypassed=bypassed, battery=battery)
 
     def _announce(self, now: float) -> None:
         """After (re)connecting: say we are online and restate what is retained."""
         self._out.online()
         self._out.state(self._panel, now)
         self._out.actuator(ActuatorKind.SIREN, self._panel.state is PanelState.TRIGGERED)
+        self._out.discovery(self._discovery)
+        self._sensors_said.clear()
+        self._say_sensors()
 
 
 def _log_notification(note: Notify) -> None:

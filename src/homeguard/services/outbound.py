@@ -8,7 +8,7 @@ from typing import Protocol
 
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelState
-from homeguard.core.panel import Panel
+from homeguard.core.panel import Panel, SensorStatus
 from homeguard.core.signals import ActuatorKind, RecordEvent
 
 COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
@@ -69,3 +69,26 @@ class Outbound:
 
     def online(self) -> None:
         self._sink.publish(self._topics.controller_availability, "online", qos=1, retain=True)
+
+    def sensor(
+        self, sensor_id: str, status: SensorStatus, *, bypassed: bool, battery: int | None
+    ) -> None:
+        """What the panel knows of one sensor, retained on ``<base>/alarm/sensors/<id>``."""
+        body = {
+            "sensor": sensor_id,
+            "state": None if status.state is None else status.state.value,
+            "active": status.active,
+            "trouble": None if status.trouble is None else status.trouble.value,
+            "bypassed": bypassed,
+            "battery": battery,
+        }
+        self._sink.publish(self._topics.sensor_state(sensor_id), json.dumps(body), retain=True)
+
+    def discovery(self, configs: Mapping[str, bytes]) -> None:
+        """Home Assistant discovery configs (topic to JSON), retained."""
+        for topic, payload in configs.items():
+            self._sink.publish(topic, payload, qos=1, retain=True)
+
+    def clear_retained(self, topic: str) -> None:
+        """An empty retained message: the broker forgets the topic's retained one."""
+        self._sink.publish(topic, b"", qos=1, retain=True)
