@@ -154,6 +154,17 @@ class _Turn:
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
     silent_alerts: list[SystemRecord] = field(default_factory=list)
+    device_writes: int = 0
+
+    @property
+    def records(self) -> tuple[int, int, int, int]:
+        """How much waits for the store (grows with every record the turn gathers)."""
+        return (
+            len(self.sensor_events),
+            len(self.system_events),
+            len(self.silent_alerts),
+            self.device_writes,
+        )
 
 
 class Controller:
@@ -409,6 +420,7 @@ class Controller:
             return  # our own discovery config, heard back: not news
         self.stats.messages += 1
         now = self._clock()
+        records = self._turn.records
         try:
             self._route(message, now, surplus)
         except PayloadError as exc:
@@ -420,6 +432,13 @@ class Controller:
                     len(message.payload),
                     exc,
                 )
+        if self._writer.failing and not surplus and self._turn.records == records:
+            # Nothing of it waits for the store (a heartbeat, a refusal): acknowledge it
+            # now. A broker delivers only so many unacknowledged messages (Mosquitto's
+            # default: 20), and heartbeats held for a failing store would use them up
+            # until the panel heard no door.
+            self._turn.messages.pop()
+            self._client.ack(message)
 
     def _record(self, record: RecordEvent, now: float) -> None:
         """Store ``record`` with the turn and publish it."""
@@ -608,6 +627,7 @@ class Controller:
     def _remember(self, device: DeviceRecord) -> None:
         self._devices[device.device_id] = device
         self._turn.devices[device.device_id] = device
+        self._turn.device_writes += 1
 
     # -------------------------------------------------------------------- effects
 
