@@ -7,12 +7,15 @@ import dataclasses
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, RejectReason, SensorStatus, Trouble, shift_times
-from homeguard.core.signals import ClockStep, EventKind, SystemHealth, SystemPart
+from homeguard.core.signals import ClockStep, EventKind, Input, SystemHealth, SystemPart
 from tests.core.harness import PINS, House
+from tests.core.test_properties import inputs
 
 HOUR = 3600.0
 
@@ -192,3 +195,40 @@ def test_a_new_float_field_would_be_caught() -> None:
     unmoved = dataclasses.replace(shift_times(panel, 5.0), quiet_until=panel.quiet_until)
     moved = _times(unmoved)
     assert any(t - _times(panel)[p] != 5.0 for p, t in moved.items())
+
+
+# ------------------------------------------------------- the step is no time at all
+
+
+def _past_lockout_as_now(panel: Panel, now: float) -> Panel:
+    """A lockout that ended is as good as any other (a good code resets it to 0.0)."""
+    lock = panel.code_lock
+    return dataclasses.replace(
+        panel, code_lock=dataclasses.replace(lock, locked_until=max(lock.locked_until, now))
+    )
+
+
+_whole_steps = st.lists(st.tuples(st.integers(0, 400), inputs), max_size=30)
+
+
+@given(_whole_steps, _whole_steps, st.sampled_from([HOUR, -HOUR, 86400.0 * 365, 7.0]))
+@settings(max_examples=200, deadline=None)
+def test_a_panel_whose_clock_was_set_does_what_one_whose_clock_was_not(
+    before: list[tuple[int, Input]], after: list[tuple[int, Input]], delta: float
+) -> None:
+    """Whole seconds, so that the two clocks' sums are exact."""
+    kept, stepped = House(), House()
+    for delay, event in before:
+        for house in (kept, stepped):
+            house.at(delay)
+            house.send(event)
+    step(stepped, delta)
+    for delay, event in after:
+        for house in (kept, stepped):
+            house.at(delay)
+            house.send(event)
+        assert stepped.now == kept.now + delta
+        expected = _past_lockout_as_now(shift_times(kept.panel, delta), stepped.now)
+        assert _past_lockout_as_now(stepped.panel, stepped.now) == expected
+        assert (stepped.siren, stepped.light) == (kept.siren, kept.light)
+        assert stepped.wake == (None if kept.wake is None else kept.wake + delta)

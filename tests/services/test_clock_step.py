@@ -79,6 +79,7 @@ def test_a_clock_step_forward_in_the_entry_delay_keeps_every_deadline(
             assert step["timestamp"] >= stepped_at + HOUR  # on the corrected clock
             assert not observer.events("trouble")  # no sensor looks silent
             assert controller.panel.sensor("shed").trouble is None
+            assert controller.stats.started_at > stepped_at  # an uptime without the hour
             wait_until(
                 lambda: "alarm_ended" in [kind for _, kind, _ in stored(house)],
                 what="the alarm's end stored",

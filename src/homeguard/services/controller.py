@@ -630,6 +630,7 @@ class Controller:
         now = self._clock()
         log.warning("system clock set by %+.1f s: the panel's timers are moved along", delta)
         self._next_prune += delta
+        self.stats.started_at += delta  # the uptime shown stays right
         self._apply(handle(self._panel, self._settings, ClockStep(delta), now), now)
         return now
 
