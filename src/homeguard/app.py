@@ -17,7 +17,7 @@ from typing import Any
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
-from homeguard.adapters.clock import wall_clock
+from homeguard.adapters.clock import SteppingClock, wall_clock
 from homeguard.adapters.lockfile import FileLock, lock_holder
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
 from homeguard.adapters.store import EventStore
@@ -247,11 +247,13 @@ def _claim_site(site: Site, stack: ExitStack) -> Identity:
 
 
 @contextmanager
-def connected_controller(site: Site) -> Iterator[Controller]:
-    """A controller with its store open and its client connected; closed on exit.
+def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iterator[Controller]:
+    """A controller with its store open and its client connected; closed on exit. Its
+    clock (the wall clock unless given) reports steps: the panel's timers follow them.
 
     Raises `ControllerRunning` when another controller for the site is alive."""
     topics = site.topics
+    clock = SteppingClock() if clock is None else clock
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
     flood = site.config.rate_limit.policy()
     known = {s.id for s in site.config.sensors} | {a.id for a in site.config.actuators}
@@ -288,7 +290,8 @@ def connected_controller(site: Site) -> Iterator[Controller]:
             client=client,
             inbox=inbox,
             store=store,
-            clock=wall_clock,
+            clock=clock,
+            clock_steps=clock.take_step,
             retention=_days(site.config.storage.retention_days),
             security=load_security(site.config, site.data_dir),
             flood=flood,

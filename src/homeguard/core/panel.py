@@ -49,6 +49,7 @@ from homeguard.core.signals import (
     ActuatorRequest,
     Availability,
     BypassRequest,
+    ClockStep,
     Command,
     Effect,
     EventKind,
@@ -193,7 +194,10 @@ def new_panel(now: float) -> Panel:
 
 
 def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> Outcome:
-    """Run what is due at ``now``, then apply ``event``."""
+    """Run what is due at ``now``, then apply ``event``. A :class:`ClockStep` moves the
+    panel's times first: ``now`` is already on the stepped clock."""
+    if isinstance(event, ClockStep):
+        panel = shift_times(panel, event.delta)
     run = _Run(panel, settings)
     run.advance(now)
     match event:
@@ -211,9 +215,46 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
             run.system_health(event, now)
         case ActuatorRequest():
             run.switch(event, now)
+        case ClockStep():
+            run.clock_step(event)
         case Tick():
             pass
     return run.outcome()
+
+
+def shift_times(panel: Panel, delta: float) -> Panel:
+    """The panel with every time it holds moved by ``delta`` seconds: after the wall
+    clock is set by ``delta``, every timer (entry delay, siren, exit delay, supervision,
+    restart grace, debounce, code lockout) has exactly what it had left, and every past
+    moment is as long ago as it was. The one place that knows the panel's time fields
+    (tests/core/test_clock_step.py fails when one is added and not moved here)."""
+
+    def move(t: float | None) -> float | None:
+        return None if t is None else t + delta
+
+    lock = panel.code_lock
+    return replace(
+        panel,
+        since=panel.since + delta,
+        deadline=move(panel.deadline),
+        sensors={
+            sensor_id: replace(
+                status,
+                last_seen=move(status.last_seen),
+                trouble_since=move(status.trouble_since),
+                offline_since=move(status.offline_since),
+            )
+            for sensor_id, status in panel.sensors.items()
+        },
+        code_lock=replace(
+            lock,
+            failures=tuple(t + delta for t in lock.failures),
+            locked_until=lock.locked_until + delta,
+        ),
+        supervised_since=panel.supervised_since + delta,
+        quiet_until=panel.quiet_until + delta,
+        system_troubles={part: t + delta for part, t in panel.system_troubles.items()},
+    )
 
 
 def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
@@ -545,6 +586,14 @@ class _Run:
             replace(status, trouble=None, trouble_since=None, unavailable_tripped=False),
         )
         self.event(EventKind.RESTORED, f"sensor {sensor_id} is back", sensor=sensor_id)
+
+    def clock_step(self, step: ClockStep) -> None:
+        """Say that the clock was set: the times before and after it do not compare."""
+        self.event(
+            EventKind.CLOCK_STEP,
+            f"system clock set {step.delta:+.1f} s: timers kept their remaining time",
+            delta=step.delta,
+        )
 
     def system_health(self, report: SystemHealth, now: float) -> None:
         """A part of homeguard failing or working again: a trouble, restored, and the

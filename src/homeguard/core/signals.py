@@ -81,6 +81,14 @@ class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
 
+@dataclass(frozen=True, slots=True)
+class ClockStep:
+    """The wall clock was set (NTP, ``date -s``) by ``delta`` seconds (forward > 0): the
+    panel moves every time it holds by as much, so every timer keeps what it had left."""
+
+    delta: float
+
+
 class SystemPart(StrEnum):
     """A part of homeguard itself that can be in trouble."""
 
@@ -107,6 +115,7 @@ Input = (
     | ActuatorRequest
     | Tick
     | SystemHealth
+    | ClockStep
 )
 
 # -------------------------------------------------------------------------- effects
@@ -141,6 +150,7 @@ class EventKind(StrEnum):
     SECURITY = "security"  # a message refused by signing or encryption checks
     MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
     FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
+    CLOCK_STEP = "clock_step"  # the wall clock was set; the panel's timers moved along
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemReco
 from homeguard.core.signals import (
     ActuatorKind,
     Availability,
+    ClockStep,
     EventKind,
     Input,
     Notify,
@@ -180,6 +181,7 @@ class Controller:
         inbox: Inbox,
         store: EventLog,
         clock: Callable[[], float],
+        clock_steps: Callable[[], float] | None = None,
         notify: Callable[[Notify], None] | None = None,
         retention: float | None = None,
         security: MessageSecurity | None = None,
@@ -198,6 +200,7 @@ class Controller:
         self._store = store
         self._writer = StoreWriter(store, inbox.put, limit=backlog_limit)
         self._clock = clock
+        self._clock_steps = clock_steps  # seconds the clock was set by since last asked
         self._notify = notify or _log_notification
         self._retention = retention
         self._security = security or MessageSecurity()
@@ -308,7 +311,7 @@ class Controller:
                     self._take(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-        now = self._clock()
+        now = self._clock_step(self._clock())
         if self._wake is not None and now >= self._wake:
             self._feed(Tick(), now)
         if self._retention is not None and now >= self._next_prune:
@@ -632,9 +635,24 @@ class Controller:
     # -------------------------------------------------------------------- effects
 
     def _feed(self, event: Input, now: float) -> Outcome:
+        now = self._clock_step(now)
         outcome = handle(self._panel, self._settings, event, now)
         self._apply(outcome, now)
         return outcome
+
+    def _clock_step(self, now: float) -> float:
+        """If the wall clock was set since last asked, move the panel's times along (its
+        timers keep what they had left) before anything is decided on the new clock;
+        ``now``, read again after a step, on the clock as it is now."""
+        delta = self._clock_steps() if self._clock_steps is not None else 0.0
+        if not delta:
+            return now
+        now = self._clock()
+        log.warning("system clock set by %+.1f s: the panel's timers are moved along", delta)
+        self._next_prune += delta
+        self.stats.started_at += delta  # the uptime shown stays right
+        self._apply(handle(self._panel, self._settings, ClockStep(delta), now), now)
+        return now
 
     def _apply(self, outcome: Outcome, now: float) -> None:
         if outcome.panel is not self._panel:
