@@ -317,6 +317,10 @@ def test_controller_killed_at_random_points_loses_and_doubles_nothing(
             # Anywhere from its start-up (before it has connected) to a few turns in.
             time.sleep(rng.uniform(0.1, 2.0))
             stop_process(controller, signal.SIGKILL)
+            # What was committed is the stream's beginning, each report once: the
+            # broker delivers in order and the rest is delivered again.
+            seqs = stored_seqs(house)
+            assert seqs == list(range(len(seqs)))
             controller = house.process("controller")
         thread.join(timeout=60)
         assert done.is_set()
