@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,16 +215,27 @@ def observer(mosquitto: MosquittoProcess) -> Iterator[Observer]:
     watcher.close()
 
 
+@contextmanager
+def running(site: Site) -> Iterator[Controller]:
+    """One controller session of ``site`` in a thread of the test (its fixed client id
+    and persistent session); stopped, with its last turn stored, when the block ends."""
+    stop = threading.Event()
+    with connected_controller(site) as controller:
+        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            yield controller
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "the controller did not stop"
+
+
 @pytest.fixture
 def controller(house: House) -> Iterator[Controller]:
     """The controller running in a thread of the test process."""
-    stop = threading.Event()
-    with connected_controller(house.site) as running:
-        thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-        thread.start()
-        yield running
-        stop.set()
-        thread.join(timeout=10)
+    with running(house.site) as started:
+        yield started
 
 
 def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

@@ -5,21 +5,18 @@ and a duress code that nothing an intruder can watch gives away (11)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.mqtt import MqttClient
-from homeguard.app import connected_controller
 from homeguard.core.model import PanelState
 from homeguard.services.controller import Controller
 from homeguard.services.provisioning import SecurityFiles, provision
 from tests.conftest import MosquittoProcess, client_id, collect, free_port, wait_until
-from tests.services.conftest import House, Observer, _cheap, event
+from tests.services.conftest import House, Observer, _cheap, event, running
 from tests.services.test_security import NOW, Secured, house
 
 pytestmark = pytest.mark.broker
@@ -63,20 +60,6 @@ def make_house(mosquitto: MosquittoProcess, tmp_path: Path) -> Callable[..., Hou
     return make
 
 
-@contextmanager
-def running(house: House) -> Iterator[Controller]:
-    """One controller session (a fixed client id and a persistent session)."""
-    stop = threading.Event()
-    with connected_controller(house.site) as controller:
-        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            yield controller
-        finally:
-            stop.set()
-            thread.join(timeout=10)
-
-
 def armed_away(controller: Controller, observer: Observer) -> None:
     observer.command("ARM_AWAY", ALICE)
     wait_until(lambda: controller.panel.state is PanelState.ARMED_AWAY, 10, "armed away")
@@ -89,7 +72,7 @@ def test_an_arm_only_code_between_guesses_no_longer_holds_off_the_lockout(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
     """The reported attack: 4 guesses, bob's arm-only code, 4 guesses... over MQTT."""
-    with running(make_house()) as controller:
+    with running(make_house().site) as controller:
         armed_away(controller, observer)
         for round_ in range(3):
             for guess in range(4):
@@ -106,7 +89,7 @@ def test_an_arm_only_code_between_guesses_no_longer_holds_off_the_lockout(
 def test_an_arm_only_code_disarming_counts_as_a_wrong_code(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
-    with running(make_house()) as controller:
+    with running(make_house().site) as controller:
         armed_away(controller, observer)
         for _ in range(5):
             observer.command("DISARM", BOB)
@@ -121,7 +104,7 @@ def test_an_arm_only_code_disarming_counts_as_a_wrong_code(
 def test_lockouts_stop_growing_at_the_configured_cap(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
-    with running(make_house(lockout="{duration: 0.5, max_duration: 1}")) as controller:
+    with running(make_house(lockout="{duration: 0.5, max_duration: 1}").site) as controller:
         armed_away(controller, observer)
         for lockout in range(4):
             for _ in range(5):
@@ -146,7 +129,7 @@ def test_a_retained_command_is_refused_cleared_and_never_replayed(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
     home = make_house()
-    with running(home) as controller:
+    with running(home.site) as controller:
         # A user's command, published retained (mosquitto_pub -r): carried out once,
         # live, like any other; but the broker keeps it, and would hand it to every new
         # session of the controller's (or of one taking it over).
@@ -156,7 +139,7 @@ def test_a_retained_command_is_refused_cleared_and_never_replayed(
         armed_away(controller, observer)
     for _session in range(2):
         sent = time.monotonic()
-        with running(home) as controller:
+        with running(home.site) as controller:
             observer.wait_for("home/alarm/state", "armed_away", after=sent)
             if _session == 0:
                 observer.wait_for("home/alarm/event", event("command_rejected"), after=sent)
@@ -225,7 +208,7 @@ def test_the_controller_account_may_clear_a_retained_command(tmp_path: Path) -> 
 def test_an_arm_only_user_cannot_bypass_a_zone_while_armed(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
-    with running(make_house()) as controller:
+    with running(make_house().site) as controller:
         armed_away(controller, observer)
         from homeguard.core.signals import BypassRequest
 
@@ -244,7 +227,7 @@ def test_a_duress_disarm_looks_like_any_other_everywhere_an_intruder_looks(
     make_house: Callable[..., House], observer: Observer
 ) -> None:
     home = make_house(cover="alice")
-    with running(home) as controller:
+    with running(home.site) as controller:
         armed_away(controller, observer)
         observer.publish("home/security/door/front", "OPEN")
         observer.wait_for("home/alarm/state", "pending")

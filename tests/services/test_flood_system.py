@@ -22,12 +22,10 @@ from typing import Any
 import pytest
 
 from homeguard.adapters.mqtt import MqttClient
-from homeguard.app import connected_controller
 from homeguard.config import load_config
-from homeguard.services.controller import Controller
 from homeguard.services.provisioning import SecurityFiles, load_credentials, provision
 from tests.conftest import MosquittoProcess, client_id, free_port, wait_until
-from tests.services.conftest import HOUSE, House, Observer, _cheap
+from tests.services.conftest import HOUSE, House, Observer, _cheap, running
 
 pytestmark = pytest.mark.broker
 
@@ -113,19 +111,6 @@ def logged_in(
         seen.close()
 
 
-@contextmanager
-def running(house: House) -> Iterator[Controller]:
-    stop = threading.Event()
-    with connected_controller(house.site) as controller:
-        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            yield controller
-        finally:
-            stop.set()  # the controller closes its open intervals: the summaries are stored
-            thread.join(timeout=30)
-
-
 def system_events(house: House, kind: str) -> list[dict[str, Any]]:
     with house.store() as store:
         return [dict(e.data or {}) for e in store.system_events(event_type=kind)]
@@ -141,7 +126,7 @@ def alarm_during_flood(house: House, payload: bytes) -> None:
         logged_in(house, "siren", [("home/control/alarm", 2)]) as siren,
         logged_in(house, "living", []) as window,
     ):
-        with running(house) as controller:
+        with running(house.site) as controller:
             watcher.command("ARM_AWAY", code="1234")
             watcher.wait_for("home/alarm/state", "armed_away", timeout=15)
             base = controller.stats.messages

@@ -15,17 +15,14 @@ import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.mqtt import MqttClient
 from homeguard.adapters.store import EventStore
-from homeguard.app import Site, connected_controller
+from homeguard.app import Site
 from homeguard.config import load_config
 from homeguard.core.records import SystemRecord
 from homeguard.services.broker_check import (
@@ -36,7 +33,7 @@ from homeguard.services.broker_check import (
     queue_warning,
 )
 from tests.conftest import MosquittoProcess, client_id, free_port, wait_until
-from tests.services.conftest import HOUSE, House, Observer, _cheap, event, stop_process
+from tests.services.conftest import HOUSE, House, Observer, _cheap, event, running, stop_process
 
 BURST = 1500  # more than the stock broker's max_queued_messages (1000)
 
@@ -57,19 +54,6 @@ def _site(broker: MosquittoProcess, tmp_path: Path) -> Site:
         + "rate_limit: {messages_per_second: 10000, burst: 10000}\n"
     )
     return Site(load_config(path), tmp_path / "data")
-
-
-@contextmanager
-def _running(site: Site) -> Iterator[None]:
-    stop = threading.Event()
-    with connected_controller(site) as controller:
-        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=30)
 
 
 def _sensor_events(site: Site) -> int:
@@ -113,13 +97,13 @@ def test_messages_a_stock_broker_drops_are_reported_with_their_count(
     sensor = MqttClient(address=stock_mosquitto.address, client_id=client_id("front"))
     sensor.start()
     try:
-        with _running(site):  # the controller's persistent session exists from here on
+        with running(site):  # the controller's persistent session exists from here on
             _report(sensor, 1)
             wait_until(lambda: _sensor_events(site) == 1, what="the first report stored")
         for seq in range(2, BURST + 1):  # the controller is away: the broker queues
             _report(sensor, seq)
         assert sensor.wait_published(60)
-        with _running(site):
+        with running(site):
             # The sensor speaks again once the controller has taken what the broker kept
             # (sent earlier, it would find the broker's queue still full and be dropped
             # too); the gap before its seq is what the broker dropped.
@@ -151,7 +135,7 @@ def test_a_live_burst_on_a_stock_broker_drains_and_every_loss_is_counted(
     sensor = MqttClient(address=stock_mosquitto.address, client_id=client_id("front"))
     sensor.start()
     try:
-        with _running(site):
+        with running(site):
             for seq in range(1, BURST + 1):
                 _report(sensor, seq)
             assert sensor.wait_published(60)

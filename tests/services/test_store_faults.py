@@ -7,21 +7,18 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.web.documents import state_document
-from homeguard.app import connected_controller
 from homeguard.core.model import Action
 from homeguard.core.signals import Command
-from homeguard.services.controller import Controller
 from tests.conftest import wait_until
-from tests.services.conftest import House, Observer
+from tests.services.conftest import House, Observer, running
 
 pytestmark = [pytest.mark.faults, pytest.mark.broker]
 
@@ -30,21 +27,6 @@ SIREN = "home/control/alarm"
 EVENT = "home/alarm/event"
 ENTRY = 3.0  # seconds of entry delay in these houses
 SIREN_TIME = 3.0
-
-
-@contextmanager
-def running(house: House) -> Iterator[Controller]:
-    """The real controller in a thread of the test, stopped (and its store closed) after."""
-    stop = threading.Event()
-    with connected_controller(house.site) as controller:
-        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            yield controller
-        finally:
-            stop.set()
-            thread.join(timeout=15)
-            assert not thread.is_alive(), "the controller did not stop"
 
 
 class Sender:
@@ -102,7 +84,7 @@ def break_in_while_the_store_fails(
     store everything in order exactly once when the store is mended, and acknowledge
     every message (a restarted controller gets none of them again)."""
     sender = Sender(observer)
-    with running(house) as controller:
+    with running(house.site) as controller:
         observer.command("ARM_AWAY", "1234")
         observer.wait_for(STATE, "armed_away")
         sender.windows(5)
@@ -147,7 +129,7 @@ def break_in_while_the_store_fails(
 
     # Restarted: the broker delivers again whatever was not acknowledged, before anything
     # new. Of the sensors' messages, only the marker published now may arrive.
-    with running(house) as again:
+    with running(house.site) as again:
         sender.windows(1)
         wait_until(lambda: stored_seqs(house) == sender.sent, what="the marker stored")
         assert again.stats.sensor_events == 1
@@ -260,7 +242,7 @@ def test_the_generated_broker_keeps_delivering_while_the_store_fails(
     """Unacknowledged messages count against the broker's in-flight window; with
     Mosquitto's default of 20 the panel would stop hearing the sensors."""
     sender = Sender(observer)
-    with running(small_disk) as controller:
+    with running(small_disk.site) as controller:
         observer.command("ARM_AWAY", "1234")
         observer.wait_for(STATE, "armed_away")
         filler = fill(small_disk.data_dir / "filler")
@@ -276,7 +258,7 @@ def test_the_generated_broker_keeps_delivering_while_the_store_fails(
 def test_a_dashboard_request_is_answered_while_the_store_fails(
     small_disk: House, observer: Observer
 ) -> None:
-    with running(small_disk) as controller:
+    with running(small_disk.site) as controller:
         observer.wait_for("home/alarm/availability", "online")
         filler = fill(small_disk.data_dir / "filler")
         observer.publish("home/security/window/living", "CLOSED")

@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MosquittoProcess, wait_until
-from tests.services.conftest import House, Observer
+from tests.services.conftest import House, Observer, running
 from tests.services.test_store_faults import (
     ENTRY,
     EVENT,
     SIREN_TIME,
     STATE,
     query,
-    running,
     storage_event,
 )
 
@@ -45,7 +44,7 @@ def test_heartbeats_during_a_store_outage_never_deafen_the_panel_on_a_stock_brok
 ) -> None:
     house = house_factory(entry=ENTRY, siren=SIREN_TIME, supervision=3600)
     holder: list[sqlite3.Connection] = []
-    with running(house) as controller:
+    with running(house.site) as controller:
         observer.command("ARM_AWAY", "1234")
         observer.wait_for(STATE, "armed_away")
         broken = time.monotonic()
