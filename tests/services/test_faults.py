@@ -234,6 +234,8 @@ def test_broker_killed_during_triggered_the_siren_time_is_kept(
             arm_home(controller)
             sensor.publish(DOOR, door(1))
             next_command(siren, "ON")
+            # Watchers hear of a turn after its commands are out: wait for the view.
+            wait_until(lambda: timeline.at("triggered"), what="triggered")
             triggered = timeline.at("triggered")
             assert triggered is not None
             time.sleep(max(0.0, triggered + AUTOSAVE + 0.2 - time.time()))  # saved
