@@ -8,7 +8,8 @@ fixture). Helpers for those tests, importable with ``from tests.conftest import 
 * `MosquittoProcess`: start/stop (SIGTERM)/kill (SIGKILL)/restart a broker on one port
   (`stock=True`, or the `stock_mosquitto` fixture: the default config a user already runs);
 * `free_port`, `wait_until` (poll a condition, never a fixed sleep), `collect` (take N
-  messages from an `MqttClient`'s queue), `client_id` (unique ids per test).
+  messages from an `MqttClient`'s queue), `client_id` (unique ids per test), `retained`
+  (what a broker holds retained on a topic).
 
 The system Mosquitto on 127.0.0.1:1883 is never used: every test starts its own.
 """
@@ -31,7 +32,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from homeguard.adapters.broker import broker_answers, find_mosquitto, mosquitto_config
-from homeguard.adapters.mqtt import BrokerAddress, Message
+from homeguard.adapters.mqtt import BrokerAddress, Message, MqttClient
 
 # CI (CI=true) replays the same examples every run, so that a red build is a bug found
 # on purpose, not a draw; locally the search stays random and keeps finding new cases.
@@ -80,6 +81,33 @@ def collect(messages: queue.Queue[Message], count: int, timeout: float = 15.0) -
                 f"received {len(got)} of {count} messages in {timeout:g} s"
             ) from None
     return got
+
+
+def retained(mosquitto: MosquittoProcess, topic: str) -> str | None:
+    """What ``mosquitto`` holds retained on ``topic`` (None when nothing, or no broker):
+    only a retained message counts, not a live one that happens to pass."""
+    client = MqttClient(
+        address=mosquitto.address,
+        client_id=client_id("peek"),
+        persistent=False,
+        subscriptions=[(topic, 1)],
+        quiet=True,
+    )
+    try:
+        client.start(timeout=5)
+    except Exception:
+        return None
+    try:
+        deadline = time.monotonic() + 1.0
+        while (left := deadline - time.monotonic()) > 0:
+            message = client.messages.get(timeout=left)
+            if message.retain:
+                return str(message.payload.decode())
+        return None
+    except queue.Empty:
+        return None
+    finally:
+        client.stop()
 
 
 def _current_user() -> str | None:

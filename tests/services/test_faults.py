@@ -26,7 +26,7 @@ from homeguard.app import connected_controller
 from homeguard.core.model import Action
 from homeguard.core.signals import Command
 from homeguard.services.controller import Controller, View
-from tests.conftest import MosquittoProcess, client_id, wait_until
+from tests.conftest import MosquittoProcess, client_id, retained, wait_until
 from tests.services.conftest import House, stop_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults]
@@ -112,32 +112,6 @@ def last_command(siren: MqttClient, settle: float = 1.0) -> str | None:
             last = siren.messages.get(timeout=settle).payload.decode()
         except queue.Empty:
             return last
-
-
-def retained(mosquitto: MosquittoProcess, topic: str) -> str | None:
-    """What the broker holds retained on ``topic`` (None when nothing or no broker)."""
-    client = MqttClient(
-        address=mosquitto.address,
-        client_id=client_id("peek"),
-        persistent=False,
-        subscriptions=[(topic, 1)],
-        quiet=True,
-    )
-    try:
-        client.start(timeout=5)
-    except Exception:
-        return None
-    try:
-        deadline = time.monotonic() + 1.0
-        while (left := deadline - time.monotonic()) > 0:
-            message = client.messages.get(timeout=left)
-            if message.retain:
-                return str(message.payload.decode())
-        return None
-    except queue.Empty:
-        return None
-    finally:
-        client.stop()
 
 
 def publisher(mosquitto: MosquittoProcess) -> MqttClient:

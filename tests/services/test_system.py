@@ -15,7 +15,7 @@ from homeguard.adapters.mqtt import MqttClient
 from homeguard.core.model import Action
 from homeguard.core.signals import Command
 from homeguard.services.controller import Controller
-from tests.conftest import MosquittoProcess, client_id, wait_until
+from tests.conftest import MosquittoProcess, client_id, retained, wait_until
 from tests.services.conftest import House, Observer, event, stop_process
 
 pytestmark = pytest.mark.broker
@@ -147,7 +147,7 @@ def test_no_event_lost_or_doubled_across_a_controller_restart(
     with house.config_path.open("a") as config:  # one door, 250 events a second: no flood
         config.write("rate_limit: {messages_per_second: 10000, burst: 10000}\n")
     controller = house.process("controller")
-    wait_until(lambda: _retained(mosquitto, "home/alarm/availability") == "online", timeout=20)
+    wait_until(lambda: retained(mosquitto, "home/alarm/availability") == "online", timeout=20)
     publisher = MqttClient(address=mosquitto.address, client_id=client_id("pub"), persistent=False)
     publisher.start()
     sent = threading.Event()
@@ -214,47 +214,23 @@ def test_broker_killed_during_an_alarm(
         wait_until(lambda: house.cli("status", "--json").stdout.count('"online"') >= 1, timeout=20)
         client.publish("home/alarm/set", '{"action": "ARM_HOME", "code": "1234"}')
         client.publish("home/security/window/living", "OPEN")
-        wait_until(lambda: _retained(mosquitto, STATE) == "triggered", what="triggered")
+        wait_until(lambda: retained(mosquitto, STATE) == "triggered", what="triggered")
         client.stop()
         mosquitto.kill()  # loses what it had not saved
         mosquitto.start()
         wait_until(
-            lambda: _retained(mosquitto, STATE) == "triggered",
+            lambda: retained(mosquitto, STATE) == "triggered",
             timeout=30,
             what="the controller to restate the panel on the new broker",
         )
-        status = json.loads(_retained(mosquitto, "home/security/status") or "{}")
+        status = json.loads(retained(mosquitto, "home/security/status") or "{}")
         assert status["status"] == "BREACH"
-        assert _retained(mosquitto, SIREN) is None  # commands are not retained
+        assert retained(mosquitto, SIREN) is None  # commands are not retained
         result = house.cli("disarm", "--code", "1234")
         assert result.returncode == 0, result.stderr
-        wait_until(lambda: _retained(mosquitto, STATE) == "disarmed", what="disarmed")
+        wait_until(lambda: retained(mosquitto, STATE) == "disarmed", what="disarmed")
     finally:
         stop_process(controller)
-
-
-def _retained(mosquitto: MosquittoProcess, topic: str) -> str | None:
-    client = MqttClient(
-        address=mosquitto.address,
-        client_id=client_id("peek"),
-        persistent=False,
-        subscriptions=[(topic, 1)],
-    )
-    try:
-        client.start(timeout=5)
-    except Exception:
-        return None
-    try:
-        deadline = time.monotonic() + 1.0
-        while (left := deadline - time.monotonic()) > 0:
-            message = client.messages.get(timeout=left)
-            if message.retain:  # not a live message that happened to pass just now
-                return str(message.payload.decode())
-        return None
-    except Exception:
-        return None
-    finally:
-        client.stop()
 
 
 @pytest.mark.slow
