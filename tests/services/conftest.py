@@ -53,6 +53,24 @@ def _cheap(pin: str) -> str:
     return hash_pin(pin, os.urandom(16), log2_n=4, r=1)
 
 
+class FakeClient:
+    """The controller's MQTT client, faked for a controller driven turn by turn (the
+    `Publisher` protocol): what it would publish and acknowledge is kept."""
+
+    connection_count = 1
+    session_contested = False
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes | str]] = []
+        self.acked: list[int] = []
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        self.published.append((topic, payload))
+
+    def ack(self, message: Message) -> None:
+        self.acked.append(message.mid)
+
+
 @dataclass
 class House:
     """The config, data and broker of one test's house."""

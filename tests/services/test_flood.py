@@ -22,6 +22,7 @@ from homeguard.services.intake import SURPLUS_PAUSE, Intake, device_of
 from homeguard.services.message_security import load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.summaries import REFUSALS_AT_ONCE
+from tests.services.conftest import FakeClient
 
 T0 = 1764288000.0
 HOUSE = """
@@ -36,21 +37,6 @@ sensors:
 rate_limit: {messages_per_second: 1, burst: 5, report_every: 10}
 """
 FRONT = "home/security/door/front"
-
-
-class FakeClient:
-    connection_count = 1
-    session_contested = False
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, bytes | str]] = []
-        self.acked: list[int] = []
-
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
-        self.published.append((topic, payload))
-
-    def ack(self, message: Message) -> None:
-        self.acked.append(message.mid)
 
 
 class Rig:

@@ -33,6 +33,7 @@ from homeguard.services.message_security import (
     load_security,
 )
 from homeguard.services.outbound import Outbound
+from tests.services.conftest import FakeClient
 
 T0 = 1764288000.0
 FRONT = b"front-door-secret-0123456789"
@@ -61,21 +62,6 @@ def house(tmp_path: Path, mqtt_commands: str = "code") -> Config:
     alice = hash_pin(PIN, b"0123456789abcdef", log2_n=2, r=1)
     text = HOUSE.format(mqtt_commands=mqtt_commands, alice=alice, front=FRONT.decode())
     return parse_config(text)
-
-
-class FakeClient:
-    connection_count = 1
-    session_contested = False
-
-    def __init__(self) -> None:
-        self.published: list[tuple[str, bytes | str]] = []
-        self.acked: list[int] = []
-
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
-        self.published.append((topic, payload))
-
-    def ack(self, message: Message) -> None:
-        self.acked.append(message.mid)
 
 
 class Rig:
