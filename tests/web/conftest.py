@@ -42,7 +42,11 @@ sensors:
 actuators:
   - {{id: siren, type: siren}}
   - {{id: light, type: light}}
-web: {{host: 127.0.0.1, port: {web_port}, loopback_without_login: {loopback}}}
+web:
+  host: 127.0.0.1
+  port: {web_port}
+  loopback_without_login: {loopback}
+  trusted_proxies: {proxies}
 """
 
 
@@ -65,7 +69,12 @@ class Dashboard:
 
 
 def write_house(
-    broker: MosquittoProcess, tmp_path: Path, *, loopback: bool = False, web_port: int = 8080
+    broker: MosquittoProcess,
+    tmp_path: Path,
+    *,
+    loopback: bool = False,
+    web_port: int = 8080,
+    proxies: str = "[]",
 ) -> House:
     path = tmp_path / "homeguard.yaml"
     path.write_text(
@@ -77,6 +86,7 @@ def write_house(
             password=_cheap(PASSWORD),
             loopback=str(loopback).lower(),
             web_port=web_port,
+            proxies=proxies,
         )
     )
     return House(broker, path, tmp_path / "data")
@@ -88,8 +98,9 @@ def dashboard_factory(
 ) -> Iterator[Callable[..., Dashboard]]:
     stops: list[Callable[[], None]] = []
 
-    def make(*, loopback: bool = False) -> Dashboard:
-        house = write_house(mosquitto, tmp_path, loopback=loopback)
+    def make(*, loopback: bool = False, proxies: str = "[]") -> Dashboard:
+        """``proxies``: the YAML list for ``web.trusted_proxies``."""
+        house = write_house(mosquitto, tmp_path, loopback=loopback, proxies=proxies)
         site = house.site
         stop = threading.Event()
         running = connected_controller(site)

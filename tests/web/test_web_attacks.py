@@ -4,59 +4,18 @@ forged X-Forwarded-For to dodge the login lockout, and the session cookie behind
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from homeguard.app import connected_controller, serve_dashboard
-from tests.conftest import MosquittoProcess
 from tests.services.conftest import Observer
-from tests.web.conftest import PASSWORD, Dashboard, write_house
+from tests.web.conftest import PASSWORD, Dashboard
 
 pytestmark = pytest.mark.broker
 
 SIREN = "home/control/alarm"
-
-
-@pytest.fixture
-def proxied_factory(
-    mosquitto: MosquittoProcess, tmp_path: Path
-) -> Iterator[Callable[[str], Dashboard]]:
-    """A dashboard whose config sets ``web.trusted_proxies`` to the given YAML list."""
-    stops: list[Callable[[], None]] = []
-
-    def make(proxies: str) -> Dashboard:
-        house = write_house(mosquitto, tmp_path)
-        text = house.config_path.read_text()
-        web = "loopback_without_login: false}"
-        assert web in text
-        house.config_path.write_text(
-            text.replace(web, f"loopback_without_login: false, trusted_proxies: {proxies}}}")
-        )
-        stop = threading.Event()
-        running = connected_controller(house.site)
-        controller = running.__enter__()
-        served = serve_dashboard(house.site, controller, port=0)
-        url = served.__enter__()
-        thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
-        thread.start()
-
-        def close() -> None:
-            stop.set()
-            thread.join(timeout=10)
-            served.__exit__(None, None, None)
-            running.__exit__(None, None, None)
-
-        stops.append(close)
-        return Dashboard(url.rstrip("/"), controller, house)
-
-    yield make
-    for close in reversed(stops):
-        close()
 
 
 # ------------------------------------------------------------------ finding 7
@@ -154,9 +113,9 @@ def test_the_cookie_is_not_secure_over_plain_http_whatever_the_headers_say(
 
 
 def test_behind_a_trusted_proxy_the_cookie_is_secure_and_addresses_are_forwarded(
-    proxied_factory: Callable[[str], Dashboard],
+    dashboard_factory: Callable[..., Dashboard],
 ) -> None:
-    dashboard = proxied_factory("[127.0.0.1, '::1']")
+    dashboard = dashboard_factory(proxies="[127.0.0.1, '::1']")
     with dashboard.client() as proxy:
         over_tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
         body = {"user": "alice", "password": PASSWORD}
