@@ -34,11 +34,11 @@ pytestmark = pytest.mark.broker
 PANEL = "homeassistant/alarm_control_panel/homeguard_home/panel/config"
 
 
-class HomeAssistant:
+class HomeAssistant(Observer):
     """What Home Assistant's MQTT integration does on the wire, for these tests."""
 
     def __init__(self, broker: MosquittoProcess, address: BrokerAddress | None = None) -> None:
-        self.client = MqttClient(
+        client = MqttClient(
             address=address or broker.address,
             client_id=client_id("home-assistant"),
             persistent=False,
@@ -48,21 +48,8 @@ class HomeAssistant:
                 ("home/alarm/state", 1),
             ],
         )
-        self.client.start()
-        self.seen: list[tuple[float, Message]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self.client.messages.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            with self._lock:
-                self.seen.append((time.monotonic(), message))
+        client.start()
+        super().__init__(client)
 
     def last(self, topic: str, after: float = 0.0) -> Message | None:
         with self._lock:
@@ -93,11 +80,6 @@ class HomeAssistant:
 
     def birth(self) -> None:
         self.client.publish("homeassistant/status", "online", qos=1)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.client.stop()
 
 
 @pytest.fixture
