@@ -655,7 +655,8 @@ class Controller:
         return now
 
     def _apply(self, outcome: Outcome, now: float) -> None:
-        if outcome.panel is not self._panel:
+        changed = outcome.panel is not self._panel
+        if changed:
             self._panel = outcome.panel
             self._dirty = True
         self._wake = None
@@ -685,7 +686,8 @@ class Controller:
             self._out.state(self._panel, now)  # the retained status lists the troubles
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
-        self._say_sensors()
+        if changed:  # what the sensors' topics say comes from the panel alone
+            self._say_sensors()
 
     def _say_sensors(self) -> None:
         """Publish each sensor's state, trouble, bypass and battery when they changed."""
