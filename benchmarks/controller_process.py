@@ -1,0 +1,140 @@
+"""``homeguard controller`` in a process of its own, as in a house, for ``run.py``.
+
+Each one gets a base topic and client id of its own, so that nothing retained or queued
+by an earlier one on the same broker is taken for its answer, and a user client and a
+siren client (subscribed to ``<base>/control/alarm`` only) in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from homeguard.adapters.mqtt import BrokerAddress, MqttClient
+
+CONFIG = """\
+mqtt: {{host: 127.0.0.1, port: {port}, base_topic: {base}, client_id: {base}-controller}}
+storage: {{path: events.db, synchronous: full}}
+panel: {{code_arm_required: false, modes: {{armed_home: {{exit_delay: 0, siren_time: 300}}}}}}
+users: [{{name: alice, pin: "1234"}}]
+actuators: [{{id: siren, type: siren}}]
+rate_limit: {{messages_per_second: 1000000, burst: 1000000}}  # load from few sensors
+web: {{enabled: false}}
+home_assistant: {{discovery: false}}
+sensors:
+  - {{id: living, type: window}}
+"""
+# The siren command's QoS is a constant of the controller; the benchmark sets it.
+LAUNCH = (
+    "import sys; import homeguard.services.outbound as o; o.COMMAND_QOS = int(sys.argv[1]);"
+    "from homeguard.cli import main; sys.exit(main(sys.argv[2:]))"
+)
+_numbers = itertools.count()
+
+
+class ControllerProcess:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        folder: Path,
+        sensors: int,
+        *,
+        siren_qos: int | None = None,
+        timeout: float = 30,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.base = f"b{time.time_ns() % 10**9}x{next(_numbers)}"
+        self.motion = [f"m{n}" for n in range(1, max(2, min(sensors, 1001)))]
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = folder / "events.db"
+        config = folder / "homeguard.yaml"
+        lines = [CONFIG.format(port=address.port, base=self.base)]
+        lines += [f"  - {{id: m{n}, type: motion}}\n" for n in range(1, sensors)]
+        config.write_text("".join(lines))
+        self.user = self._client("user", [("alarm/state", 1), ("alarm/availability", 1)])
+        self.siren = self._client("siren", [("control/alarm", 2)])
+        qos = "2" if siren_qos is None else str(siren_qos)
+        command = [sys.executable, "-c", LAUNCH, qos, "controller"]
+        self._log = (folder / "controller.log").open("wb")
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [*command, "--config", str(config), "--data-dir", str(folder)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._await(self.user, "alarm/availability", b"online", timeout=600)
+        self.command("ARM_HOME", b"armed_home", timeout=600)
+        self.ready_s = time.perf_counter() - started
+        self.command('{"action": "DISARM", "code": "1234"}', b"disarmed")
+
+    def _client(self, role: str, topics: list[tuple[str, int]]) -> MqttClient:
+        client = MqttClient(
+            address=self.address,
+            client_id=f"{self.base}-{role}",
+            persistent=False,
+            subscriptions=[(f"{self.base}/{topic}", qos) for topic, qos in topics],
+            quiet=True,
+        )
+        client.start()
+        return client
+
+    def command(self, action: str, state: bytes, timeout: float | None = None) -> None:
+        self.user.publish(f"{self.base}/alarm/set", action)
+        self._await(self.user, "alarm/state", state, timeout or self.timeout)
+
+    def trip(self) -> float:
+        """Arm, open the window: milliseconds until the siren's ON; disarm, close."""
+        self.command("ARM_HOME", b"armed_home")
+        started = time.perf_counter()
+        self.user.publish(f"{self.base}/security/window/living", "OPEN")
+        self._await(self.siren, "control/alarm", b"ON", self.timeout)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.command('{"action": "DISARM", "code": "1234"}', b"disarmed")
+        self.user.publish(f"{self.base}/security/window/living", "CLOSED")
+        return elapsed
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def _await(self, client: MqttClient, topic: str, payload: bytes, timeout: float = 30) -> None:
+        topic = f"{self.base}/{topic}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the controller exited; see {self._log.name}")
+            try:
+                message = client.messages.get(timeout=min(1.0, deadline - time.monotonic()))
+            except queue.Empty:  # look at the process again
+                continue
+            if message.topic == topic and message.payload == payload:
+                return
+        raise TimeoutError(f"no {topic} {payload!r} within {timeout} s")
+
+    def __enter__(self) -> ControllerProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.user.stop()
+        self.siren.stop()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

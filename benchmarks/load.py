@@ -1,0 +1,168 @@
+"""Load clients and brokers for ``benchmarks/run.py``, written for speed.
+
+* :func:`send` publishes prebuilt MQTT 3.1.1 PUBLISH packets from a raw socket: no MQTT
+  library, no in-flight window of its own (the broker acknowledges QoS 1 as it reads, and
+  the PUBACKs are read off the socket while sending), paced or as fast as the socket
+  takes them;
+* :class:`BareSubscriber` is ``mosquitto_sub`` (C) counting what it receives: the
+  broker's own pub→sub limit, the yardstick for the controller;
+* :func:`stock_broker` is Mosquitto with its defaults (``listener`` and
+  ``allow_anonymous`` only: Nagle on, 20 in flight, 1,000 queued), what users already
+  run; :func:`generated_broker` is the config ``homeguard`` writes.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from homeguard.adapters.broker import LocalBroker, broker_answers, find_mosquitto
+from homeguard.adapters.mqtt import BrokerAddress
+
+STOCK = "listener {port} 127.0.0.1\nallow_anonymous true\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def stock_broker(workdir: Path) -> Iterator[BrokerAddress]:
+    binary = find_mosquitto()
+    if binary is None:
+        raise SystemExit("the benchmark needs the mosquitto binary")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "stock.conf"
+    config.write_text(STOCK.format(port=port))
+    process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not broker_answers("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise SystemExit("the stock mosquitto did not start")
+            time.sleep(0.05)
+        yield BrokerAddress("127.0.0.1", port)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextmanager
+def generated_broker(workdir: Path) -> Iterator[BrokerAddress]:
+    broker = LocalBroker.start(workdir, free_port(), prefer="mosquitto")
+    try:
+        yield BrokerAddress(broker.host, broker.port)
+    finally:
+        broker.stop()
+
+
+def _length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def packet(topic: str, payload: bytes, mid: int) -> bytes:
+    """A QoS 1 PUBLISH packet."""
+    name = struct.pack("!H", len(topic.encode())) + topic.encode()
+    body = name + struct.pack("!H", mid % 65535 + 1) + payload
+    return b"\x32" + _length(len(body)) + body
+
+
+def sensor_packets(base: str, sensors: Sequence[str], count: int, first: int = 0) -> list[bytes]:
+    """``count`` motion reports (JSON with each sensor's own ``seq``, so every one is a
+    distinct event and none is a gap), round robin over ``sensors``."""
+    out = []
+    for n in range(first, first + count):
+        sensor = sensors[n % len(sensors)]
+        seq = n // len(sensors)
+        body = {"state": "MOTION" if seq % 2 else "NO_MOTION", "seq": seq, "ts": 1.7e9 + n}
+        out.append(packet(f"{base}/security/motion/{sensor}", json.dumps(body).encode(), n))
+    return out
+
+
+def send(
+    address: BrokerAddress,
+    packets: Sequence[bytes],
+    rate: float | None = None,
+    stop: threading.Event | None = None,
+) -> float:
+    """Publish ``packets`` (at ``rate`` a second in slices of 10 ms, or as fast as the
+    socket takes them) until done or ``stop``; the seconds it took."""
+    client = f"load-{time.time_ns()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(client)) + client
+    started = time.perf_counter()
+    with socket.create_connection((address.host, address.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"\x10" + _length(len(body)) + body)
+        step = len(packets) if rate is None else max(1, int(rate / 100))
+        for sent in range(0, len(packets), step):
+            if stop is not None and stop.is_set():
+                break
+            chunk = b"".join(packets[sent : sent + step])
+            view = memoryview(chunk)
+            while view:  # write, and read the broker's PUBACKs meanwhile
+                readable, writable, _ = select.select([sock], [sock], [], 1.0)
+                if readable:
+                    sock.recv(1 << 20)
+                if writable:
+                    view = view[sock.send(view[: 1 << 18]) :]
+            if rate is not None:
+                time.sleep(max(0.0, started + (sent + step) / rate - time.perf_counter()))
+        sock.sendall(b"\xe0\x00")
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(1 << 20):
+            pass
+    return time.perf_counter() - started
+
+
+class BareSubscriber:
+    """``mosquitto_sub`` at QoS 1 on ``topic``, counting messages and when the last came."""
+
+    def __init__(self, address: BrokerAddress, topic: str) -> None:
+        binary = shutil.which("mosquitto_sub")
+        if binary is None:
+            raise SystemExit("the benchmark needs mosquitto_sub (mosquitto-clients)")
+        self.count = 0
+        self.last = 0.0
+        self._process = subprocess.Popen(
+            [binary, "-h", address.host, "-p", str(address.port), "-q", "1", "-t", topic],
+            stdout=subprocess.PIPE,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for _ in self._process.stdout:
+            self.count += 1
+            self.last = time.perf_counter()
+
+    def settle(self, target: int, quiet: float = 1.0) -> None:
+        """Until ``target`` arrived, or nothing new for ``quiet`` seconds."""
+        seen, since = -1, time.perf_counter()
+        while self.count < target:
+            if self.count != seen:
+                seen, since = self.count, time.perf_counter()
+            elif time.perf_counter() - since > quiet:
+                return
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.wait()

@@ -1,0 +1,220 @@
+"""homeguard's benchmark: throughput, trip→siren latency and memory, each next to the
+broker's own limit measured in the same run. Nothing is mocked. Usage::
+
+    python benchmarks/run.py            # full size, a few minutes
+    python benchmarks/run.py --small    # every section at small sizes, well under a minute
+
+It starts its own brokers on free ports, a default-config Mosquitto (``stock``:
+``listener`` and ``allow_anonymous`` only) and the config homeguard generates
+(``generated``), and ``homeguard controller`` in a process of its own for every
+measurement (a real SQLite store, ``synchronous: full``), then prints:
+
+(a) the broker's own pub→sub limit: a bare ``mosquitto_sub`` at QoS 1 counting the
+    same load the controller gets (QoS 1 motion reports from a raw socket);
+(b) durable ingest: events decided, committed and acknowledged per second, as a
+    percentage of (a), and how many of them were stored (a stock broker drops what
+    exceeds its 1,000 queued messages);
+(c) trip→siren latency, from publishing a window's OPEN to the siren client (subscribed
+    to ``<base>/control/alarm`` only) receiving ON: p50/p95/p99, idle and under
+    ``--rate`` events/s of background sensor traffic, on both brokers, with the siren
+    command at QoS 1 and QoS 2;
+(d) for each configured sensor count: the controller's RSS, the time from starting the
+    process to answering a command (ready), and the cost of one event at that size.
+
+The machine is shared and noisy: compare the rows of one run, not runs with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from controller_process import ControllerProcess
+from load import BareSubscriber, generated_broker, send, sensor_packets, stock_broker
+
+from homeguard.adapters.mqtt import BrokerAddress
+
+
+def pub_sub_limit(address: BrokerAddress, events: int) -> dict[str, float]:
+    """(a) What the broker itself forwards: the same packets, a bare subscriber."""
+    subscriber = BareSubscriber(address, "limit/security/#")
+    time.sleep(0.5)  # subscribed
+    packets = sensor_packets("limit", [f"m{n}" for n in range(100)], events)
+    started = time.perf_counter()
+    send(address, packets)
+    subscriber.settle(events)
+    subscriber.close()
+    elapsed = subscriber.last - started
+    return {"received": subscriber.count, "rate": subscriber.count / elapsed}
+
+
+def stored(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        return int(connection.execute("SELECT count(*) FROM sensor_events").fetchone()[0])
+
+
+def ingest(ctl: ControllerProcess, events: int, cap: float) -> dict[str, float]:
+    """(b) Publish ``events`` as fast as the socket goes; until all are committed (the
+    writer acknowledges each turn's messages right after its commit), nothing new comes
+    for a while (lost: a stock broker drops what exceeds its queue), or ``cap``
+    seconds have passed."""
+    packets = sensor_packets(ctl.base, ctl.motion, events)
+    before = stored(ctl.db)
+    sender = threading.Thread(target=send, args=(ctl.address, packets), daemon=True)
+    started = time.perf_counter()
+    sender.start()
+    count, last_change, last = before, started, before
+    while count - before < events:
+        time.sleep(0.01)
+        count = stored(ctl.db)
+        now = time.perf_counter()
+        if count != last:
+            last, last_change = count, now
+        elif now - last_change > min(10.0, cap / 3) or now - started > cap:
+            break
+    sender.join()
+    done = count - before
+    return {"stored": done, "sent": events, "rate": done / max(1e-3, last_change - started)}
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"p50": statistics.median(ordered), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
+
+
+def latency(ctl: ControllerProcess, trips: int, rate: float) -> dict[str, float]:
+    """(c) Trips, each: arm, open the window, wait for the siren's ON, disarm, close."""
+    stop = threading.Event()
+    background = None
+    if rate:
+        packets = sensor_packets(ctl.base, ctl.motion, int(rate * (2 + trips * 0.5)))
+        background = threading.Thread(
+            target=send, args=(ctl.address, packets, rate, stop), daemon=True
+        )
+        background.start()
+        time.sleep(1.0)  # under way
+    samples: list[float] = []
+    missed = 0
+    for _ in range(trips):
+        try:
+            samples.append(ctl.trip())
+        except TimeoutError:  # the siren, or an answer to arm or disarm, never came
+            missed += 1
+            if missed == 2:
+                break
+    stop.set()
+    if background is not None:
+        background.join()
+    return {**percentiles(samples or [float("inf")]), "trips": len(samples), "missed": missed}
+
+
+def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """(d) RSS, ready time and the cost of an event by configured sensor count."""
+    rows = []
+    for count in args.sizes:
+        with ControllerProcess(
+            address, workdir / f"size-{count}", sensors=count, timeout=args.timeout
+        ) as ctl:
+            row: dict[str, Any] = {"sensors": count, "ready_s": ctl.ready_s}
+            row["rss_mb"] = ctl.rss_mb()
+            result = ingest(ctl, args.size_events, cap=args.cap)
+            row["events_per_s"] = result["rate"]
+            row["us_per_event"] = 1e6 / result["rate"]
+            row["stored"] = result["stored"]
+            row["rss_after_mb"] = ctl.rss_mb()
+            row["trip_ms"] = percentiles([ctl.trip() for _ in range(5)])["p50"]
+        rows.append(row)
+    first = rows[0]
+    for row in rows[1:]:
+        grown = (row["rss_mb"] - first["rss_mb"]) * 1024
+        row["kb_per_sensor"] = grown / (row["sensors"] - first["sensors"])
+    return rows
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"brokers": {}, "sizes": []}
+    for name in args.brokers:
+        opener = stock_broker if name == "stock" else generated_broker
+        with opener(workdir / name) as address:
+            result: dict[str, Any] = {}
+            result["limit"] = pub_sub_limit(address, args.events)
+            _say(f"(a) {name:<9} broker pub->sub limit", result["limit"])
+            with ControllerProcess(
+                address, workdir / name / "ingest", args.sensors, timeout=args.timeout
+            ) as ctl:
+                result["ingest"] = ingest(ctl, args.events, cap=args.cap)
+            result["ingest"]["percent_of_limit"] = (
+                100 * result["ingest"]["rate"] / result["limit"]["rate"]
+            )
+            _say(f"(b) {name:<9} durable ingest", result["ingest"])
+            for qos in args.qos:
+                folder = workdir / name / f"latency-qos{qos}"
+                with ControllerProcess(
+                    address, folder, args.sensors, siren_qos=qos, timeout=args.timeout
+                ) as ctl:
+                    for rate in (0, args.rate):
+                        load = f"loaded{rate:g}" if rate else "idle"
+                        result[f"qos{qos}-{load}"] = latency(ctl, args.trips, rate)
+                        _say(
+                            f"(c) {name:<9} siren QoS {qos} {load:<10} ms",
+                            result[f"qos{qos}-{load}"],
+                        )
+            results["brokers"][name] = result
+    with generated_broker(workdir / "sizes") as address:
+        results["sizes"] = sizes(address, workdir, args)
+    for row in results["sizes"]:
+        _say("(d) generated sensors", row)
+    return results
+
+
+def _say(what: str, values: dict[str, Any]) -> None:
+    shown = " ".join(
+        f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in values.items()
+    )
+    print(f"{what}: {shown}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="small sizes (well under a minute)")
+    parser.add_argument("--events", type=int, default=50_000, help="for (a) and (b)")
+    parser.add_argument("--trips", type=int, default=200, help="per row of (c)")
+    parser.add_argument("--rate", type=float, default=1000, help="background events/s in (c)")
+    parser.add_argument("--sensors", type=int, default=100, help="configured, for (a)-(c)")
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(n) for n in s.split(",")], default=[100, 10_000, 100_000]
+    )
+    parser.add_argument("--size-events", type=int, default=10_000, help="per size in (d)")
+    parser.add_argument("--cap", type=float, default=120, help="seconds at most per ingest")
+    parser.add_argument("--qos", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2])
+    parser.add_argument(
+        "--brokers", type=lambda s: [b for b in s.split(",") if b], default=["stock", "generated"]
+    )
+    parser.add_argument("--timeout", type=float, default=30, help="seconds for an answer")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.small:
+        args.events, args.trips, args.sizes, args.size_events = 2000, 5, [10, 300], 300
+        args.cap, args.sensors, args.timeout = 10, 10, 5
+    print(f"# {' '.join(sys.argv)}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(args, Path(tmp))
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

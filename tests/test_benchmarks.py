@@ -1,0 +1,68 @@
+"""The benchmark runs (small sizes) and reports every section, so that it cannot rot.
+
+No timings are asserted: the numbers only have to exist and make sense (rates above
+zero, percentiles in order, memory growing with the sensors configured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.broker,
+    pytest.mark.skipif(
+        shutil.which("mosquitto_sub") is None, reason="needs mosquitto_sub (mosquitto-clients)"
+    ),
+]
+
+
+def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> None:
+    results_file = tmp_path / "results.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path])}
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--small",
+            "--json",
+            str(results_file),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for section in ("(a)", "(b)", "(c)", "(d)"):
+        assert section in done.stdout
+    results = json.loads(results_file.read_text())
+    assert set(results["brokers"]) == {"stock", "generated"}
+    for broker in results["brokers"].values():
+        assert broker["limit"]["received"] > 0 and broker["limit"]["rate"] > 0
+        ingest = broker["ingest"]
+        assert 0 < ingest["stored"] <= ingest["sent"]
+        assert ingest["percent_of_limit"] > 0
+        for qos in (1, 2):
+            for load in ("idle", "loaded1000"):
+                row = broker[f"qos{qos}-{load}"]
+                assert row["trips"] + row["missed"] > 0
+                if row["trips"]:
+                    assert 0 < row["p50"] <= row["p95"] <= row["p99"] <= row["max"]
+    sizes = results["sizes"]
+    assert [row["sensors"] for row in sizes] == sorted(row["sensors"] for row in sizes)
+    assert len(sizes) >= 2
+    for row in sizes:
+        assert row["ready_s"] > 0 and row["rss_mb"] > 0 and row["us_per_event"] > 0
+        assert row["stored"] > 0
+    assert all("kb_per_sensor" in row for row in sizes[1:])
