@@ -218,6 +218,11 @@ class PanelSettings:
     # panel.resume.
     restart_grace: float = 60.0
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
+    # A memo for the panel's timers (panel._timers): per sensor, the status and panel
+    # times its timer was last worked out from, and the timer. Not part of the settings.
+    timer_memo: dict[str, tuple[object, float, float, float | None]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         by_id = {spec.id: spec for spec in self.sensors}

@@ -309,26 +309,51 @@ def _timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | No
     timers: list[tuple[float, str | None]] = []
     if panel.deadline is not None:
         timers.append((panel.deadline, None))
+    # Run twice per input over every configured sensor: a sensor's timer is worked out
+    # again only when its status (a new object whenever it changes) or the panel's
+    # times changed, or this is per event O(sensors) function calls (docs/performance.md).
+    memo = settings.timer_memo
+    status_of = panel.sensors.get
+    quiet_until, supervised_since = panel.quiet_until, panel.supervised_since
     for spec in settings.sensors:
-        status = panel.sensor(spec.id)
-        due: float | None = None
-        if status.trouble is None:
-            if status.offline_since is not None:
-                due = panel.quiet_until
-            else:
-                due = _quiet_deadline(panel, settings, spec, status)
-        elif (
-            spec.trigger_unavailable
-            and not status.unavailable_tripped
-            and status.trouble is not Trouble.REVOKED  # our own doing, not an intruder's
+        status = status_of(spec.id, _UNKNOWN)
+        known = memo.get(spec.id)
+        if (
+            known is not None
+            and known[0] is status
+            and known[1] == quiet_until
+            and known[2] == supervised_since
         ):
-            assert status.trouble_since is not None
-            due = status.trouble_since + spec.unavailable_debounce
+            due = known[3]
+        else:
+            due = _sensor_timer(panel, settings, spec, status)
+            memo[spec.id] = (status, quiet_until, supervised_since, due)
         if due is not None:
-            if not _spoke_since_start(panel, settings, status):
-                due = max(due, panel.quiet_until)  # the benefit of the doubt, see resume
             timers.append((due, spec.id))
     return timers
+
+
+def _sensor_timer(
+    panel: Panel, settings: PanelSettings, spec: SensorSpec, status: SensorStatus
+) -> float | None:
+    """When the sensor's own timer runs out (supervision, report grace, restart grace,
+    unavailability debounce); None: it has none."""
+    due: float | None = None
+    if status.trouble is None:
+        if status.offline_since is not None:
+            due = panel.quiet_until
+        else:
+            due = _quiet_deadline(panel, settings, spec, status)
+    elif (
+        spec.trigger_unavailable
+        and not status.unavailable_tripped
+        and status.trouble is not Trouble.REVOKED  # our own doing, not an intruder's
+    ):
+        assert status.trouble_since is not None
+        due = status.trouble_since + spec.unavailable_debounce
+    if due is not None and not _spoke_since_start(panel, settings, status):
+        due = max(due, panel.quiet_until)  # the benefit of the doubt, see resume
+    return due
 
 
 def _awaits_report(panel: Panel, settings: PanelSettings, spec: SensorSpec) -> bool:
