@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -655,7 +655,8 @@ class Controller:
         return now
 
     def _apply(self, outcome: Outcome, now: float) -> None:
-        changed = outcome.panel is not self._panel
+        before = self._panel
+        changed = outcome.panel is not before
         if changed:
             self._panel = outcome.panel
             self._dirty = True
@@ -687,12 +688,22 @@ class Controller:
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
         if changed:  # what the sensors' topics say comes from the panel alone
-            self._say_sensors()
+            self._say_sensors(before)
 
-    def _say_sensors(self) -> None:
-        """Publish each sensor's state, trouble, bypass and battery when they changed."""
+    def _say_sensors(self, before: Panel | None = None) -> None:
+        """Publish each sensor's state, trouble, bypass and battery when they changed;
+        after a decision (``before``: the panel it changed), only the sensors whose
+        status or bypass it changed are looked at: not every configured one per event."""
         panel = self._panel
-        for spec in self._settings.sensors:
+        ids: Iterable[str] = (spec.id for spec in self._settings.sensors)
+        if before is not None:
+            old = before.sensors
+            ids = [sid for sid, status in panel.sensors.items() if old.get(sid) is not status]
+            ids.extend(before.bypassed ^ panel.bypassed)
+        for sensor_id in ids:
+            spec = self._settings.sensor(sensor_id)
+            if spec is None:
+                continue
             status = panel.sensor(spec.id)
             bypassed = spec.id in panel.bypassed
             battery = status.battery
