@@ -64,7 +64,15 @@ class FakeClient:
         self.published: list[tuple[str, bytes | str]] = []
         self.acked: list[int] = []
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        urgent: bool = False,
+    ) -> None:
         self.published.append((topic, payload))
 
     def ack(self, message: Message) -> None:

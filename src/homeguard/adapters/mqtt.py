@@ -222,6 +222,7 @@ class MqttClient:
         # Outgoing QoS 1/2 messages: waiting in our outbox, then handed to paho (which
         # keeps them across reconnects) until the broker acknowledges them.
         self._outbox: deque[_Outgoing] = deque()
+        self._urgent: deque[_Outgoing] = deque()  # sent first, whatever the window
         self._inflight: dict[int, _Outgoing] = {}
         # After a reconnect paho first resends what was in flight; new messages wait
         # until those are acknowledged, so that the order is kept.
@@ -321,7 +322,7 @@ class MqttClient:
             if self._state == "stopped":
                 return
             self._state = "stopped"
-            unsent = len(self._outbox) + len(self._inflight)
+            unsent = len(self._outbox) + len(self._urgent) + len(self._inflight)
         if unsent:
             _log.warning(
                 "MQTT client %s stopping with %d unacknowledged message(s): they are lost",
@@ -381,7 +382,7 @@ class MqttClient:
     def unpublished(self) -> int:
         """QoS 1/2 messages published but not yet acknowledged by the broker."""
         with self._lock:
-            return len(self._outbox) + len(self._inflight)
+            return len(self._outbox) + len(self._urgent) + len(self._inflight)
 
     @property
     def tcp_nodelay(self) -> bool | None:
@@ -396,8 +397,20 @@ class MqttClient:
 
     # ------------------------------------------------------------------ messages
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        urgent: bool = False,
+    ) -> None:
         """Publish; QoS 1/2 messages are kept while disconnected and sent on reconnect.
+
+        ``urgent`` (the siren): ahead of every message waiting in the outbox, and not
+        held by the in-flight window; urgent messages keep their own order. Keep them
+        few: the window is what keeps QoS 2 messages within the broker's receive quota.
 
         Raises ``ValueError`` for an invalid topic, QoS or payload size (a programming
         error), `BrokerError` if the client was stopped.
@@ -415,7 +428,7 @@ class MqttClient:
             self._send_qos0(message)
             return
         with self._lock:
-            self._outbox.append(message)
+            (self._urgent if urgent else self._outbox).append(message)
         self._pump()
 
     def _send_qos0(self, message: _Outgoing) -> None:
@@ -444,7 +457,7 @@ class MqttClient:
         """
         deadline = time.monotonic() + timeout
         with self._published:
-            while self._outbox or self._inflight:
+            while self._outbox or self._urgent or self._inflight:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -531,14 +544,14 @@ class MqttClient:
     def _send_from_outbox(self) -> None:
         while True:
             with self._lock:
-                if (
-                    not self._connected
-                    or self._replaying
-                    or not self._outbox
-                    or len(self._inflight) >= self._max_inflight
-                ):
+                if not self._connected or self._replaying:
                     return
-                message = self._outbox.popleft()
+                waiting = self._urgent
+                if not waiting:
+                    waiting = self._outbox
+                    if not waiting or len(self._inflight) >= self._max_inflight:
+                        return
+                message = waiting.popleft()
             try:
                 info = self._client.publish(
                     message.topic, message.payload, message.qos, message.retain
@@ -546,7 +559,7 @@ class MqttClient:
             except (ValueError, OSError) as err:  # validated already; never expected
                 _log.error("paho refused a message to %s: %s", message.topic, err)
                 with self._lock:
-                    self._outbox.appendleft(message)
+                    waiting.appendleft(message)
                 return
             with self._lock:
                 if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
@@ -556,7 +569,7 @@ class MqttClient:
                         message.topic,
                         paho.error_string(info.rc),
                     )
-                    self._outbox.appendleft(message)
+                    waiting.appendleft(message)
                     return
                 # NO_CONN: the connection dropped just now; paho keeps the message and
                 # resends it after reconnecting, so it is in flight all the same.

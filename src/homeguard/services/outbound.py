@@ -16,7 +16,13 @@ COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.
 
 class Sink(Protocol):
     def publish(
-        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        urgent: bool = False,
     ) -> None: ...
 
 
@@ -37,7 +43,8 @@ class Outbound:
 
     def actuator(self, kind: ActuatorKind, on: bool) -> None:
         for topic in self._actuators[kind]:
-            self._sink.publish(topic, "ON" if on else "OFF", qos=COMMAND_QOS)
+            # Alarms before bookkeeping: ahead of the events and retained states queued.
+            self._sink.publish(topic, "ON" if on else "OFF", qos=COMMAND_QOS, urgent=True)
 
     def state(self, panel: Panel, now: float) -> None:
         self._sink.publish(self._topics.alarm_state, panel.state.value, qos=1, retain=True)
