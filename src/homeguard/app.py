@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -323,6 +324,10 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
                 log.error("%s", exc)
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
+        # What startup built (config, settings, topic routes: objects per configured
+        # device) lives as long as the process: out of the collector's full passes,
+        # which would otherwise scan it all and pause the controller thread.
+        gc.freeze()
         controller.run(stop)
 
 
