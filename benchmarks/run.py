@@ -132,7 +132,7 @@ def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> li
             row["rss_mb"] = ctl.rss_mb()
             result = ingest(ctl, args.size_events, cap=args.cap)
             row["events_per_s"] = result["rate"]
-            row["us_per_event"] = 1e6 / result["rate"]
+            row["us_per_event"] = 1e6 / result["rate"] if result["rate"] else float("inf")
             row["stored"] = result["stored"]
             row["rss_after_mb"] = ctl.rss_mb()
             row["trip_ms"] = percentiles([ctl.trip() for _ in range(5)])["p50"]
