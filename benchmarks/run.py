@@ -130,12 +130,12 @@ def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> li
         ) as ctl:
             row: dict[str, Any] = {"sensors": count, "ready_s": ctl.ready_s}
             row["rss_mb"] = ctl.rss_mb()
+            row["trip_ms"] = latency(ctl, 5, 0)["p50"]  # idle, before the load
             result = ingest(ctl, args.size_events, cap=args.cap)
             row["events_per_s"] = result["rate"]
             row["us_per_event"] = 1e6 / result["rate"] if result["rate"] else float("inf")
             row["stored"] = result["stored"]
             row["rss_after_mb"] = ctl.rss_mb()
-            row["trip_ms"] = percentiles([ctl.trip() for _ in range(5)])["p50"]
         rows.append(row)
     first = rows[0]
     for row in rows[1:]:
