@@ -7,6 +7,7 @@ siren client (subscribed to ``<base>/control/alarm`` only) in this process.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import signal
@@ -129,8 +130,11 @@ class ControllerProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.user.stop()
-        self.siren.stop()
+        for client in (self.user, self.siren):
+            # paho 2.2 fails to stop a client that is reconnecting just then; it is ours,
+            # and this process ends soon.
+            with contextlib.suppress(AttributeError):
+                client.stop()
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(60)
