@@ -216,6 +216,7 @@ class Controller:
         # of each sensor on <base>/alarm/sensors/<id> (said again only when it changes).
         self._discovery = {t: p.encode() for t, p in (discovery or {}).items()}
         self._sensors_said: dict[str, tuple[object, ...]] = {}
+        self._sensors_due: set[str] = set()  # changed this turn: said at its end
         self.stats = Stats(started_at=clock())
         self._summaries = Summaries(flood or FloodPolicy())
 
@@ -358,8 +359,12 @@ class Controller:
         self._writer.prune(now - self._retention)
 
     def _flush(self) -> None:
-        """Hand the turn's events to the writer, which acknowledges the turn's messages
-        once they are committed and answers its requests."""
+        """Say the sensors the turn changed; hand the turn's events to the writer, which
+        acknowledges the turn's messages once they are committed and answers its
+        requests."""
+        if self._sensors_due:
+            due, self._sensors_due = self._sensors_due, set()
+            self._say_sensors(sorted(due))
         turn = self._turn
         idle = not (
             turn.sensor_events
@@ -688,18 +693,21 @@ class Controller:
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
         if changed:  # what the sensors' topics say comes from the panel alone
-            self._say_sensors(before)
-
-    def _say_sensors(self, before: Panel | None = None) -> None:
-        """Publish each sensor's state, trouble, bypass and battery when they changed;
-        after a decision (``before``: the panel it changed), only the sensors whose
-        status or bypass it changed are looked at: not every configured one per event."""
-        panel = self._panel
-        ids: Iterable[str] = (spec.id for spec in self._settings.sensors)
-        if before is not None:
+            # Only the sensors whose status (a new object when it changes) or bypass
+            # the decision changed, and said once at the end of the turn: bookkeeping,
+            # after the alarms, once per sensor however often it changed.
             old = before.sensors
-            ids = [sid for sid, status in panel.sensors.items() if old.get(sid) is not status]
-            ids.extend(before.bypassed ^ panel.bypassed)
+            self._sensors_due.update(
+                sid for sid, status in self._panel.sensors.items() if old.get(sid) is not status
+            )
+            self._sensors_due.update(before.bypassed ^ self._panel.bypassed)
+
+    def _say_sensors(self, ids: Iterable[str] | None = None) -> None:
+        """Publish each sensor's (or each of ``ids``') state, trouble, bypass and
+        battery when they changed."""
+        panel = self._panel
+        if ids is None:
+            ids = [spec.id for spec in self._settings.sensors]
         for sensor_id in ids:
             spec = self._settings.sensor(sensor_id)
             if spec is None:
