@@ -207,8 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.small:
-        args.events, args.trips, args.sizes, args.size_events = 2000, 5, [10, 300], 300
-        args.cap, args.sensors, args.timeout = 10, 10, 5
+        args.events, args.trips, args.sizes, args.size_events = 1000, 3, [10, 200], 200
+        args.cap, args.sensors, args.timeout = 6, 10, 3
     print(f"# {' '.join(sys.argv)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         results = run(args, Path(tmp))
