@@ -276,6 +276,7 @@ class Controller:
                 log.error("stored panel state unreadable (%s); starting disarmed", exc)
         self._panel = panel
         self._apply(resume(panel, self._settings, now), now)
+        self._say_sensors()  # every sensor once, as resumed (changes are said per turn)
         for sensor_id in sorted(self._security.revoked):
             log.error("sensor %s was revoked but is still configured: remove it", sensor_id)
             self._feed(Revoked(sensor_id), now)
