@@ -13,6 +13,7 @@
     │   └── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
     │                          error): the controller keeps the records and retries
     ├── ControllerRunning      a controller for this site is alive already: stop it first
+    ├── FeatureUnavailable     an optional extra is not installed: the message says which
     └── BrokerError            the MQTT broker could not be reached or refused us
         └── BrokerUnavailable  nothing answers at the configured address
 
@@ -66,6 +67,11 @@ class StoreUnavailable(StoreError):
 class ControllerRunning(HomeguardError):
     """Another controller for the site is alive (its lock is held, or it answers on the
     broker); the message names it."""
+
+
+class FeatureUnavailable(HomeguardError):
+    """A feature needs an optional extra that is not installed (``homeguard[ml]``); the
+    message says how to install it. Everything else works without it."""
 
 
 class BrokerError(HomeguardError):
