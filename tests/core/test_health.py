@@ -95,6 +95,8 @@ def test_a_silent_device_fails_after_a_few_missed_reports() -> None:
     assert health.state is Health.FAILED
     assert "silent for" in health.reason
     assert health.interval is not None and 500 <= health.interval <= 700
+    days_later = assess("front", history, last + 2 * DAY)
+    assert days_later.state is Health.FAILED and "silent for 48 h" in days_later.reason
 
 
 def test_growing_report_delay_is_caught() -> None:

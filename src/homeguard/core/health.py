@@ -160,7 +160,7 @@ def _battery(
     history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
 ) -> tuple[float | None, float | None]:
     window = _since(history, now - policy.battery_window)
-    step = max(1, len(window) // 300)  # a few hundred levels are plenty for a trend
+    step = max(1, len(window) // 100)  # a hundred levels are plenty for a trend
     sample = [*window[::step], window[-1]] if window else []
     levels = [(r.ts, r.battery) for r in sample if r.battery is not None]
     for i in range(len(levels) - 1, 0, -1):  # a new battery: only what came after it
@@ -219,7 +219,7 @@ def _chatter(
 def _silence(
     history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
 ) -> float | None:
-    recent = _since(history, now - 2 * DAY)
+    recent = _since(history, history[-1].ts - DAY)  # its last day of reports, however old
     gaps = sorted(b.ts - a.ts for a, b in itertools.pairwise(recent))
     if len(gaps) < 20:
         return None
@@ -230,8 +230,7 @@ def _silence(
             (Health.FAILED, f"silent for {_span(quiet)} (reports every ~{_span(interval)})")
         )
         return interval
-    today = _since(history, now - DAY)
-    missed = sum(b.ts - a.ts > 2 * interval for a, b in itertools.pairwise(today))
+    missed = sum(gap > 2 * interval for gap in gaps)
     if missed >= policy.missed_per_day:
         findings.append((Health.WATCH, f"{missed} missed reports in the last day"))
     return interval

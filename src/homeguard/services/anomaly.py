@@ -41,7 +41,7 @@ class AnomalyPolicy:
 
     model: Literal["surprise", "isolation_forest"] = "surprise"
     window: float = 600.0  # seconds per scored window
-    flags_per_week: float = 0.5  # the training history may have had this many
+    flags_per_week: float = 2.0  # the training history may have had this many
     merge_gap: float = 1800.0  # flagged windows closer than this are one anomaly
     min_days: float = 7.0  # history needed before the detector says anything
     seed: int = 0
