@@ -73,8 +73,8 @@ def activations(records: Iterable[SensorRecord]) -> list[Activation]:
     would only drown what people do."""
     last: dict[str, str] = {}
     changes: dict[str, deque[float]] = {}
-    calm_after: dict[str, float] = {}
-    out: list[Activation] = []
+    quiet: dict[str, list[tuple[float, float]]] = {}  # per device: left-out stretches
+    found: list[Activation] = []
     for record in sorted(records, key=lambda r: (r.ts, r.id or 0)):
         device = record.device_id
         previous = last.get(device)
@@ -86,11 +86,19 @@ def activations(records: Iterable[SensorRecord]) -> list[Activation]:
         while recent[0] < record.ts - FLAP_WINDOW:
             recent.popleft()
         if len(recent) >= FLAP_CHANGES:
-            calm_after[device] = record.ts + FLAP_QUIET
-            out = [a for a in out if a.device != device or a.ts < recent[0]]
-        if record.state in _ACTIVE and record.ts >= calm_after.get(device, 0.0):
-            out.append(Activation(record.ts, device))
-    return out
+            stretches = quiet.setdefault(device, [])
+            if stretches and stretches[-1][1] >= recent[0]:
+                stretches[-1] = (stretches[-1][0], record.ts + FLAP_QUIET)
+            else:
+                stretches.append((recent[0], record.ts + FLAP_QUIET))
+        if record.state in _ACTIVE:
+            found.append(Activation(record.ts, device))
+    return [a for a in found if not _within(a.ts, quiet.get(a.device, ()))]
+
+
+def _within(ts: float, stretches: Sequence[tuple[float, float]]) -> bool:
+    index = bisect.bisect_right(stretches, ts, key=lambda stretch: stretch[0])
+    return index > 0 and ts <= stretches[index - 1][1]
 
 
 @dataclass(frozen=True, slots=True)
