@@ -41,8 +41,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--into-store",
         action="store_true",
-        help="with --household: write the days, ending now, into the event store instead "
-        "of playing them over MQTT",
+        help="with --household: write the days, ending last midnight (UTC), into the event "
+        "store instead of playing them over MQTT",
     )
     p.add_argument(
         "--speed",
@@ -74,7 +74,7 @@ def run(
     layout = layout_from_sensors(the_site.settings.sensors)
     today = wall_clock() // DAY * DAY
     spec = HouseholdSpec(days=args.days, seed=args.seed, layout=layout)
-    spec = replace(spec, start=today + DAY - args.days * DAY if args.into_store else today)
+    spec = replace(spec, start=today - args.days * DAY if args.into_store else today)
     household = simulate_household(spec)
     if args.into_store:
         with the_site.open_store() as store:
