@@ -99,6 +99,15 @@ def test_a_silent_device_fails_after_a_few_missed_reports() -> None:
     assert days_later.state is Health.FAILED and "silent for 48 h" in days_later.reason
 
 
+def test_a_device_that_speaks_only_when_used_is_never_called_silent() -> None:
+    rng = random.Random(3)
+    t, history = T0, []
+    while t < T0 + 3 * DAY:
+        t += rng.expovariate(1 / 1800.0)
+        history.append(Report(t, "OPEN" if len(history) % 2 else "CLOSED", t, 90.0))
+    assert assess("front", history, history[-1].ts + 12 * 3600).state is Health.OK
+
+
 def test_growing_report_delay_is_caught() -> None:
     history = heartbeats(5)
     t = history[-1].sent or 0.0

@@ -10,7 +10,8 @@ store's sensor records) and ``now``. Each device gets a :class:`Health` and the 
   loose magnet, a failing reed switch), whatever the panel makes of it.
 - **silence**: no report for several of the device's usual intervals (learned from its
   own reports: heartbeats show as the longest regular gaps); a few missed in a day is a
-  weak link.
+  weak link. A device whose stored reports are not regular (the controller stores state
+  reports, not bare heartbeats) is left to the panel's supervision.
 - **report delay**: the time from the device's ``ts`` to the controller's receipt, now
   against its usual (low) delay of the last week: a link that degrades delays before it
   drops.
@@ -224,6 +225,9 @@ def _silence(
     if len(gaps) < 20:
         return None
     interval = gaps[int(len(gaps) * 0.9)]  # heartbeats: the long regular gaps
+    regular = sum(0.8 * interval <= gap <= 1.2 * interval for gap in gaps)
+    if regular < 0.3 * len(gaps):
+        return None  # speaks only when something happens: its silence is no news
     quiet = now - history[-1].ts
     if quiet >= max(policy.min_silence, policy.silent_after * interval):
         findings.append(
