@@ -24,6 +24,7 @@ from homeguard.core.records import SensorRecord
 from homeguard.errors import HomeguardError
 from homeguard.services.evaluation import evaluate
 from homeguard.services.household_player import play, write_into
+from homeguard.services.intelligence import device_health
 from homeguard.services.message_security import DeviceSigner, load_security
 
 DAY = 86400.0
@@ -108,6 +109,16 @@ def run(
         )
     print(f"homeguard: published {sent} sensor reports")
     return 0
+
+
+def attention(site: Site) -> list[dict[str, object]]:
+    """The devices that need a visit now (``homeguard status``), from the event store
+    when there is one here."""
+    if not site.store_path.exists():
+        return []
+    with site.open_store() as store:
+        healths = device_health(store, site.settings.sensors, wall_clock())
+    return [h.as_dict() for h in healths if h.state.needs_attention]
 
 
 def _topic(site: Site, record: SensorRecord) -> str:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -88,6 +89,38 @@ def maintenance_record(health: DeviceHealth, now: float) -> SystemRecord:
         else f"{health.device_id} is healthy again"
     )
     return SystemRecord(now, "maintenance", text, health.as_dict())
+
+
+@contextmanager
+def watching(
+    open_store: Callable[[], AbstractContextManager[Store]],
+    sensors: Sequence[SensorSpec],
+    publish: Callable[[str, str], None] | None,
+    event_topic: str,
+    clock: Callable[[], float],
+    *,
+    settings: IntelligenceSettings | None = None,
+) -> Iterator[Intelligence]:
+    """Run the service in a thread of its own, with a store of its own, until exit."""
+    with open_store() as store:
+        service = Intelligence(
+            store=store,
+            sensors=sensors,
+            publish=publish,
+            event_topic=event_topic,
+            clock=clock,
+            settings=settings or IntelligenceSettings(),
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=service.run, args=(stop,), name="intelligence", daemon=True
+        )
+        thread.start()
+        try:
+            yield service
+        finally:
+            stop.set()
+            thread.join(timeout=5.0)
 
 
 class Intelligence:
