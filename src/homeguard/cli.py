@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeguard import __version__, cli_api
+from homeguard import __version__, cli_api, cli_household
 from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.codecs import Family, decode_availability, decode_sensor
@@ -142,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = command("simulate", _simulate, "run the simulated sensors")
     p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
+    cli_household.add_options(p)
     command("actuators", _actuators, "run the siren and light")
     p = command("sensor", _sensor, "publish one sensor event, e.g. 'homeguard sensor front open'")
     p.add_argument("sensor_id")
@@ -335,6 +336,8 @@ def _controller(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    if args.household or args.into_store or args.evaluate:
+        return cli_household.run(args, lambda: _site(args), _until_signalled)
     site = _site(args)
     only = set(args.sensor) if args.sensor else None
     if only is not None and (unknown := only - {s.id for s in site.config.sensors}):
@@ -493,6 +496,7 @@ def _status(args: argparse.Namespace) -> int:
             report["devices"][message.topic.split("/")[-2]] = text
         elif message.topic.endswith("/state"):
             report["actuators"][message.topic.split("/")[-2]] = text
+    report["maintenance"] = cli_household.attention(site)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -509,6 +513,8 @@ def _status(args: argparse.Namespace) -> int:
     for device, value in sorted(report["devices"].items()):
         trouble = f" ({troubles[device]})" if device in troubles else ""
         print(f"  {device:<12} {value}{trouble}")
+    for entry in report["maintenance"]:
+        print(f"service:    {entry['device']} ({entry['health']}: {entry['reason']})")
     return 0
 
 
