@@ -32,6 +32,7 @@ from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
 from homeguard.services.home_assistant import discovery, home_assistant_topics
 from homeguard.services.intake import Intake, device_of
+from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
@@ -323,6 +324,12 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
                 log.error("%s", exc)
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
+        # Sensor health and anomaly scoring, off the hot path (docs/health.md).
+        topics, sensors = site.topics, site.settings.sensors
+        publish = controller.client.publish
+        web.enter_context(
+            watching(site.open_store, sensors, publish, topics.alarm_event, wall_clock)
+        )
         controller.run(stop)
 
 
