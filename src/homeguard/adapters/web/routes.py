@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from homeguard.core.health import DAY, HealthPolicy, assess, report_of
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
 from homeguard.core.signals import ActuatorKind, ActuatorRequest, BypassRequest, Command, Input
@@ -206,6 +207,21 @@ def system(session: Reader, web: Web) -> dict[str, Any]:
     """Broker connection, uptime, messages per second, store size, devices, rejects."""
     figures: dict[str, Any] = web.hub.document()["system"]
     return figures
+
+
+@panel.get("/health", responses=READ_ERRORS)
+def health(session: Reader, web: Web) -> list[dict[str, Any]]:
+    """Every configured sensor's health (docs/health.md): ``ok``, ``watch``, ``service``
+    or ``failed``, the reason, battery and days until it is empty."""
+    backend, now = web.backend, web.backend.clock()
+    since = now - HealthPolicy().history - DAY
+    rows = []
+    for sensor in backend.settings.sensors:
+        records = backend.store.sensor_events(
+            since=since, until=now + 1.0, device=sensor.id, limit=None, newest_first=False
+        )
+        rows.append(assess(sensor.id, [report_of(r) for r in records], now).as_dict())
+    return rows
 
 
 @panel.get(
