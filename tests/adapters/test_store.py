@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from homeguard.adapters import store as store_module
+from homeguard.adapters.store import sqlite as store_module
 from homeguard.adapters.store import SCHEMA_VERSION, EventStore
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord, WriteResult
 from homeguard.errors import StoreError, StoreUnavailable
@@ -533,7 +533,7 @@ def test_silent_alerts_are_kept_apart_from_the_system_events(store: EventStore) 
 
 
 def test_duress_rows_of_an_older_file_move_to_the_silent_alerts(path: Path) -> None:
-    from homeguard.adapters.store import _MIGRATIONS
+    from homeguard.adapters.store.sqlite import _MIGRATIONS
 
     connection = sqlite3.connect(path)
     for statement in _MIGRATIONS[0]:
