@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from homeguard.adapters.store import sqlite as store_module
 from homeguard.adapters.store import SCHEMA_VERSION, EventStore
+from homeguard.adapters.store import sqlite as store_module
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord, WriteResult
 from homeguard.errors import StoreError, StoreUnavailable
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from homeguard import __version__, cli_api
+from homeguard import __version__
 from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.codecs import Family, decode_availability, decode_sensor
@@ -35,8 +35,9 @@ from homeguard.app import (
     run_simulation,
     start_local_broker,
 )
-from homeguard.cli_api import add_api_options
-from homeguard.cli_codes import CODE_VARIABLE, read_code
+from homeguard.cli import api as cli_api
+from homeguard.cli.api import add_api_options
+from homeguard.cli.codes import CODE_VARIABLE, read_code
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError, PayloadError
