@@ -40,6 +40,7 @@ from homeguard.cli.api import add_api_options
 from homeguard.cli.codes import CODE_VARIABLE, read_code
 from homeguard.config import bundled_example, load_config
 from homeguard.core.model import Action, ArmMode
+from homeguard.core.records import EventQuery, EventRecord, SensorRecord
 from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
@@ -520,46 +521,15 @@ def _events(args: argparse.Namespace) -> int:
     now = time.time()
     since = _when(args.since, now)
     until = _when(args.until, now) if args.until else None
+    query = EventQuery(since, until, device=args.device, event_type=args.event_type)
     with site.open_store() as store:
         if args.duress:
-            sensor, system = [], store.silent_alerts(since=since, until=until, limit=args.limit)
+            found: list[EventRecord] = [
+                *store.silent_alerts(since=since, until=until, limit=args.limit)
+            ]
         else:
-            sensor = (
-                []
-                if args.event_type
-                else store.sensor_events(
-                    since=since, until=until, device=args.device, limit=args.limit
-                )
-            )
-            system = (
-                []
-                if args.device
-                else store.system_events(
-                    since=since, until=until, event_type=args.event_type, limit=args.limit
-                )
-            )
-    rows: list[dict[str, Any]] = [
-        {
-            "timestamp": e.ts,
-            "kind": "sensor",
-            "device": e.device_id,
-            "type": e.sensor_type,
-            "state": e.state,
-            "metadata": dict(e.metadata or {}),
-        }
-        for e in sensor
-    ] + [
-        {
-            "timestamp": e.ts,
-            "kind": "system",
-            "type": e.event_type,
-            "description": e.description,
-            "data": dict(e.data or {}),
-        }
-        for e in system
-    ]
-    rows.sort(key=lambda row: row["timestamp"], reverse=True)
-    rows = rows[: args.limit]
+            found = store.events(query, limit=args.limit)
+    rows = [_event_row(record) for record in found]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -572,6 +542,25 @@ def _events(args: argparse.Namespace) -> int:
     if not rows:
         print("no events in that range")
     return 0
+
+
+def _event_row(record: EventRecord) -> dict[str, Any]:
+    if isinstance(record, SensorRecord):
+        return {
+            "timestamp": record.ts,
+            "kind": "sensor",
+            "device": record.device_id,
+            "type": record.sensor_type,
+            "state": record.state,
+            "metadata": dict(record.metadata or {}),
+        }
+    return {
+        "timestamp": record.ts,
+        "kind": "system",
+        "type": record.event_type,
+        "description": record.description,
+        "data": dict(record.data or {}),
+    }
 
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

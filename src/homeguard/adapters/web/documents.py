@@ -7,7 +7,7 @@ from typing import Any
 
 from homeguard.core.model import ArmMode, PanelSettings
 from homeguard.core.panel import blocking_sensors
-from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.records import EventRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
 
 from .backend import PanelView
@@ -92,7 +92,14 @@ def state_document(
     }
 
 
-def sensor_event_row(record: SensorRecord) -> dict[str, Any]:
+def event_row(record: EventRecord) -> dict[str, Any]:
+    """One row of the API's event log."""
+    if isinstance(record, SensorRecord):
+        return _sensor_event_row(record)
+    return _system_event_row(record)
+
+
+def _sensor_event_row(record: SensorRecord) -> dict[str, Any]:
     return {
         "id": f"s{record.id}",
         "timestamp": record.ts,
@@ -105,7 +112,7 @@ def sensor_event_row(record: SensorRecord) -> dict[str, Any]:
     }
 
 
-def system_event_row(record: SystemRecord) -> dict[str, Any]:
+def _system_event_row(record: SystemRecord) -> dict[str, Any]:
     data = dict(record.data or {})
     device = data.get("sensor")
     if device is None and isinstance(data.get("sensors"), list) and data["sensors"]:
