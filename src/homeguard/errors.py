@@ -16,8 +16,12 @@
     │                          that does not fit the schema, a closed store): a bug,
     │                          which retrying would not cure; never a storage trouble
     ├── ControllerRunning      a controller for this site is alive already: stop it first
-    └── BrokerError            the MQTT broker could not be reached or refused us
-        └── BrokerUnavailable  nothing answers at the configured address
+    ├── BrokerError            the MQTT broker could not be reached or refused us
+    │   └── BrokerUnavailable  nothing answers at the configured address
+    ├── PkiError               a certificate or key could not be read or made
+    └── LoginRefused           the dashboard refused a login
+        ├── LoginFailed        unknown user or wrong password (never which of the two)
+        └── LoginLocked        too many wrong passwords: wait ``retry_after`` seconds
 
 Third-party exceptions never leave the adapter that imports their library; they are
 translated into one of these at the boundary.
@@ -83,3 +87,23 @@ class BrokerError(HomeguardError):
 
 class BrokerUnavailable(BrokerError):
     """Nothing answers at the configured broker address."""
+
+
+class PkiError(HomeguardError):
+    """A certificate or key could not be read or made."""
+
+
+class LoginRefused(HomeguardError):
+    """The dashboard refused a login."""
+
+
+class LoginFailed(LoginRefused):
+    """Unknown user or wrong password (never which of the two)."""
+
+
+class LoginLocked(LoginRefused):
+    """Too many wrong passwords: ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins: try again in {retry_after:.0f} s")
+        self.retry_after = retry_after

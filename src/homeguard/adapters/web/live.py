@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from homeguard.errors import StoreError
+
 from .backend import Backend, PanelView
 from .documents import state_document
 
@@ -97,7 +99,7 @@ class LiveHub:
             try:
                 ids = [spec.id for spec in backend.settings.sensors]
                 self._battery = backend.store.battery_levels(ids)
-            except Exception as exc:  # the live view goes on without batteries
+            except StoreError as exc:  # the live view goes on without batteries
                 log.warning("battery levels unavailable: %s", exc)
         return state_document(
             view, backend.settings, backend.actuators, self._battery, self.system(view)
@@ -114,7 +116,7 @@ class LiveHub:
         rate = (stats.messages - first) / (now - first_at) if now > first_at else 0.0
         try:
             store_bytes: int | None = backend.store.size_bytes()
-        except Exception:
+        except StoreError:
             store_bytes = None
         return {
             "broker": backend.broker(),

@@ -18,13 +18,12 @@ from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
 from homeguard.core.records import EventQuery
 from homeguard.core.signals import ActuatorKind, ActuatorRequest, BypassRequest, Command, Input
+from homeguard.errors import LoginFailed, LoginLocked
 
 from .auth import (
     COOKIE,
     CSRF_HEADER,
     LOOPBACK_USER,
-    LoginFailed,
-    LoginLocked,
     Session,
     Sessions,
     host_name,
