@@ -49,7 +49,10 @@ from .schemas import (
     EventPage,
     EventRow,
     LoginBody,
+    SensorDocument,
     SessionInfo,
+    StateDocument,
+    SystemFigures,
 )
 
 log = logging.getLogger("homeguard.web")
@@ -188,24 +191,22 @@ panel = APIRouter(prefix="/api", tags=["panel"])
 
 
 @panel.get("/state", responses=READ_ERRORS)
-def state(session: Reader, web: Web) -> dict[str, Any]:
+def state(session: Reader, web: Web) -> StateDocument:
     """The panel, every sensor, what blocks arming in each mode, siren and light, and
     the system figures: the same document the live stream sends."""
     return web.hub.document()
 
 
 @panel.get("/sensors", responses=READ_ERRORS)
-def sensors(session: Reader, web: Web) -> list[dict[str, Any]]:
+def sensors(session: Reader, web: Web) -> list[SensorDocument]:
     """Every configured sensor: state, status light, zone, battery, last seen."""
-    rows: list[dict[str, Any]] = web.hub.document()["sensors"]
-    return rows
+    return web.hub.document().sensors
 
 
 @panel.get("/system", responses=READ_ERRORS)
-def system(session: Reader, web: Web) -> dict[str, Any]:
+def system(session: Reader, web: Web) -> SystemFigures:
     """Broker connection, uptime, messages per second, store size, devices, rejects."""
-    figures: dict[str, Any] = web.hub.document()["system"]
-    return figures
+    return web.hub.document().system
 
 
 @panel.get(
