@@ -8,8 +8,8 @@
     │   └── SecurityRejected   a signed or encrypted message failed its checks (bad
     │                          signature, replayed, stale): also a "security" event
     ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
-    ├── StoreError             the event store failed; a file it cannot open or whose
-    │   │                      schema is newer than this homeguard knows
+    ├── StoreError             the event store failed, e.g. its file has a schema newer
+    │   │                      than this homeguard knows
     │   ├── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
     │   │                      error): the controller keeps the records and retries
     │   └── StoreRejected      it refuses what it was asked (a record it cannot hold, SQL

@@ -187,6 +187,7 @@ class EventStore:
         offset: int = 0,
         newest_first: bool = True,
     ) -> list[SensorRecord]:
+        """Sensor events alone: :meth:`events` without the system events."""
         query = EventQuery(since, until, device, sensor_type, system=False)
         found = self.events(query, limit=limit, offset=offset, newest_first=newest_first)
         return [record for record in found if isinstance(record, SensorRecord)]
@@ -201,6 +202,7 @@ class EventStore:
         offset: int = 0,
         newest_first: bool = True,
     ) -> list[SystemRecord]:
+        """System events alone: :meth:`events` without the sensor events."""
         query = EventQuery(since, until, event_type=_types(event_type), sensor=False)
         found = self.events(query, limit=limit, offset=offset, newest_first=newest_first)
         return [record for record in found if isinstance(record, SystemRecord)]
