@@ -11,7 +11,6 @@ from types import MappingProxyType
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelState, SensorState
 from homeguard.core.signals import Effect, SystemPart
-from homeguard.errors import CommandRejected
 
 
 class Trouble(StrEnum):
@@ -105,9 +104,6 @@ class Rejection:
     reason: RejectReason
     message: str
     sensors: tuple[str, ...] = ()
-
-    def to_error(self) -> CommandRejected:
-        return CommandRejected(self.reason.value, self.message, self.sensors)
 
 
 @dataclass(frozen=True, slots=True)
