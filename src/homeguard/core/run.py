@@ -15,12 +15,15 @@ from homeguard.core.signals import (
     SetActuator,
     WakeAt,
 )
-from homeguard.core.state import Outcome, Panel, Rejection, RejectReason, SensorStatus
+from homeguard.core.state import (
+    REJECTIONS_WITHOUT_EVENT,
+    Outcome,
+    Panel,
+    Rejection,
+    RejectReason,
+    SensorStatus,
+)
 from homeguard.core.timers import next_wake
-
-# Refused commands with no more specific event of their own (an unknown sensor is the
-# controller's business: it counts them as rejected messages).
-_REJECTIONS_WITHOUT_EVENT = frozenset({RejectReason.CODE_REQUIRED, RejectReason.NOT_ALLOWED})
 
 
 class Run:
@@ -44,7 +47,7 @@ class Run:
 
     def reject(self, reason: RejectReason, message: str, sensors: tuple[str, ...] = ()) -> None:
         self.rejection = Rejection(reason, message, sensors)
-        if reason in _REJECTIONS_WITHOUT_EVENT:
+        if reason in REJECTIONS_WITHOUT_EVENT:
             self.event(EventKind.COMMAND_REJECTED, message, reason=reason.value)
 
     def become(self, state: PanelState, t: float, deadline: float | None = None) -> None:

@@ -97,6 +97,11 @@ class RejectReason(StrEnum):
     UNKNOWN_SENSOR = "unknown_sensor"
 
 
+# Refused commands with no more specific event of their own (an unknown sensor is the
+# controller's business: it counts them as rejected messages).
+REJECTIONS_WITHOUT_EVENT = frozenset({RejectReason.CODE_REQUIRED, RejectReason.NOT_ALLOWED})
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why the panel refused an input; ``sensors`` lists the ones that block arming."""
