@@ -59,51 +59,35 @@ FORMAT = 1
 PROVISION_DIR = "security"  # under the data directory, unless security.provisioned
 
 
-@dataclass(frozen=True)
 class SecurityFiles:
-    """Where the files of a provisioned folder are."""
+    """Where the files of a provisioned folder are (the layout above)."""
 
-    root: Path
+    __slots__ = (
+        "acl_file",
+        "broker_snippet",
+        "ca_cert",
+        "ca_key",
+        "crl",
+        "devices",
+        "password_file",
+        "revoked",
+        "root",
+        "server_cert",
+        "server_key",
+    )
 
-    @property
-    def ca_cert(self) -> Path:
-        return self.root / "ca.crt"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.root / "ca.key"
-
-    @property
-    def server_cert(self) -> Path:
-        return self.root / "server.crt"
-
-    @property
-    def server_key(self) -> Path:
-        return self.root / "server.key"
-
-    @property
-    def crl(self) -> Path:
-        return self.root / "crl.pem"
-
-    @property
-    def password_file(self) -> Path:
-        return self.root / "passwd"
-
-    @property
-    def acl_file(self) -> Path:
-        return self.root / "acl"
-
-    @property
-    def broker_snippet(self) -> Path:
-        return self.root / "mosquitto.conf"
-
-    @property
-    def revoked(self) -> Path:
-        return self.root / "revoked.json"
-
-    @property
-    def devices(self) -> Path:
-        return self.root / "devices"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ca_cert = root / "ca.crt"
+        self.ca_key = root / "ca.key"
+        self.server_cert = root / "server.crt"
+        self.server_key = root / "server.key"
+        self.crl = root / "crl.pem"
+        self.password_file = root / "passwd"
+        self.acl_file = root / "acl"
+        self.broker_snippet = root / "mosquitto.conf"
+        self.revoked = root / "revoked.json"
+        self.devices = root / "devices"
 
     def device(self, name: str) -> Path:
         return self.devices / f"{name}.json"
