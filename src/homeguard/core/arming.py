@@ -45,7 +45,7 @@ def command(run: Run, command: Command, now: float) -> None:
         return
     mode = command.action.mode
     # Changing the mode of an armed panel unwatches zones: as strong as a disarm.
-    needs_disarm_right = mode is None or changes_armed_mode(run, mode)
+    needs_disarm_right = mode is None or _changes_armed_mode(run, mode)
     needs_code = run.settings.codes_required and (
         needs_disarm_right or run.settings.code_arm_required
     )
@@ -53,23 +53,23 @@ def command(run: Run, command: Command, now: float) -> None:
         needs_code = False  # vouched for by the broker's ACL; a code given is checked
     user = None
     if needs_code:
-        user = check_code(run, command.code, needs_disarm_right, command.source, now)
+        user = _check_code(run, command.code, needs_disarm_right, command.source, now)
         if user is None:
             return
     if mode is None:
-        disarm(run, user, command.source, now)
+        _disarm(run, user, command.source, now)
     else:
-        arm(run, mode, force=command.force, user=user, source=command.source, now=now)
-    succeeded(run, user)
+        _arm(run, mode, force=command.force, user=user, source=command.source, now=now)
+    _succeeded(run, user)
 
 
-def changes_armed_mode(run: Run, mode: ArmMode) -> bool:
+def _changes_armed_mode(run: Run, mode: ArmMode) -> bool:
     state = run.panel.state
     armed = state is PanelState.ARMING or state in {m.state for m in ArmMode}
     return armed and run.panel.mode is not mode
 
 
-def check_code(
+def _check_code(
     run: Run, code: str | None, disarm_right: bool, source: str, now: float
 ) -> User | None:
     """The user whose code this is and who holds the right (to disarm when
@@ -88,7 +88,7 @@ def check_code(
     if user is None:
         run.event(EventKind.INVALID_CODE, "wrong code entered", source=source)
         run.reject(RejectReason.INVALID_CODE, "wrong code")
-        count_failure(run, source, now)
+        _count_failure(run, source, now)
         return None
     if user.duress:
         # Silent: every visible channel shows what this user's code did as usual.
@@ -106,12 +106,12 @@ def check_code(
         message = f"{user.shown_name} may not {'disarm' if disarm_right else 'arm'}"
         run.event(EventKind.NOT_AUTHORIZED, message, user=user.shown_name, source=source)
         run.reject(RejectReason.NOT_AUTHORIZED, message)
-        count_failure(run, source, now)
+        _count_failure(run, source, now)
         return None
     return user
 
 
-def count_failure(run: Run, source: str, now: float) -> None:
+def _count_failure(run: Run, source: str, now: float) -> None:
     lock = run.panel.code_lock.after_failure(run.settings.codes, now)
     run.panel = replace(run.panel, code_lock=lock)
     if lock.locked(now):
@@ -120,7 +120,7 @@ def count_failure(run: Run, source: str, now: float) -> None:
         run.effects.append(Notify(EventKind.LOCKED_OUT, message))
 
 
-def succeeded(run: Run, user: User | None) -> None:
+def _succeeded(run: Run, user: User | None) -> None:
     """After an action: only one carried out with the code of a user who may disarm
     clears the wrong-code count, so a known arm-only code cannot be slipped in
     between guesses to keep the lockout away."""
@@ -128,7 +128,7 @@ def succeeded(run: Run, user: User | None) -> None:
         run.panel = replace(run.panel, code_lock=run.panel.code_lock.after_success())
 
 
-def arm(
+def _arm(
     run: Run, mode: ArmMode, *, force: bool, user: User | None, source: str, now: float
 ) -> None:
     state = run.panel.state
@@ -171,7 +171,7 @@ def arm(
         enter_armed(run, mode, now, who, source)
 
 
-def disarm(run: Run, user: User | None, source: str, now: float) -> None:
+def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
     previous = run.panel.state
     if previous is PanelState.DISARMED:
         return
@@ -204,7 +204,7 @@ def bypass(run: Run, request: BypassRequest, now: float) -> None:
         return
     user = None
     if run.settings.codes_required:
-        user = check_code(run, request.code, request.bypass, request.source, now)
+        user = _check_code(run, request.code, request.bypass, request.source, now)
         if user is None:
             return
     who = user.shown_name if user else None
@@ -228,7 +228,7 @@ def bypass(run: Run, request: BypassRequest, now: float) -> None:
             user=who,
             source=request.source,
         )
-    succeeded(run, user)
+    _succeeded(run, user)
 
 
 def switch(run: Run, request: ActuatorRequest, now: float) -> None:
@@ -241,8 +241,8 @@ def switch(run: Run, request: ActuatorRequest, now: float) -> None:
         return
     user = None
     if run.settings.codes_required:
-        user = check_code(run, request.code, True, request.source, now)
+        user = _check_code(run, request.code, True, request.source, now)
         if user is None:
             return
-    disarm(run, user, request.source, now)
-    succeeded(run, user)
+    _disarm(run, user, request.source, now)
+    _succeeded(run, user)

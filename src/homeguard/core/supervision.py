@@ -37,14 +37,14 @@ def sensor_timer(run: Run, sensor_id: str, t: float) -> None:
     spec = run.settings.sensor(sensor_id)
     assert spec is not None
     if status.trouble is None and status.offline_since is not None:
-        raise_trouble(run, sensor_id, Trouble.OFFLINE, t, since=status.offline_since)
+        _raise_trouble(run, sensor_id, Trouble.OFFLINE, t, since=status.offline_since)
     elif status.trouble is None:
         grace = run.settings.report_grace
         unheard = awaits_report(run.panel, run.settings, spec)
         if unheard and grace is not None and t >= run.panel.supervised_since + grace:
-            raise_trouble(run, sensor_id, Trouble.NO_REPORT, t)
+            _raise_trouble(run, sensor_id, Trouble.NO_REPORT, t)
         else:
-            raise_trouble(run, sensor_id, Trouble.SUPERVISION, t)
+            _raise_trouble(run, sensor_id, Trouble.SUPERVISION, t)
     else:
         run.set_sensor(sensor_id, replace(status, unavailable_tripped=True))
         trip(run, sensor_id, t)
@@ -91,17 +91,17 @@ def availability(run: Run, report: Availability, now: float) -> None:
     ):  # stale until the grace period says otherwise
         run.set_sensor(report.sensor_id, replace(status, offline_since=now))
     else:
-        raise_trouble(run, report.sensor_id, Trouble.OFFLINE, now)
+        _raise_trouble(run, report.sensor_id, Trouble.OFFLINE, now)
 
 
 def revoked(run: Run, event: Revoked, now: float) -> None:
     if run.known_sensor(event.sensor_id) is None:
         return
     if run.panel.sensor(event.sensor_id).trouble is not Trouble.REVOKED:
-        raise_trouble(run, event.sensor_id, Trouble.REVOKED, now)
+        _raise_trouble(run, event.sensor_id, Trouble.REVOKED, now)
 
 
-def raise_trouble(
+def _raise_trouble(
     run: Run, sensor_id: str, trouble: Trouble, t: float, since: float | None = None
 ) -> None:
     """Raise ``trouble`` at ``t``; it counts (for trigger_unavailable) from ``since``."""
