@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from homeguard import config as config_module
 from homeguard.adapters.codecs import Family
 from homeguard.config import (
     Config,
@@ -641,14 +640,18 @@ def test_the_bundled_example_house_loads() -> None:
 
 
 def all_models() -> list[type[BaseModel]]:
-    return [
-        value
-        for value in vars(config_module).values()
-        if isinstance(value, type)
-        and issubclass(value, BaseModel)
-        and value.__module__ == config_module.__name__
-        and not value.__name__.startswith("_")
-    ]
+    """Config and every section model reachable from it through its fields."""
+    found: list[type[BaseModel]] = []
+    todo: list[object] = [Config]
+    while todo:
+        annotation = todo.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.append(annotation)
+                todo += [field.annotation for field in annotation.model_fields.values()]
+        else:
+            todo += typing.get_args(annotation)
+    return found
 
 
 def test_every_key_is_described_and_documented_in_the_example() -> None:
