@@ -366,14 +366,43 @@ CASES = [
     pytest.param(
         block(("    zone: perimeter", "    zone: perimeter\n    topic: zigbee2mqtt/+")),
         21,
-        "sensors[1].topic: must be a non-empty MQTT topic without wildcards",
+        "sensors[1].topic: must not contain a wildcard ('+' or '#')",
         id="wildcard-topic",
+    ),
+    pytest.param(
+        block(("    zone: perimeter", '    zone: perimeter\n    topic: "garden/gate\\t"')),
+        21,
+        "sensors[1].topic: must not contain U+0009",
+        id="control-character-in-topic",
+    ),
+    pytest.param(
+        block(
+            (
+                "    zone: perimeter",
+                "    zone: perimeter\n    family: zigbee2mqtt\n    device: gate/+",
+            )
+        ),
+        22,
+        "sensors[1].device: must not contain a wildcard",
+        id="wildcard-in-device-name",
     ),
     pytest.param(
         block(("  base_topic: home", "  base_topic: home/#")),
         3,
-        "mqtt.base_topic: must be a non-empty MQTT topic without wildcards",
+        "mqtt.base_topic: must not contain a wildcard ('+' or '#')",
         id="wildcard-base-topic",
+    ),
+    pytest.param(
+        block(("  base_topic: home", "  base_topic: $home")),
+        3,
+        "mqtt.base_topic: must not start with '$' (reserved for the broker)",
+        id="reserved-base-topic",
+    ),
+    pytest.param(
+        BLOCK + "home_assistant:\n  prefix: homeassistant/\n",
+        25,
+        "home_assistant.prefix: must not start or end with '/'",
+        id="slash-discovery-prefix",
     ),
     pytest.param(
         block(("  base_topic: home", "  base_topic: /home")),

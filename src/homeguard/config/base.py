@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from homeguard.core.topic import name_problem, prefix_problem
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
-MAX_TOPIC_BYTES = 65535
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -26,11 +28,17 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
-def exact_topic(topic: str | None) -> str | None:
-    if topic is None:
-        return None
-    if not topic or "+" in topic or "#" in topic or "\0" in topic:
-        raise ValueError("must be a non-empty MQTT topic without wildcards ('+', '#')")
-    if len(topic.encode()) > MAX_TOPIC_BYTES:
-        raise ValueError("is longer than an MQTT topic may be")
-    return topic
+def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        found = problem(text)
+        if found is not None:
+            raise ValueError(found)
+        return text
+
+    return check
+
+
+# What homeguard.core.topic says a topic name, and the prefix of our own topics, are.
+exact_topic = _checked(name_problem)
+TopicName = Annotated[str, AfterValidator(exact_topic)]
+TopicPrefix = Annotated[str, AfterValidator(_checked(prefix_problem))]

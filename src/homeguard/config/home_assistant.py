@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from homeguard.config.base import ID_PATTERN, Section, exact_topic
+from homeguard.config.base import ID_PATTERN, Section, TopicPrefix
 
 
 class HomeAssistantConfig(Section):
@@ -17,7 +17,7 @@ class HomeAssistantConfig(Section):
         description="Publish the panel, sensors, siren and light as Home Assistant "
         "entities (retained discovery configs under `prefix`).",
     )
-    prefix: str = Field(
+    prefix: TopicPrefix = Field(
         default="homeassistant",
         description="Home Assistant's discovery prefix (its MQTT integration's setting).",
     )
@@ -35,14 +35,6 @@ class HomeAssistantConfig(Section):
         "and let the security.clients logins switch them; false: their state only, "
         "since whoever can switch the siren can silence an alarm (docs/security.md).",
     )
-
-    @field_validator("prefix")
-    @classmethod
-    def _plain_prefix(cls, topic: str) -> str:
-        exact_topic(topic)
-        if topic.startswith(("/", "$")) or topic.endswith("/") or "//" in topic:
-            raise ValueError("must not start with '/' or '$', end with '/' nor have an empty level")
-        return topic
 
     def node(self, base_topic: str) -> str:
         """The node id in use: the configured one, or one derived from the base topic."""

@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from homeguard.config.base import Misplaced, Section, exact_topic
+from homeguard.config.base import Misplaced, Section, TopicPrefix
 
 
 class TlsConfig(Section):
@@ -48,7 +48,7 @@ class MqttConfig(Section):
         "if one answers, otherwise start a local one.",
     )
     port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
-    base_topic: str = Field(
+    base_topic: TopicPrefix = Field(
         default="home",
         description="First topic level(s) of every homeguard topic; one per site.",
     )
@@ -71,13 +71,3 @@ class MqttConfig(Section):
     tls: TlsConfig | None = Field(
         default=None, description="TLS settings; none: plain TCP (fine on loopback only)."
     )
-
-    @field_validator("base_topic")
-    @classmethod
-    def _plain_base(cls, topic: str) -> str:
-        exact_topic(topic)
-        if topic.startswith("/") or topic.endswith("/") or "//" in topic:
-            raise ValueError("must not start or end with '/' nor contain an empty level")
-        if topic.startswith("$"):
-            raise ValueError("must not start with '$' (reserved for the broker)")
-        return topic

@@ -10,7 +10,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from homeguard.adapters.codecs import Family, RfSignal
 from homeguard.adapters.topics import SensorBinding
-from homeguard.config.base import ID_PATTERN, Misplaced, Seconds, Section, exact_topic
+from homeguard.config.base import (
+    ID_PATTERN,
+    Misplaced,
+    Seconds,
+    Section,
+    TopicName,
+    exact_topic,
+)
 from homeguard.core.model import DEFAULT_ZONE, ArmMode, SensorSpec, SensorType, ZoneKind
 from homeguard.core.signals import ActuatorKind
 
@@ -80,19 +87,17 @@ class SensorConfig(Section):
         description="Exact topic it publishes on, or a list of them that all feed this "
         "sensor; none: the family's default ones.",
     )
-    availability_topic: str | None = Field(
+    availability_topic: TopicName | None = Field(
         default=None,
         description="Exact topic of its online/offline messages; none: the family's default.",
     )
-    device: str | None = Field(
+    device: TopicName | None = Field(
         default=None,
-        min_length=1,
         description="Its name in its family's default topics (Zigbee2MQTT friendly name, "
         "Tasmota topic or RF bridge, Shelly id, ESPHome node); none: the sensor id.",
     )
-    object_id: str | None = Field(
+    object_id: TopicName | None = Field(
         default=None,
-        min_length=1,
         description="ESPHome: the binary_sensor's object id in <node>/binary_sensor/"
         "<object_id>/state; none: the sensor id.",
     )
@@ -129,19 +134,14 @@ class SensorConfig(Section):
         "of devices/<id>.json in security.provisioned, `homeguard provision`). Never printed.",
     )
 
-    @field_validator("availability_topic")
-    @classmethod
-    def _exact_topics(cls, topic: str | None) -> str | None:
-        return exact_topic(topic)
-
     @field_validator("topic")
     @classmethod
     def _exact_topic_list(cls, topic: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
         if isinstance(topic, tuple):
             if not topic:
                 raise ValueError("must name at least one topic")
-            return tuple(t for t in topic if exact_topic(t))
-        return exact_topic(topic)
+            return tuple(exact_topic(t) for t in topic)
+        return None if topic is None else exact_topic(topic)
 
     @field_validator("rf_codes")
     @classmethod
@@ -241,13 +241,8 @@ class ActuatorConfig(Section):
 
     id: str = Field(pattern=ID_PATTERN, max_length=64, description="Unique id; its topic level.")
     type: ActuatorKind = Field(description="siren or light.")
-    topic: str | None = Field(
+    topic: TopicName | None = Field(
         default=None,
         description="Exact ON/OFF command topic; none: <base_topic>/control/alarm for a "
         "siren, <base_topic>/control/light for a light.",
     )
-
-    @field_validator("topic")
-    @classmethod
-    def _exact_topics(cls, topic: str | None) -> str | None:
-        return exact_topic(topic)
