@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from homeguard.config.base import Misplaced, Section
 from homeguard.core import codes
@@ -15,6 +16,37 @@ from homeguard.core.model import User
 
 def valid_pin(pin: object) -> bool:
     return isinstance(pin, str) and 4 <= len(pin) <= 12 and pin.isascii() and pin.isdigit()
+
+
+def _pin_problem(pin: object) -> str | None:
+    if not isinstance(pin, str):
+        return (
+            'write the PIN in quotes (pin: "0123"): unquoted, YAML reads a number and '
+            "drops its leading zeros"
+        )
+    return None if valid_pin(pin) else "a PIN is 4 to 12 digits"
+
+
+def _password_problem(password: object) -> str | None:
+    if isinstance(password, str) and len(password) >= 4:
+        return None
+    return "a password is text of at least 4 characters"
+
+
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    """A secret a user may give in plain (hashed at load, then dropped) or hashed."""
+
+    plain: str
+    hashed: str
+    what: str
+    problem: Callable[[object], str | None]  # what is wrong with a plain value, if anything
+
+
+_SECRETS = (
+    _Secret("pin", "pin_hash", "PIN", _pin_problem),
+    _Secret("password", "password_hash", "password", _password_problem),
+)
 
 
 class UserConfig(Section):
@@ -54,51 +86,29 @@ class UserConfig(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _hash_plain_password(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or "password" not in data:
+    def _hash_plain_secrets(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not any(s.plain in data for s in _SECRETS):
             return data
-        if "password_hash" in data:
-            raise Misplaced("give either password or password_hash, not both")
         fields = dict(data)
-        password = fields.pop("password")
-        if not isinstance(password, str) or len(password) < 4:
-            raise Misplaced("a password is text of at least 4 characters", "password")
-        fields["password_hash"] = codes.hash_pin(password, os.urandom(16))
+        for secret in _SECRETS:
+            if secret.plain not in fields:
+                continue
+            if secret.hashed in fields:
+                raise Misplaced(f"give either {secret.plain} or {secret.hashed}, not both")
+            plain = fields.pop(secret.plain)
+            problem = secret.problem(plain)
+            if problem is not None:
+                raise Misplaced(problem, secret.plain)
+            fields[secret.hashed] = codes.hash_pin(plain, os.urandom(16))
         return fields
 
-    @field_validator("password_hash")
+    @field_validator("pin_hash", "password_hash")
     @classmethod
-    def _known_password_scheme(cls, password_hash: str | None) -> str | None:
-        if password_hash is not None and not codes.is_pin_hash(password_hash):
-            raise ValueError("is not a homeguard password hash (scrypt$n$r$p$salt$digest)")
-        return password_hash
-
-    @model_validator(mode="before")
-    @classmethod
-    def _hash_plain_pin(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or "pin" not in data:
-            return data
-        if "pin_hash" in data:
-            raise Misplaced("give either pin or pin_hash, not both")
-        fields = dict(data)
-        pin = fields.pop("pin")
-        if not isinstance(pin, str):
-            raise Misplaced(
-                'write the PIN in quotes (pin: "0123"): unquoted, YAML reads a number '
-                "and drops its leading zeros",
-                "pin",
-            )
-        if not valid_pin(pin):
-            raise Misplaced("a PIN is 4 to 12 digits", "pin")
-        fields["pin_hash"] = codes.hash_pin(pin, os.urandom(16))
-        return fields
-
-    @field_validator("pin_hash")
-    @classmethod
-    def _known_scheme(cls, pin_hash: str) -> str:
-        if not codes.is_pin_hash(pin_hash):
-            raise ValueError("is not a homeguard PIN hash (scrypt$n$r$p$salt$digest)")
-        return pin_hash
+    def _known_scheme(cls, hashed: str | None, info: ValidationInfo) -> str | None:
+        if hashed is not None and not codes.is_pin_hash(hashed):
+            what = next(s.what for s in _SECRETS if s.hashed == info.field_name)
+            raise ValueError(f"is not a homeguard {what} hash (scrypt$n$r$p$salt$digest)")
+        return hashed
 
     def user(self) -> User:
         return User(
