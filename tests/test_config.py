@@ -705,11 +705,15 @@ def test_the_commented_examples_in_the_example_house_are_valid() -> None:
     assert "zigbee2mqtt" in {sensor.family for sensor in config.sensors}
 
 
-def test_default_config_path_prefers_a_local_file(tmp_path: Path) -> None:
-    assert default_config_path(tmp_path) == bundled_example()
+def test_default_config_path_prefers_a_local_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert default_config_path() == default_config_path(tmp_path) == bundled_example()
     local = tmp_path / "homeguard.yaml"
     local.write_text("{}\n", encoding="utf-8")
     assert default_config_path(tmp_path) == local
+    assert default_config_path() == Path("homeguard.yaml")  # relative, as errors name it
 
 
 def test_lockout_cap_bypass_policy_and_cover_name_reach_the_panel() -> None:

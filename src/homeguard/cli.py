@@ -37,7 +37,7 @@ from homeguard.app import (
 )
 from homeguard.cli_api import add_api_options
 from homeguard.cli_codes import CODE_VARIABLE, read_code
-from homeguard.config import bundled_example, load_config
+from homeguard.config import bundled_example, default_config_path, load_config
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.accounts import CONTROLLER
@@ -187,9 +187,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    path: Path = args.config or Path("homeguard.yaml")
-    if args.config is None and not path.exists():
-        path = bundled_example()
+    path: Path = args.config or default_config_path()
     return path
 
 

@@ -22,10 +22,11 @@ def bundled_example() -> Path:
 
 
 def default_config_path(directory: Path | None = None) -> Path:
-    """``homeguard.yaml`` in ``directory`` (default: the working directory) if it
-    exists, otherwise the bundled example house."""
-    candidate = (directory if directory is not None else Path.cwd()) / CONFIG_FILENAME
-    return candidate if candidate.is_file() else bundled_example()
+    """``homeguard.yaml`` in ``directory`` (default: the working directory, and then the
+    path stays relative, as errors name it) if it exists, otherwise the bundled example
+    house."""
+    candidate = Path(CONFIG_FILENAME) if directory is None else directory / CONFIG_FILENAME
+    return candidate if candidate.exists() else bundled_example()
 
 
 def load_config(path: Path | str) -> Config:
