@@ -545,17 +545,21 @@ def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_relative_tls_paths_are_next_to_the_file(tmp_path: Path) -> None:
+def test_relative_file_paths_are_next_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "homeguard.yaml"
     path.write_text(
-        "mqtt:\n  tls: {ca_file: certs/ca.crt, cert_file: /etc/c.crt, key_file: c.key}\n",
+        "mqtt:\n  tls: {ca_file: certs/ca.crt, cert_file: /etc/c.crt, key_file: c.key}\n"
+        "security: {provisioned: site/security}\n",
         encoding="utf-8",
     )
-    tls = load_config(path).mqtt.tls
+    config = load_config(path)
+    tls = config.mqtt.tls
     assert tls is not None
     assert tls.ca_file == tmp_path / "certs" / "ca.crt"
     assert tls.cert_file == Path("/etc/c.crt")
     assert tls.key_file == tmp_path / "c.key"
+    assert config.security.provisioned == tmp_path / "site" / "security"
+    assert parse_config("security: {provisioned: here}\n").security.provisioned == Path("here")
 
 
 # ------------------------------------------------------------------------- secrets

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from homeguard.core.topic import name_problem, prefix_problem
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 Seconds = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _next_to_config(path: Path, info: ValidationInfo) -> Path:
+    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    return path if path.is_absolute() or base is None else Path(base) / path
+
+
+# A file named in the config: a relative path is relative to the config file's folder
+# (``base_dir`` in the validation context, given by load_config).
+FileNextToConfig = Annotated[Path, AfterValidator(_next_to_config)]
 
 
 class Misplaced(ValueError):

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from homeguard.config.base import Misplaced, Section, TopicPrefix
+from homeguard.config.base import FileNextToConfig, Misplaced, Section, TopicPrefix
 
 
 class TlsConfig(Section):
     """TLS towards the broker; relative paths are relative to the config file."""
 
-    ca_file: Path | None = Field(
+    ca_file: FileNextToConfig | None = Field(
         default=None,
         description="CA certificate(s) to trust for the broker; none: the system's CAs.",
     )
-    cert_file: Path | None = Field(
+    cert_file: FileNextToConfig | None = Field(
         default=None, description="Client certificate, for brokers that require one."
     )
-    key_file: Path | None = Field(default=None, description="Private key of cert_file.")
-
-    @field_validator("ca_file", "cert_file", "key_file")
-    @classmethod
-    def _next_to_config(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
-        if path is None or path.is_absolute() or base is None:
-            return path
-        return Path(base) / path
+    key_file: FileNextToConfig | None = Field(default=None, description="Private key of cert_file.")
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> Self:

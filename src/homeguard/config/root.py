@@ -6,7 +6,7 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from homeguard.config.base import Misplaced, Section
 from homeguard.config.home_assistant import HomeAssistantConfig
@@ -20,6 +20,13 @@ from homeguard.config.users import UserConfig, valid_pin
 from homeguard.config.web import WebConfig
 from homeguard.core import codes
 from homeguard.core.model import ArmMode, CodePolicy, PanelSettings
+
+# The key that tells the items of a list section apart, and its name in messages.
+_NAMED_BY: Mapping[str | None, tuple[str, str]] = {
+    "users": ("name", "user name"),
+    "sensors": ("id", "sensor id"),
+    "actuators": ("id", "actuator id"),
+}
 
 
 def _duplicates(values: list[str]) -> Iterator[tuple[int, int]]:
@@ -95,26 +102,13 @@ class Config(Section):
                     )
         return data
 
-    @field_validator("users")
+    @field_validator("users", "sensors", "actuators")
     @classmethod
-    def _unique_names(cls, users: tuple[UserConfig, ...]) -> tuple[UserConfig, ...]:
-        for index, first in _duplicates([u.name for u in users]):
-            raise Misplaced(f"duplicate user name (also users[{first}])", index, "name")
-        return users
-
-    @field_validator("sensors")
-    @classmethod
-    def _unique_sensors(cls, sensors: tuple[SensorConfig, ...]) -> tuple[SensorConfig, ...]:
-        for index, first in _duplicates([s.id for s in sensors]):
-            raise Misplaced(f"duplicate sensor id (also sensors[{first}])", index, "id")
-        return sensors
-
-    @field_validator("actuators")
-    @classmethod
-    def _unique_actuators(cls, actuators: tuple[ActuatorConfig, ...]) -> tuple[ActuatorConfig, ...]:
-        for index, first in _duplicates([a.id for a in actuators]):
-            raise Misplaced(f"duplicate actuator id (also actuators[{first}])", index, "id")
-        return actuators
+    def _unique(cls, items: tuple[Section, ...], info: ValidationInfo) -> tuple[Section, ...]:
+        key, what = _NAMED_BY[info.field_name]
+        for index, first in _duplicates([getattr(item, key) for item in items]):
+            raise Misplaced(f"duplicate {what} (also {info.field_name}[{first}])", index, key)
+        return items
 
     def panel_settings(self) -> PanelSettings:
         """The engine's view of this site: core types only, PINs hashed."""

@@ -3,12 +3,11 @@ broker accounts."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
-from homeguard.config.base import ID_PATTERN, Seconds, Section
+from homeguard.config.base import ID_PATTERN, FileNextToConfig, Seconds, Section
 from homeguard.core.flood import FloodPolicy
 
 
@@ -48,7 +47,7 @@ class RateLimitConfig(Section):
 class SecurityConfig(Section):
     """Per-device broker accounts, ACLs and certificates (``homeguard provision``)."""
 
-    provisioned: Path | None = Field(
+    provisioned: FileNextToConfig | None = Field(
         default=None,
         description="Folder written by `homeguard provision`: each client connects with "
         "its own credentials from it; none: <data-dir>/security when it exists. A "
@@ -65,11 +64,3 @@ class SecurityConfig(Section):
         "Assistant...): they may only command the panel (alarm/set) and read its state "
         "and events. The CLI uses `cli`.",
     )
-
-    @field_validator("provisioned")
-    @classmethod
-    def _next_to_config(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        base = info.context.get("base_dir") if isinstance(info.context, dict) else None
-        if path is None or path.is_absolute() or base is None:
-            return path
-        return Path(base) / path
