@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = [
     "MAX_TOPIC_BYTES",
@@ -103,13 +104,21 @@ def prefix_problem(text: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Topic:
-    """A topic name: where a message is published. Raises ValueError when invalid."""
+class _TopicText:
+    """What a name and a filter share: text split into levels, checked when made."""
 
     value: str
+    _what: ClassVar[str]
 
     def __post_init__(self) -> None:
-        _raise_if(name_problem(self.value), "topic name", self.value)
+        problem = self._problem(self.value)
+        if problem is not None:
+            shown = self.value if len(self.value) <= 80 else self.value[:80] + "..."
+            raise ValueError(f"invalid MQTT {self._what} {shown!r}: it {problem}")
+
+    @staticmethod
+    def _problem(text: str) -> str | None:
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.value
@@ -117,6 +126,14 @@ class Topic:
     @property
     def levels(self) -> tuple[str, ...]:
         return tuple(self.value.split(_SEPARATOR))
+
+
+@dataclass(frozen=True, slots=True)
+class Topic(_TopicText):
+    """A topic name: where a message is published. Raises ValueError when invalid."""
+
+    _what = "topic name"
+    _problem = staticmethod(name_problem)
 
     @property
     def reserved(self) -> bool:
@@ -132,20 +149,11 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
-class TopicFilter:
+class TopicFilter(_TopicText):
     """A topic filter: what a client subscribes to. Raises ValueError when invalid."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _raise_if(filter_problem(self.value), "topic filter", self.value)
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return tuple(self.value.split(_SEPARATOR))
+    _what = "topic filter"
+    _problem = staticmethod(filter_problem)
 
     @property
     def exact(self) -> bool:
@@ -166,9 +174,3 @@ class TopicFilter:
             if index >= len(levels) or want not in (_SINGLE_LEVEL, levels[index]):
                 return False
         return len(levels) == len(wanted)
-
-
-def _raise_if(problem: str | None, what: str, text: str) -> None:
-    if problem is not None:
-        shown = text if len(text) <= 80 else text[:80] + "..."
-        raise ValueError(f"invalid MQTT {what} {shown!r}: it {problem}")
