@@ -6,14 +6,12 @@ import argparse
 from pathlib import Path
 
 from homeguard.app import Site, default_data_dir
-from homeguard.config import bundled_example, load_config
+from homeguard.config import bundled_example, default_config_path, load_config
 from homeguard.errors import HomeguardError
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    path: Path = args.config or Path("homeguard.yaml")
-    if args.config is None and not path.exists():
-        path = bundled_example()
+    path: Path = args.config or default_config_path()
     return path
 
 
