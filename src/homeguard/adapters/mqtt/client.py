@@ -51,8 +51,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -63,7 +61,18 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homeguard.errors import BrokerError, BrokerUnavailable
 
-__all__ = ["MAX_PAYLOAD", "BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will"]
+from .backoff import _Backoff
+from .message import (
+    MAX_PAYLOAD,
+    BrokerAddress,
+    Message,
+    Will,
+    _as_bytes,
+    _check_qos,
+    _Outgoing,
+)
+
+__all__ = ["MqttClient"]
 
 _log = logging.getLogger(__name__)
 
@@ -72,88 +81,12 @@ _BAD_CREDENTIALS = 134  # 3.1.1 return code 4: bad user name or password
 _NOT_AUTHORISED = 135  # 3.1.1 return code 5: not authorised
 _SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again later)
 
-# The largest payload we publish, and the largest the broker homeguard configures
-# accepts (with its topic: adapters.broker.MAX_PACKET_BYTES). Far above any homeguard
-# message; a bigger one would make that broker drop the connection, and we would send
-# it again after reconnecting, for ever.
-MAX_PAYLOAD = 256 * 1024
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 # A connection closed by the broker this soon after it accepted it was probably closed
 # for another client with our id; so many in a row and we say so.
 _KICK_WINDOW = 5.0
 _KICKS_TO_REPORT = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message received from the broker; ``mid`` is what `MqttClient.ack` needs."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    mid: int
-    dup: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFiles:
-    """Certificates for a TLS connection; ``cert_file``/``key_file`` for client auth."""
-
-    ca_file: Path | str | None = None  # None: the system's trusted CAs
-    cert_file: Path | str | None = None
-    key_file: Path | str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the broker is and how we log in."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: TlsFiles | None = None
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class Will:
-    """The Last Will: published by the broker if we vanish without a clean disconnect."""
-
-    topic: str
-    payload: bytes | str
-    qos: int = 1
-    retain: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-
-@dataclass(slots=True)
-class _Backoff:
-    """Exponential backoff with jitter: ``minimum`` doubling to ``maximum``, ±``jitter``."""
-
-    minimum: float
-    maximum: float
-    jitter: float = 0.2
-    attempt: int = 0
-
-    def next_delay(self, rng: random.Random) -> float:
-        base: float = min(self.maximum, self.minimum * 2.0 ** min(self.attempt, 32))
-        self.attempt += 1
-        return base * rng.uniform(1 - self.jitter, 1 + self.jitter)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class MqttClient:
@@ -753,12 +686,3 @@ class MqttClient:
             self._published.notify_all()
         self._quick_ack()
         self._pump()
-
-
-def _as_bytes(payload: bytes | str) -> bytes:
-    return payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-
-
-def _check_qos(qos: int) -> None:
-    if qos not in (0, 1, 2):
-        raise ValueError(f"MQTT QoS must be 0, 1 or 2, not {qos!r}")
