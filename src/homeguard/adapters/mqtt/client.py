@@ -11,19 +11,12 @@ needs on top of it:
 * incoming messages in a thread-safe queue (`MqttClient.messages`); with
   ``manual_ack=True`` a QoS 1/2 message is acknowledged only when `MqttClient.ack` is
   called, so a crash before that makes the broker deliver it again;
-* a publish that never drops silently: QoS 1/2 messages wait in our own outbox and at
-  most ``max_inflight`` of them are handed to paho at a time (`MqttClient.wait_published`
-  waits for the broker's acknowledgements). What paho 2.2 does on its own, found by
-  testing: it keeps QoS 1/2 messages published while disconnected and sends them after
-  reconnecting, but (1) the ``MQTTMessageInfo`` it returns keeps ``rc=MQTT_ERR_NO_CONN``
-  for ever, so ``is_published()``/``wait_for_publish()`` raise even after delivery, and
-  (2) on reconnect it sends *all* of them at once, ignoring its in-flight limit; more
-  than 20 unacknowledged QoS 2 messages exceed Mosquitto's receive quota, Mosquitto
-  drops the connection, paho reconnects and floods again, for ever: the messages past
-  the first few are never delivered. Our window keeps paho's share within the broker's
-  quota. Messages published before `MqttClient.start` wait in the outbox too. QoS 0
-  messages published while disconnected are dropped; we log each one and count them
-  (`MqttClient.dropped`);
+* a publish that never drops silently: QoS 1/2 messages wait in our own outbox, and at
+  most ``max_inflight`` of them are handed to paho at a time, in order, because paho
+  2.2 alone would flood the broker past its quota after a reconnect (:mod:`.outbox`);
+  `MqttClient.wait_published` waits for the broker's acknowledgements. Messages
+  published before `MqttClient.start` wait in the outbox too. QoS 0 messages published
+  while disconnected are dropped; we log each one and count them (`MqttClient.dropped`);
 * TCP_NODELAY on the socket, because small MQTT packets otherwise wait for Nagle's
   algorithm and delayed ACKs; and on Linux TCP_QUICKACK, re-armed after every packet
   received, so that a broker with Nagle on (Mosquitto's default) is not kept waiting
@@ -49,7 +42,6 @@ import random
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -69,8 +61,8 @@ from .message import (
     Will,
     _as_bytes,
     _check_qos,
-    _Outgoing,
 )
+from .outbox import Outbox, Outgoing
 
 __all__ = ["MqttClient"]
 
@@ -121,8 +113,6 @@ class MqttClient:
                 raise ValueError("subscription topic filter must not be empty")
         if will is not None:
             _check_qos(will.qos)
-        if max_inflight < 1:
-            raise ValueError("max_inflight must be at least 1")
         self.address = address
         self.client_id = client_id
         self.persistent = persistent
@@ -138,12 +128,10 @@ class MqttClient:
         self._keepalive = keepalive
         self._backoff = _Backoff(min_reconnect_delay, max_reconnect_delay)
         self._rng = random.Random()
-        # At most this many QoS 1/2 messages unacknowledged at once: Mosquitto's default
-        # max_inflight_messages, which is also its receive quota for our QoS 2 messages.
-        self._max_inflight = max_inflight
+        # QoS 1/2 messages waiting and in flight; QoS 0 messages not yet on the wire.
+        self._outbox = Outbox(max_inflight)
 
         self._lock = threading.Lock()
-        self._published = threading.Condition(self._lock)
         self._state = "new"  # new -> running -> stopped
         self._connected = False
         self._connection_count = 0
@@ -152,22 +140,6 @@ class MqttClient:
         self._ready = threading.Event()  # connected and subscribed
         self._refused: BrokerError | None = None  # a refusal that retrying will not fix
         self._subscribe_mid: int | None = None
-        # Outgoing QoS 1/2 messages: waiting in our outbox, then handed to paho (which
-        # keeps them across reconnects) until the broker acknowledges them.
-        self._outbox: deque[_Outgoing] = deque()
-        self._inflight: dict[int, _Outgoing] = {}
-        # After a reconnect paho first resends what was in flight; new messages wait
-        # until those are acknowledged, so that the order is kept.
-        self._replaying = False
-        self._qos0_sent: set[int] = set()  # QoS 0 mids written to paho, not yet on the wire
-        # mids whose acknowledgement arrived before the publishing thread recorded them
-        self._acked_early: set[int] = set()
-        self._dropped = 0
-        # Only one thread moves messages from the outbox to paho at a time. It is taken
-        # with a try-lock: paho calls on_publish while holding its own lock, so blocking
-        # on ours there could deadlock with a thread inside paho's publish().
-        self._pump_lock = threading.Lock()
-        self._pump_wanted = False
         # Received QoS 1/2 messages awaiting ack() on the current connection.
         self._unacked: dict[int, Message] = {}
 
@@ -254,7 +226,7 @@ class MqttClient:
             if self._state == "stopped":
                 return
             self._state = "stopped"
-            unsent = len(self._outbox) + len(self._inflight)
+        unsent = self._outbox.pending
         if unsent:
             _log.warning(
                 "MQTT client %s stopping with %d unacknowledged message(s): they are lost",
@@ -308,13 +280,12 @@ class MqttClient:
     @property
     def dropped(self) -> int:
         """QoS 0 messages not sent because we were disconnected (each one also logged)."""
-        return self._dropped
+        return self._outbox.dropped
 
     @property
     def unpublished(self) -> int:
         """QoS 1/2 messages published but not yet acknowledged by the broker."""
-        with self._lock:
-            return len(self._outbox) + len(self._inflight)
+        return self._outbox.pending
 
     @property
     def tcp_nodelay(self) -> bool | None:
@@ -343,15 +314,14 @@ class MqttClient:
             raise ValueError(f"payload of {len(data)} bytes is above the {MAX_PAYLOAD}-byte limit")
         if self._state == "stopped":
             raise BrokerError(f"MQTT client {self.client_id!r} is stopped; cannot publish")
-        message = _Outgoing(topic, data, qos, retain)
+        message = Outgoing(topic, data, qos, retain)
         if qos == 0:
             self._send_qos0(message)
             return
-        with self._lock:
-            self._outbox.append(message)
+        self._outbox.add(message)
         self._pump()
 
-    def _send_qos0(self, message: _Outgoing) -> None:
+    def _send_qos0(self, message: Outgoing) -> None:
         if not self._connected:
             self._drop_qos0(message.topic)
             return
@@ -359,15 +329,10 @@ class MqttClient:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._drop_qos0(message.topic)
             return
-        with self._lock:
-            if info.mid in self._acked_early:
-                self._acked_early.discard(info.mid)
-            else:
-                self._qos0_sent.add(info.mid)
+        self._outbox.written_qos0(info.mid)
 
     def _drop_qos0(self, topic: str) -> None:
-        with self._lock:
-            self._dropped += 1
+        self._outbox.drop_qos0()
         _log.warning("MQTT disconnected: QoS 0 message to %s dropped", topic)
 
     def wait_published(self, timeout: float) -> bool:
@@ -375,14 +340,7 @@ class MqttClient:
 
         Returns False if some are still unacknowledged after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        with self._published:
-            while self._outbox or self._inflight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._published.wait(remaining)
-        return True
+        return self._outbox.wait_empty(timeout)
 
     def ack(self, message: Message) -> None:
         """Acknowledge a received message (only meaningful with ``manual_ack=True``).
@@ -424,6 +382,7 @@ class MqttClient:
     def _abort_start(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        self._outbox.pause()
         self._set_connected(False)
         with self._lock:
             self._state = "new"
@@ -446,58 +405,24 @@ class MqttClient:
         self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]
 
     def _pump(self) -> None:
-        """Hand outbox messages to paho while connected and within the in-flight window.
+        """Hand outbox messages to paho while connected and within the in-flight window."""
+        self._outbox.pump(self._send)
 
-        Safe from any thread, including paho's callbacks: if another thread is pumping,
-        it is asked to go round once more instead of being waited for.
-        """
-        self._pump_wanted = True
-        while self._pump_wanted:
-            if not self._pump_lock.acquire(blocking=False):
-                return  # the holder sees _pump_wanted after it releases the lock
-            try:
-                self._pump_wanted = False
-                self._send_from_outbox()
-            finally:
-                self._pump_lock.release()
-
-    def _send_from_outbox(self) -> None:
-        while True:
-            with self._lock:
-                if (
-                    not self._connected
-                    or self._replaying
-                    or not self._outbox
-                    or len(self._inflight) >= self._max_inflight
-                ):
-                    return
-                message = self._outbox.popleft()
-            try:
-                info = self._client.publish(
-                    message.topic, message.payload, message.qos, message.retain
-                )
-            except (ValueError, OSError) as err:  # validated already; never expected
-                _log.error("paho refused a message to %s: %s", message.topic, err)
-                with self._lock:
-                    self._outbox.appendleft(message)
-                return
-            with self._lock:
-                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                    # Not accepted by paho: keep it for the next round.
-                    _log.error(
-                        "paho refused a message to %s: %s",
-                        message.topic,
-                        paho.error_string(info.rc),
-                    )
-                    self._outbox.appendleft(message)
-                    return
-                # NO_CONN: the connection dropped just now; paho keeps the message and
-                # resends it after reconnecting, so it is in flight all the same.
-                if info.mid in self._acked_early:
-                    self._acked_early.discard(info.mid)
-                    self._published.notify_all()
-                else:
-                    self._inflight[info.mid] = message
+    def _send(self, message: Outgoing) -> int | None:
+        """Give one QoS 1/2 message to paho: its mid, or None if paho refused it."""
+        try:
+            info = self._client.publish(message.topic, message.payload, message.qos, message.retain)
+        except (ValueError, OSError) as err:  # validated already; never expected
+            _log.error("paho refused a message to %s: %s", message.topic, err)
+            return None
+        # NO_CONN: the connection dropped just now; paho keeps the message and resends it
+        # after reconnecting, so it is in flight all the same.
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            _log.error(
+                "paho refused a message to %s: %s", message.topic, paho.error_string(info.rc)
+            )
+            return None
+        return info.mid
 
     # paho callbacks: they run in paho's network thread.
 
@@ -550,10 +475,10 @@ class MqttClient:
         else:
             self._ready.set()
         with self._lock:
-            self._replaying = bool(self._inflight)
             self._connection_count += 1
             self._connected_at = time.monotonic()
         self._set_connected(True)
+        self._outbox.resume()
         self._pump()
 
     def _handle_refusal(self, reason: ReasonCode) -> None:
@@ -587,15 +512,12 @@ class MqttClient:
         _properties: Properties | None,
     ) -> None:
         was_connected = self._connected
+        lost = self._outbox.pause()  # QoS 0 messages in flight are lost with the socket
         with self._lock:
             # Messages received on this connection can no longer be acked; the broker
-            # redelivers them. QoS 0 messages in flight are lost with the socket.
+            # redelivers them.
             self._unacked.clear()
-            lost = len(self._qos0_sent)
-            self._qos0_sent.clear()
-            self._dropped += lost
             stopping = self._state != "running"
-            self._published.notify_all()
             kicks = self._kicks
             if was_connected and not stopping:
                 lived = time.monotonic() - self._connected_at
@@ -675,14 +597,6 @@ class MqttClient:
         _reason: ReasonCode,
         _properties: Properties,
     ) -> None:
-        with self._published:
-            if self._inflight.pop(mid, None) is not None:
-                if not self._inflight:
-                    self._replaying = False
-            elif mid in self._qos0_sent:
-                self._qos0_sent.discard(mid)
-            else:
-                self._acked_early.add(mid)
-            self._published.notify_all()
+        self._outbox.acknowledged(mid)
         self._quick_ack()
         self._pump()
