@@ -4,8 +4,7 @@
 and gives), :mod:`.backoff` (reconnect delays).
 """
 
-from .backoff import _Backoff
 from .client import MqttClient
 from .message import MAX_PAYLOAD, BrokerAddress, Message, TlsFiles, Will
 
-__all__ = ["MAX_PAYLOAD", "BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will", "_Backoff"]
+__all__ = ["MAX_PAYLOAD", "BrokerAddress", "Message", "MqttClient", "TlsFiles", "Will"]

@@ -53,7 +53,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homeguard.errors import BrokerError, BrokerUnavailable
 
-from .backoff import _Backoff
+from .backoff import Backoff
 from .message import (
     MAX_PAYLOAD,
     BrokerAddress,
@@ -126,7 +126,7 @@ class MqttClient:
         # quiet: connections are logged at debug level (short-lived helper clients).
         self._info_level = logging.DEBUG if quiet else logging.INFO
         self._keepalive = keepalive
-        self._backoff = _Backoff(min_reconnect_delay, max_reconnect_delay)
+        self._backoff = Backoff(min_reconnect_delay, max_reconnect_delay)
         self._rng = random.Random()
         # QoS 1/2 messages waiting and in flight; QoS 0 messages not yet on the wire.
         self._outbox = Outbox(max_inflight)
