@@ -17,15 +17,9 @@ needs on top of it:
   `MqttClient.wait_published` waits for the broker's acknowledgements. Messages
   published before `MqttClient.start` wait in the outbox too. QoS 0 messages published
   while disconnected are dropped; we log each one and count them (`MqttClient.dropped`);
-* TCP_NODELAY on the socket, because small MQTT packets otherwise wait for Nagle's
-  algorithm and delayed ACKs; and on Linux TCP_QUICKACK, re-armed after every packet
-  received, so that a broker with Nagle on (Mosquitto's default) is not kept waiting
-  for our TCP ACK until our acknowledgements follow a commit (docs/performance.md);
-* a session taken over noticed: MQTT 3.1.1 brokers close the older of two connections
-  with one client id, without a reason. A connection the broker closes within
-  ``_KICK_WINDOW`` s of accepting it, ``_KICKS_TO_REPORT`` times in a row, means another
-  client uses our id (a second instance, or a takeover): it is logged once, as an
-  error, and `MqttClient.session_contested` says so until a connection lasts;
+* TCP_NODELAY, and on Linux TCP_QUICKACK, on every socket (:mod:`.sockets`);
+* a session taken over noticed (:mod:`.session`): it is logged once, as an error, and
+  `MqttClient.session_contested` says so until a connection lasts;
 * paho and socket errors translated into `homeguard.errors` types.
 
 Thread model: paho runs its network loop in one background thread (``loop_start``); the
@@ -35,11 +29,9 @@ callbacks below run there and only touch thread-safe state. ``publish``, ``ack``
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,22 +55,12 @@ from .message import (
     _check_qos,
 )
 from .outbox import Outbox, Outgoing
+from .session import KICKS_TO_REPORT, TakeoverWatch, refusal
+from .sockets import nodelay, quick_ack, set_nodelay
 
 __all__ = ["MqttClient"]
 
 _log = logging.getLogger(__name__)
-
-# CONNACK reason codes (paho maps MQTT 3.1.1 return codes onto the MQTT 5 numbers).
-_BAD_CREDENTIALS = 134  # 3.1.1 return code 4: bad user name or password
-_NOT_AUTHORISED = 135  # 3.1.1 return code 5: not authorised
-_SERVER_UNAVAILABLE = 136  # 3.1.1 return code 3: server unavailable (try again later)
-
-_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-
-# A connection closed by the broker this soon after it accepted it was probably closed
-# for another client with our id; so many in a row and we say so.
-_KICK_WINDOW = 5.0
-_KICKS_TO_REPORT = 3
 
 
 class MqttClient:
@@ -135,8 +117,7 @@ class MqttClient:
         self._state = "new"  # new -> running -> stopped
         self._connected = False
         self._connection_count = 0
-        self._connected_at = 0.0  # monotonic time of the last accepted connection
-        self._kicks = 0  # connections in a row closed within _KICK_WINDOW of the CONNACK
+        self._takeover = TakeoverWatch()  # monotonic time
         self._ready = threading.Event()  # connected and subscribed
         self._refused: BrokerError | None = None  # a refusal that retrying will not fix
         self._subscribe_mid: int | None = None
@@ -270,12 +251,9 @@ class MqttClient:
     def session_contested(self) -> bool:
         """True while another client seems to use our client id: the broker closed our
         last connections right after accepting them, and the current one (if any) has
-        not lasted ``_KICK_WINDOW`` s yet."""
+        not lasted `KICK_WINDOW` s yet."""
         with self._lock:
-            if self._kicks < _KICKS_TO_REPORT:
-                return False
-            lasting = self._connected and time.monotonic() - self._connected_at >= _KICK_WINDOW
-            return not lasting
+            return self._takeover.contested(self._connected, time.monotonic())
 
     @property
     def dropped(self) -> int:
@@ -290,13 +268,7 @@ class MqttClient:
     @property
     def tcp_nodelay(self) -> bool | None:
         """Whether the current socket has TCP_NODELAY set; None while disconnected."""
-        sock = self._client.socket()
-        if not isinstance(sock, socket.socket):
-            return None
-        try:
-            return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-        except OSError:
-            return None
+        return nodelay(self._client.socket())
 
     # ------------------------------------------------------------------ messages
 
@@ -427,27 +399,8 @@ class MqttClient:
     # paho callbacks: they run in paho's network thread.
 
     def _handle_socket_open(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError) as err:  # e.g. not a TCP socket
-            _log.warning("cannot set TCP_NODELAY on the MQTT socket: %s", err)
-        self._quick_ack(sock)
-
-    def _quick_ack(self, sock: Any = None) -> None:
-        """ACK what we received now, not after the kernel's delayed-ACK wait (Linux).
-
-        A broker with Nagle on (Mosquitto's default) holds every further packet to us
-        until our TCP ACK comes back, and Linux delays that ACK (up to 40 ms) hoping to
-        send it with data: with ack-after-commit, our PUBACKs, a turn later. So each
-        batch of the broker's in-flight window waited a turn or a delayed ACK. The kernel
-        leaves quick-ACK mode on its own, so it is re-armed after every packet received.
-        """
-        if _QUICKACK is None:
-            return
-        if sock is None:
-            sock = self._client.socket()
-        with contextlib.suppress(OSError, AttributeError, TypeError):  # closed, not TCP
-            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        set_nodelay(sock)
+        quick_ack(sock)
 
     def _handle_connect(
         self,
@@ -476,31 +429,29 @@ class MqttClient:
             self._ready.set()
         with self._lock:
             self._connection_count += 1
-            self._connected_at = time.monotonic()
+            self._takeover.accepted(time.monotonic())
         self._set_connected(True)
         self._outbox.resume()
         self._pump()
 
     def _handle_refusal(self, reason: ReasonCode) -> None:
-        code = reason.value
-        if code == _SERVER_UNAVAILABLE:
+        message = refusal(
+            reason.value,
+            str(reason),
+            broker=str(self.address),
+            client_id=self.client_id,
+            user=self.address.username,
+        )
+        if message is None:
             _log.warning("MQTT broker at %s is unavailable; retrying", self.address)
             return
-        if code in (_BAD_CREDENTIALS, _NOT_AUTHORISED):
-            who = self.address.username or "anonymous"
-            message = (
-                f"MQTT broker at {self.address} refused {self.client_id!r} "
-                f"(user {who}): {reason}; check the username, password and ACL"
-            )
-        else:
-            message = f"MQTT broker at {self.address} refused the connection: {reason}"
         _log.error("%s; retrying", message)
         if not self._ready.is_set():
             self._refused = BrokerError(message)
 
     def _handle_connect_fail(self, _client: paho.Client, _userdata: Any) -> None:
         with self._lock:
-            self._kicks = 0  # the broker itself was away: no rival closed our sessions
+            self._takeover.broker_away()
         self._schedule_reconnect()
 
     def _handle_disconnect(
@@ -518,16 +469,15 @@ class MqttClient:
             # redelivers them.
             self._unacked.clear()
             stopping = self._state != "running"
-            kicks = self._kicks
+            kicks = self._takeover.kicks
             if was_connected and not stopping:
-                lived = time.monotonic() - self._connected_at
-                kicks = self._kicks = self._kicks + 1 if lived < _KICK_WINDOW else 0
+                kicks = self._takeover.closed(time.monotonic())
         if lost:
             _log.warning("MQTT connection lost: %d QoS 0 message(s) dropped", lost)
         self._set_connected(False)
         if not stopping:
             self._schedule_reconnect()
-            if kicks == _KICKS_TO_REPORT and was_connected:
+            if kicks == KICKS_TO_REPORT and was_connected:
                 _log.error(
                     "MQTT broker at %s closed the session of %r %d times right after "
                     "accepting it: most likely another client is using this client id (a "
@@ -536,7 +486,7 @@ class MqttClient:
                     self.client_id,
                     kicks,
                 )
-            elif kicks > _KICKS_TO_REPORT:
+            elif kicks > KICKS_TO_REPORT:
                 _log.debug("MQTT session of %r closed again (%s)", self.client_id, reason)
             elif was_connected:
                 _log.warning("MQTT connection to %s lost (%s); reconnecting", self.address, reason)
@@ -587,7 +537,7 @@ class MqttClient:
             with self._lock:
                 self._unacked[message.mid] = message
         self.messages.put(message)
-        self._quick_ack()
+        quick_ack(self._client.socket())
 
     def _handle_publish(
         self,
@@ -598,5 +548,5 @@ class MqttClient:
         _properties: Properties,
     ) -> None:
         self._outbox.acknowledged(mid)
-        self._quick_ack()
+        quick_ack(self._client.socket())
         self._pump()
