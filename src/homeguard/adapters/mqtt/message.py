@@ -57,10 +57,10 @@ class Will:
     retain: bool = True
 
 
-def _as_bytes(payload: bytes | str) -> bytes:
+def as_bytes(payload: bytes | str) -> bytes:
     return payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
 
 
-def _check_qos(qos: int) -> None:
+def check_qos(qos: int) -> None:
     if qos not in (0, 1, 2):
         raise ValueError(f"MQTT QoS must be 0, 1 or 2, not {qos!r}")
