@@ -7,8 +7,8 @@ import logging
 import os
 import signal
 import subprocess
+from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, Self
 
 from homeguard.adapters.broker_auth import BrokerSecurity
@@ -23,7 +23,7 @@ __all__ = ["LocalBroker"]
 _log = logging.getLogger(__name__)
 
 
-class LocalBroker:
+class LocalBroker(AbstractContextManager["LocalBroker"]):
     """A broker on loopback: Mosquitto if installed, else embedded amqtt.
 
     Build it with `LocalBroker.start`; ``kind`` says which one runs.
@@ -141,15 +141,7 @@ class LocalBroker:
             return self._process.poll() is None
         return self._embedded is not None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, Unpack
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
@@ -36,8 +34,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from homeguard.errors import BrokerError
 
-from .connection import Connection
-from .message import MAX_PAYLOAD, BrokerAddress, Message, Will, as_bytes, check_qos
+from .connection import Connection, ConnectionOptions
+from .message import MAX_PAYLOAD, BrokerAddress, Message, as_bytes, check_qos
 from .outbox import Outbox, Outgoing
 from .sockets import quick_ack
 
@@ -66,33 +64,13 @@ class MqttClient(Connection):
         *,
         address: BrokerAddress,
         client_id: str,
-        persistent: bool = True,
-        manual_ack: bool = False,
-        will: Will | None = None,
-        subscriptions: Sequence[tuple[str, int]] = (),
-        on_connection_change: Callable[[bool], None] | None = None,
-        keepalive: int = 30,
-        min_reconnect_delay: float = 0.5,
-        max_reconnect_delay: float = 30.0,
         inbox: MessageSink | None = None,
         max_inflight: int = 20,
-        quiet: bool = False,
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         # QoS 1/2 messages waiting and in flight; QoS 0 messages not yet on the wire.
         self._outbox = Outbox(max_inflight)
-        super().__init__(
-            address=address,
-            client_id=client_id,
-            persistent=persistent,
-            manual_ack=manual_ack,
-            will=will,
-            subscriptions=subscriptions,
-            on_connection_change=on_connection_change,
-            keepalive=keepalive,
-            min_reconnect_delay=min_reconnect_delay,
-            max_reconnect_delay=max_reconnect_delay,
-            quiet=quiet,
-        )
+        super().__init__(address=address, client_id=client_id, **options)
         # Received messages, unless the caller gave an ``inbox`` to wait on other work
         # too: they go there instead.
         self.messages: queue.Queue[Message] = queue.Queue()
@@ -134,12 +112,7 @@ class MqttClient(Connection):
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # ------------------------------------------------------------------ state

@@ -22,7 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -36,9 +36,24 @@ from .message import BrokerAddress, Will, as_bytes, check_qos
 from .session import KICKS_TO_REPORT, TakeoverWatch, refusal
 from .sockets import nodelay, quick_ack, set_nodelay
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "ConnectionOptions"]
 
 _log = logging.getLogger(__name__)
+
+
+class ConnectionOptions(TypedDict, total=False):
+    """`Connection`'s keyword arguments besides the address and client id, for a
+    subclass to pass on; the defaults are `Connection`'s."""
+
+    persistent: bool
+    manual_ack: bool
+    will: Will | None
+    subscriptions: Sequence[tuple[str, int]]
+    on_connection_change: Callable[[bool], None] | None
+    keepalive: int
+    min_reconnect_delay: float
+    max_reconnect_delay: float
+    quiet: bool
 
 
 class Connection:
