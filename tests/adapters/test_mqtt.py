@@ -386,8 +386,15 @@ def test_unreadable_tls_files_are_a_broker_error(tmp_path: Path) -> None:
         client.start(timeout=1)
 
 
-def test_tcp_nodelay_is_set(mosquitto: MosquittoProcess, clients: list[MqttClient]) -> None:
+def test_tcp_nodelay_is_set_on_every_connection(
+    mosquitto: MosquittoProcess, clients: list[MqttClient]
+) -> None:
+    # paho 2.2 leaves Nagle on: we set TCP_NODELAY on each socket it opens.
     client = start(clients, mosquitto)
+    assert client.tcp_nodelay is True
+
+    mosquitto.restart()
+    wait_until(lambda: client.connection_count == 2, what="the reconnect")
     assert client.tcp_nodelay is True
 
 
