@@ -32,6 +32,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from homeguard.core.topic import name_problem
 from homeguard.errors import BrokerError
 
 from .connection import Connection, ConnectionOptions
@@ -136,8 +137,8 @@ class MqttClient(Connection):
         error), `BrokerError` if the client was stopped.
         """
         check_qos(qos)
-        if not topic or "+" in topic or "#" in topic or "\0" in topic:
-            raise ValueError(f"invalid MQTT topic to publish to: {topic!r}")
+        if (problem := name_problem(topic)) is not None:
+            raise ValueError(f"invalid MQTT topic to publish to: {topic!r} {problem}")
         data = as_bytes(payload)
         if len(data) > MAX_PAYLOAD:
             raise ValueError(f"payload of {len(data)} bytes is above the {MAX_PAYLOAD}-byte limit")

@@ -29,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from homeguard.core.topic import filter_problem
 from homeguard.errors import BrokerError, BrokerUnavailable
 
 from .backoff import Backoff
@@ -81,8 +82,8 @@ class Connection:
             raise ValueError("client_id must not be empty: a persistent session needs it")
         for topic_filter, qos in subscriptions:
             check_qos(qos)
-            if not topic_filter:
-                raise ValueError("subscription topic filter must not be empty")
+            if (problem := filter_problem(topic_filter)) is not None:
+                raise ValueError(f"subscription topic filter {topic_filter!r} {problem}")
         if will is not None:
             check_qos(will.qos)
         self.address = address
