@@ -9,7 +9,7 @@ delivered again and duplicates are recognised by the store. The panel never wait
 the disk: while the store cannot write, the events wait in memory (bounded, see
 :mod:`homeguard.core.backlog`) and the panel gets a ``storage`` trouble.
 
-A device over its message budget (see :mod:`homeguard.services.intake`) has its surplus
+A device over its message budget (see :mod:`homeguard.services.inbox`) has its surplus
 handled by the panel all the same but not stored message by message: it is counted and
 summarised once per interval, as are refused messages (:mod:`homeguard.services.summaries`).
 """
@@ -72,7 +72,7 @@ from homeguard.core.signals import (
     WakeAt,
 )
 from homeguard.errors import PayloadError, SecurityRejected
-from homeguard.services.intake import Surplus
+from homeguard.services.inbox import Surplus
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 from homeguard.services.store_writer import StoreWriter
@@ -118,7 +118,7 @@ class Request:
     reply: Future[Outcome] = field(default_factory=Future)
 
 
-Inbox = queue.Queue[Any]  # Message | Request | SystemHealth in; also Surplus out of an Intake
+Inbox = queue.Queue[Any]  # Message | Request | SystemHealth in; also Surplus out of a FairInbox
 
 
 @dataclass(frozen=True)

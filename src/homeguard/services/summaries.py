@@ -1,7 +1,7 @@
 """What the controller counts instead of storing message by message, and the events that
 summarise it once per interval (``rate_limit.report_every``):
 
-* a device's **surplus** (messages over its budget, see :mod:`homeguard.services.intake`):
+* a device's **surplus** (messages over its budget, see :mod:`homeguard.services.inbox`):
   one ``flood`` event per device and interval;
 * a signing sensor's **refused** messages: the first :data:`REFUSALS_AT_ONCE` of an
   interval are reported one by one as they come, the rest in one ``security`` event;

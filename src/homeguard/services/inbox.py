@@ -104,7 +104,7 @@ def device_of(topics: TopicMap, known: Collection[str], topic: str) -> str:
     return UNKNOWN
 
 
-class Intake(queue.Queue[Any]):
+class FairInbox(queue.Queue[Any]):
     """Takes ``Message`` and any request object; gives them back, and :class:`Surplus`,
     in the order described in the module docstring. ``put`` never blocks."""
 
@@ -189,4 +189,4 @@ class Intake(queue.Queue[Any]):
         return Surplus(device, waiting.message, waiting.coalesced, tuple(waiting.replaced))
 
 
-__all__ = ["SURPLUS_KEEP", "Intake", "Surplus", "device_of"]
+__all__ = ["SURPLUS_KEEP", "FairInbox", "Surplus", "device_of"]

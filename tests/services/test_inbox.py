@@ -12,7 +12,7 @@ from homeguard.adapters.mqtt import Message
 from homeguard.adapters.topics import SensorBinding, TopicMap
 from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import SensorType
-from homeguard.services.intake import SURPLUS_PAUSE, UNKNOWN, Intake, Surplus, device_of
+from homeguard.services.inbox import SURPLUS_PAUSE, UNKNOWN, FairInbox, Surplus, device_of
 
 POLICY = FloodPolicy(rate=1.0, burst=3, interval=60.0)
 TOPICS = TopicMap.build(
@@ -35,8 +35,8 @@ class Clock:
 KNOWN = {"front", "living", "siren"}
 
 
-def intake(clock: Clock, keep: int = 64) -> Intake:
-    return Intake(
+def fair_inbox(clock: Clock, keep: int = 64) -> FairInbox:
+    return FairInbox(
         device_of=lambda t: device_of(TOPICS, KNOWN, t), policy=POLICY, clock=clock, keep=keep
     )
 
@@ -45,7 +45,7 @@ def message(topic: str, payload: str, mid: int = 0, qos: int = 0) -> Message:
     return Message(topic, payload.encode(), qos, False, mid, False)
 
 
-def drain(inbox: Intake) -> list[Any]:
+def drain(inbox: FairInbox) -> list[Any]:
     taken = []
     while True:
         try:
@@ -75,7 +75,7 @@ def test_whose_budget_a_topic_spends() -> None:
 
 def test_within_budget_everything_keeps_its_order() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     request = object()  # a request from the web server
     inbox.put(message(FRONT, "OPEN"))
     inbox.put(request)
@@ -89,7 +89,7 @@ def test_within_budget_everything_keeps_its_order() -> None:
 
 def test_a_flood_never_gets_ahead_of_another_device() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for n in range(1000):
         inbox.put(message(FRONT, f"junk {n}"))
     inbox.put(message(LIVING, "OPEN"))  # the alarm, behind a thousand
@@ -106,7 +106,7 @@ def test_a_flood_never_gets_ahead_of_another_device() -> None:
 
 def test_repeats_are_coalesced_and_every_change_of_state_is_kept() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for _ in range(3):
         inbox.put(message(FRONT, "CLOSED"))  # the burst
     states = ["CLOSED"] * 500 + ["OPEN"] + ["CLOSED"] * 500 + ["OPEN"] * 7
@@ -120,7 +120,7 @@ def test_repeats_are_coalesced_and_every_change_of_state_is_kept() -> None:
 
 def test_a_device_with_surplus_waiting_keeps_its_order_when_its_budget_returns() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for state in ["OPEN", "CLOSED", "OPEN", "CLOSED"]:  # the last one is surplus
         inbox.put(message(FRONT, state))
     clock.now += 10  # the bucket is full again...
@@ -132,7 +132,7 @@ def test_a_device_with_surplus_waiting_keeps_its_order_when_its_budget_returns()
 
 def test_surplus_that_needs_an_ack_is_handed_on_with_its_replacement() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for mid in range(1, 4):
         inbox.put(message(FRONT, "CLOSED", mid, qos=1))
     inbox.put(message(FRONT, "CLOSED", 4, qos=1))
@@ -145,7 +145,7 @@ def test_surplus_that_needs_an_ack_is_handed_on_with_its_replacement() -> None:
 
 def test_surplus_is_taken_in_rounds_and_the_fifo_lane_always_first() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for n in range(4):
         inbox.put(message(FRONT, f"{n}"))
     assert payloads(drain(inbox)) == ["0", "1", "2", "3"]  # a round of surplus
@@ -162,7 +162,7 @@ def test_surplus_is_taken_in_rounds_and_the_fifo_lane_always_first() -> None:
 
 def test_surplus_that_the_broker_waits_for_is_taken_at_once() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for mid in range(1, 5):
         inbox.put(message(FRONT, f"{mid}", mid, qos=0))
     assert payloads(drain(inbox)) == ["1", "2", "3", "4"]  # a round of surplus ended
@@ -176,7 +176,7 @@ def test_surplus_that_the_broker_waits_for_is_taken_at_once() -> None:
 
 def test_made_up_device_names_share_one_budget() -> None:
     clock = Clock()
-    inbox = intake(clock)
+    inbox = fair_inbox(clock)
     for n in range(10):
         inbox.put(message(f"home/devices/d{n}/announce", "{}"))
     inbox.put(message("home/devices/front/announce", "{}"))  # a configured one: its own
