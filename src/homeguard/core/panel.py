@@ -153,6 +153,13 @@ class Panel:
     def siren_on(self) -> bool:
         return self.state is PanelState.TRIGGERED
 
+    @property
+    def actuators(self) -> tuple[SetActuator, SetActuator]:
+        """What the siren and the light are to do: both on while the alarm sounds. The
+        one place that decides it (on a change of state, at a restart, a reconnection)."""
+        on = self.siren_on
+        return SetActuator(ActuatorKind.SIREN, on), SetActuator(ActuatorKind.LIGHT, on)
+
 
 class RejectReason(StrEnum):
     CODE_REQUIRED = "code_required"
@@ -258,7 +265,7 @@ def shift_times(panel: Panel, delta: float) -> Panel:
 
 
 def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
-    """After a restart: run what fell due while down, then restate state and actuators.
+    """After a restart: run what fell due while down, then restate state, siren and light.
 
     Supervision restarts its count at ``now``: silence while we were down is ours. A
     restart is not news: for ``settings.restart_grace`` seconds, a sensor that has not
@@ -278,7 +285,7 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     )
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
-    run.effects.append(SetActuator(ActuatorKind.SIREN, run.panel.siren_on))
+    run.effects.extend(run.panel.actuators)
     return run.outcome()
 
 
@@ -389,9 +396,7 @@ class _Run:
         was_triggered = self.panel.siren_on
         self.panel = replace(self.panel, state=state, since=t, deadline=deadline)
         if was_triggered != self.panel.siren_on:
-            on = self.panel.siren_on
-            self.effects.append(SetActuator(ActuatorKind.SIREN, on))
-            self.effects.append(SetActuator(ActuatorKind.LIGHT, on))
+            self.effects.extend(self.panel.actuators)
         self.effects.append(PublishState(state))
 
     def timing(self) -> ModeTiming:
