@@ -54,7 +54,7 @@ from homeguard.services.intake import Setup, Taken, intake
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 from homeguard.services.ports import EventLog, Publisher
-from homeguard.services.retained import Retained
+from homeguard.services.session import Session
 from homeguard.services.store_writer import StoreWriter
 from homeguard.services.summaries import Summaries
 from homeguard.services.turn import Request, Turn
@@ -67,7 +67,6 @@ IDLE_WAKE = 0.5  # seconds between turns when nothing happens
 PRUNE_EVERY = 3600.0  # seconds between retention clean-ups
 FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
 _TROUBLE_EVENTS = frozenset({EventKind.TROUBLE, EventKind.RESTORED})
-SESSION_TAKEN_OVER = "session_taken_over"  # the trouble of a contested MQTT session
 
 
 Inbox = queue.Queue[Any]  # Message | Request | SystemHealth in; also Surplus out of a FairInbox
@@ -113,10 +112,8 @@ class Controller:
         self._wake: float | None = None
         self._turn = Turn()
         self._dirty = False  # the panel changed since the last snapshot
-        self._connections = 0
-        self._contested = False  # another client keeps taking our MQTT session
         self._devices: dict[str, DeviceRecord] = {}
-        self._retained = Retained(outbound, settings, self._setup.discovery)
+        self._session = Session(outbound, settings, self._setup.discovery)
         self.stats = Stats(started_at=clock())
         self._summaries = Summaries(flood or FloodPolicy())
 
@@ -213,30 +210,14 @@ class Controller:
             self._writer.prune(now - self._retention)
         for record in self._summaries.due(now):
             self._record(record, now)
-        connections = self._client.connection_count
-        if connections != self._connections:
-            # A new connection (a broker restart may have lost what was retained).
-            self._connections = connections
-            self._retained.announce(self._panel, now)
-        if self._client.session_contested != self._contested:
-            self._session_trouble(not self._contested, now)
+        # After a new connection: everything retained said again. A session another
+        # client keeps taking (or that is ours again): a trouble, loudly (or its end).
+        if (event := self._session.follow(self._client, self._panel, now)) is not None:
+            if event.kind is EventKind.TROUBLE:
+                self._notify(Notify(event.kind, event.description))
+            self._record(event, now)
         self._commit()
         self._watchers.tell(self.view)
-
-    def _session_trouble(self, contested: bool, now: float) -> None:
-        """Another client keeps taking our MQTT session (a second controller for the
-        site, or a takeover: what it takes is ours) or has stopped: a trouble, loudly,
-        and its end."""
-        self._contested = contested
-        description = "the controller's MQTT session is its own again"
-        if contested:
-            description = (
-                "another MQTT client keeps taking the controller's session (same client "
-                "id): a second controller for this site, or a takeover"
-            )
-            self._notify(Notify(EventKind.TROUBLE, description))
-        kind = EventKind.TROUBLE if contested else EventKind.RESTORED
-        self._record(RecordEvent(kind, description, {"trouble": SESSION_TAKEN_OVER}), now)
 
     def _commit(self) -> None:
         """Hand the turn to the writer, which acknowledges the turn's messages once they
@@ -377,7 +358,7 @@ class Controller:
         if outcome.rejection is not None:
             log.info("refused: %s", outcome.rejection.message)
         if changed:  # what the sensors' topics say comes from the panel alone
-            self._retained.sensors(self._panel)
+            self._session.sensors(self._panel)
 
 
 def _log_notification(note: Notify) -> None:
