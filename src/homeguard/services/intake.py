@@ -128,7 +128,7 @@ def intake(
     to the flood summary. Never raises for what a message holds."""
     if setup.discovery.get(message.topic) == message.payload:
         return Taken(echo=True)
-    reader = _Reader(message, setup, panel, devices, now, surplus=surplus)
+    reader = _Reader(message, setup, panel, devices, now, surplus)
     try:
         reader.route(setup.topics.route(message.topic))
     except PayloadError as exc:  # SecurityRejected included
@@ -136,34 +136,26 @@ def intake(
     return reader.taken(None)
 
 
+@dataclass
 class _Reader:
-    """One call of :func:`intake`: what the message has yielded so far."""
+    """One call of :func:`intake`: the message, what it is read against, and what it
+    has yielded so far."""
 
-    def __init__(
-        self,
-        message: Message,
-        setup: Setup,
-        panel: Panel,
-        devices: Mapping[str, DeviceRecord],
-        now: float,
-        *,
-        surplus: bool,
-    ) -> None:
-        self.message = message
-        self.setup = setup
-        self.panel = panel
-        self.known = devices
-        self.now = now
-        self.surplus = surplus
-        self.inputs: list[Input] = []
-        self.sensor_events: list[SensorRecord] = []
-        self.devices: dict[str, DeviceRecord] = {}  # as this message leaves them
-        self.device_writes: list[DeviceRecord] = []
-        self.events: list[RecordEvent] = []
-        self.refusals: list[Refusal] = []
-        self.actuators: list[tuple[str, bool]] = []
-        self.clear: list[str] = []
-        self.restate_discovery = False
+    message: Message
+    setup: Setup
+    panel: Panel
+    known: Mapping[str, DeviceRecord]
+    now: float
+    surplus: bool
+    inputs: list[Input] = field(default_factory=list)
+    sensor_events: list[SensorRecord] = field(default_factory=list)
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)  # as it leaves them
+    device_writes: list[DeviceRecord] = field(default_factory=list)
+    events: list[RecordEvent] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    actuators: list[tuple[str, bool]] = field(default_factory=list)
+    clear: list[str] = field(default_factory=list)
+    restate_discovery: bool = False
 
     def taken(self, rejection: PayloadError | None) -> Taken:
         return Taken(
