@@ -23,7 +23,7 @@ from homeguard.services.broker_check import QueueCheck, check_queue, queue_warni
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
 from homeguard.services.home_assistant import discovery
-from homeguard.services.intake import Intake, device_of
+from homeguard.services.inbox import FairInbox, device_of
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
@@ -146,7 +146,7 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
     flood = site.config.rate_limit.policy()
     known = {s.id for s in site.config.sensors} | {a.id for a in site.config.actuators}
-    inbox: Inbox = Intake(
+    inbox: Inbox = FairInbox(
         device_of=partial(device_of, site.topic_map, known), policy=flood, clock=wall_clock
     )
     with ExitStack() as stack:

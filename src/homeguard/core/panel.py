@@ -39,7 +39,6 @@ from homeguard.core.model import PanelSettings, SensorState
 from homeguard.core.run import Run
 from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
-    ActuatorKind,
     ActuatorRequest,
     Availability,
     BypassRequest,
@@ -51,7 +50,6 @@ from homeguard.core.signals import (
     PublishState,
     Revoked,
     SensorReport,
-    SetActuator,
     SystemHealth,
     Tick,
 )
@@ -113,7 +111,7 @@ def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> O
 
 
 def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
-    """After a restart: run what fell due while down, then restate state and actuators.
+    """After a restart: run what fell due while down, then restate state, siren and light.
 
     Supervision restarts its count at ``now``: silence while we were down is ours. A
     restart is not news: for ``settings.restart_grace`` seconds, a sensor that has not
@@ -133,7 +131,7 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     )
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
-    run.effects.append(SetActuator(ActuatorKind.SIREN, run.panel.siren_on))
+    run.effects.extend(run.panel.actuators)
     return run.outcome()
 
 

@@ -7,12 +7,10 @@ from dataclasses import replace
 
 from homeguard.core.model import ArmMode, ModeTiming, PanelSettings, PanelState, SensorSpec
 from homeguard.core.signals import (
-    ActuatorKind,
     Effect,
     EventKind,
     PublishState,
     RecordEvent,
-    SetActuator,
     WakeAt,
 )
 from homeguard.core.state import (
@@ -54,9 +52,7 @@ class Run:
         was_triggered = self.panel.siren_on
         self.panel = replace(self.panel, state=state, since=t, deadline=deadline)
         if was_triggered != self.panel.siren_on:
-            on = self.panel.siren_on
-            self.effects.append(SetActuator(ActuatorKind.SIREN, on))
-            self.effects.append(SetActuator(ActuatorKind.LIGHT, on))
+            self.effects.extend(self.panel.actuators)
         self.effects.append(PublishState(state))
 
     def timing(self) -> ModeTiming:

@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelState, SensorState
-from homeguard.core.signals import Effect, SystemPart
+from homeguard.core.signals import ActuatorKind, Effect, SetActuator, SystemPart
 
 
 class Trouble(StrEnum):
@@ -85,6 +85,13 @@ class Panel:
     @property
     def siren_on(self) -> bool:
         return self.state is PanelState.TRIGGERED
+
+    @property
+    def actuators(self) -> tuple[SetActuator, SetActuator]:
+        """What the siren and the light are to do: both on while the alarm sounds. The
+        one place that decides it (on a change of state, at a restart, a reconnection)."""
+        on = self.siren_on
+        return SetActuator(ActuatorKind.SIREN, on), SetActuator(ActuatorKind.LIGHT, on)
 
 
 class RejectReason(StrEnum):
