@@ -274,14 +274,7 @@ def _stop_client(client: MqttClient, availability_topic: str) -> None:
 def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = None) -> None:
     """Run the simulated sensors (all, or those in ``only``) until ``stop`` is set."""
     simulation = site.config.simulation
-    settings = SimulationSettings(
-        heartbeat=simulation.heartbeat,
-        door_interval=simulation.door_interval,
-        door_change_probability=simulation.door_change_probability,
-        motion_interval=simulation.motion_interval,
-        motion_probability=simulation.motion_probability,
-        motion_duration=simulation.motion_duration,
-    )
+    settings = SimulationSettings(**simulation.model_dump(exclude={"enabled"}))
     specs = [s for s in site.settings.sensors if only is None or s.id in only]
     keys = load_security(site.config, site.data_dir).keys  # signing sensors sign
     with ExitStack() as stack:
