@@ -213,7 +213,7 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
                 log.error("%s", exc)
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
-        # Sensor health and anomaly scoring, off the hot path (docs/health.md).
+        # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
         topics, sensors = site.topics, site.settings.sensors
         publish = controller.client.publish
         web.enter_context(

@@ -13,7 +13,7 @@ from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
 from homeguard.services.evaluation import evaluate
 
 DAY = 86400.0
-# The seeds the figures in docs/health.md come from are not used here.
+# The seeds the figures in docs/intelligence.md come from are not used here.
 SEED = 7
 
 

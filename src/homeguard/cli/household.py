@@ -55,7 +55,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--evaluate",
         action="store_true",
         help="with --household: measure anomaly detection and sensor health on a "
-        "simulated household with known incidents (docs/health.md)",
+        "simulated household with known incidents (docs/intelligence.md)",
     )
     p.add_argument("--weeks", type=int, default=5, help="with --evaluate: weeks to simulate")
     p.add_argument("--json", action="store_true", help="with --evaluate: JSON output")

@@ -82,7 +82,7 @@ def _number(value: object) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class HealthPolicy:
-    """Thresholds; the defaults are what the evaluation (docs/health.md) measured."""
+    """Thresholds; the defaults are what the evaluation (docs/intelligence.md) measured."""
 
     battery_empty: float = 5.0  # percent at which a battery device stops working
     battery_window: float = 3 * DAY  # levels the trend is fitted on

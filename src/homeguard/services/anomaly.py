@@ -36,7 +36,7 @@ DAY = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class AnomalyPolicy:
-    """``model``: ``"surprise"`` (the default: measured better, docs/health.md, and
+    """``model``: ``"surprise"`` (the default: measured better, docs/intelligence.md, and
     needs nothing installed) or ``"isolation_forest"`` (scikit-learn, the ml extra)."""
 
     model: Literal["surprise", "isolation_forest"] = "surprise"

@@ -1,5 +1,5 @@
 """How good sensor health and anomaly detection are, as numbers, on a household with
-known answers (``homeguard simulate --household --evaluate``; docs/health.md).
+known answers (``homeguard simulate --household --evaluate``; docs/intelligence.md).
 
 A household is simulated (:mod:`homeguard.core.household`); the detector learns from its
 first ``train_weeks`` (normal life, no intrusions) and scores the rest, where intrusions

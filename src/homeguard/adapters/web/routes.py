@@ -212,7 +212,7 @@ def system(session: Reader, web: Web) -> SystemFigures:
 
 @panel.get("/health", responses=READ_ERRORS)
 def health(session: Reader, web: Web) -> list[dict[str, Any]]:
-    """Every configured sensor's health (docs/health.md): ``ok``, ``watch``, ``service``
+    """Every configured sensor's health (docs/intelligence.md): ``ok``, ``watch``, ``service``
     or ``failed``, the reason, battery and days until it is empty."""
     backend, now = web.backend, web.backend.clock()
     since = now - HealthPolicy().history - DAY
