@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from homeguard import config as config_module
 from homeguard.adapters.codecs import Family
 from homeguard.config import (
     Config,
@@ -367,14 +366,43 @@ CASES = [
     pytest.param(
         block(("    zone: perimeter", "    zone: perimeter\n    topic: zigbee2mqtt/+")),
         21,
-        "sensors[1].topic: must be a non-empty MQTT topic without wildcards",
+        "sensors[1].topic: must not contain a wildcard ('+' or '#')",
         id="wildcard-topic",
+    ),
+    pytest.param(
+        block(("    zone: perimeter", '    zone: perimeter\n    topic: "garden/gate\\t"')),
+        21,
+        "sensors[1].topic: must not contain U+0009",
+        id="control-character-in-topic",
+    ),
+    pytest.param(
+        block(
+            (
+                "    zone: perimeter",
+                "    zone: perimeter\n    family: zigbee2mqtt\n    device: gate/+",
+            )
+        ),
+        22,
+        "sensors[1].device: must not contain a wildcard",
+        id="wildcard-in-device-name",
     ),
     pytest.param(
         block(("  base_topic: home", "  base_topic: home/#")),
         3,
-        "mqtt.base_topic: must be a non-empty MQTT topic without wildcards",
+        "mqtt.base_topic: must not contain a wildcard ('+' or '#')",
         id="wildcard-base-topic",
+    ),
+    pytest.param(
+        block(("  base_topic: home", "  base_topic: $home")),
+        3,
+        "mqtt.base_topic: must not start with '$' (reserved for the broker)",
+        id="reserved-base-topic",
+    ),
+    pytest.param(
+        BLOCK + "home_assistant:\n  prefix: homeassistant/\n",
+        25,
+        "home_assistant.prefix: must not start or end with '/'",
+        id="slash-discovery-prefix",
     ),
     pytest.param(
         block(("  base_topic: home", "  base_topic: /home")),
@@ -517,17 +545,21 @@ def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_relative_tls_paths_are_next_to_the_file(tmp_path: Path) -> None:
+def test_relative_file_paths_are_next_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "homeguard.yaml"
     path.write_text(
-        "mqtt:\n  tls: {ca_file: certs/ca.crt, cert_file: /etc/c.crt, key_file: c.key}\n",
+        "mqtt:\n  tls: {ca_file: certs/ca.crt, cert_file: /etc/c.crt, key_file: c.key}\n"
+        "security: {provisioned: site/security}\n",
         encoding="utf-8",
     )
-    tls = load_config(path).mqtt.tls
+    config = load_config(path)
+    tls = config.mqtt.tls
     assert tls is not None
     assert tls.ca_file == tmp_path / "certs" / "ca.crt"
     assert tls.cert_file == Path("/etc/c.crt")
     assert tls.key_file == tmp_path / "c.key"
+    assert config.security.provisioned == tmp_path / "site" / "security"
+    assert parse_config("security: {provisioned: here}\n").security.provisioned == Path("here")
 
 
 # ------------------------------------------------------------------------- secrets
@@ -641,14 +673,18 @@ def test_the_bundled_example_house_loads() -> None:
 
 
 def all_models() -> list[type[BaseModel]]:
-    return [
-        value
-        for value in vars(config_module).values()
-        if isinstance(value, type)
-        and issubclass(value, BaseModel)
-        and value.__module__ == config_module.__name__
-        and not value.__name__.startswith("_")
-    ]
+    """Config and every section model reachable from it through its fields."""
+    found: list[type[BaseModel]] = []
+    todo: list[object] = [Config]
+    while todo:
+        annotation = todo.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.append(annotation)
+                todo += [field.annotation for field in annotation.model_fields.values()]
+        else:
+            todo += typing.get_args(annotation)
+    return found
 
 
 def test_every_key_is_described_and_documented_in_the_example() -> None:
@@ -673,11 +709,15 @@ def test_the_commented_examples_in_the_example_house_are_valid() -> None:
     assert "zigbee2mqtt" in {sensor.family for sensor in config.sensors}
 
 
-def test_default_config_path_prefers_a_local_file(tmp_path: Path) -> None:
-    assert default_config_path(tmp_path) == bundled_example()
+def test_default_config_path_prefers_a_local_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert default_config_path() == default_config_path(tmp_path) == bundled_example()
     local = tmp_path / "homeguard.yaml"
     local.write_text("{}\n", encoding="utf-8")
     assert default_config_path(tmp_path) == local
+    assert default_config_path() == Path("homeguard.yaml")  # relative, as errors name it
 
 
 def test_lockout_cap_bypass_policy_and_cover_name_reach_the_panel() -> None:

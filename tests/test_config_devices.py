@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from homeguard.adapters.codecs import RfSignal
-from homeguard.adapters.topics import TopicMap, availability_topics, sensor_topics
+from homeguard.adapters.topics import SensorBinding, TopicMap, availability_topics, sensor_topics
 from homeguard.config import parse_config
+from homeguard.core.model import SensorType
 from homeguard.errors import ConfigError
 
 
@@ -67,9 +68,26 @@ def test_report_grace_can_be_switched_off() -> None:
         ("{id: k, type: door, family: shelly, object_id: x}", "esphome-family"),
         ("{id: k, type: door, device: x}", "named by its id"),
         ("{id: k, type: door, family: shelly, topic: []}", "at least one topic"),
-        ("{id: k, type: door, family: shelly, topic: [a/#]}", "wildcards"),
+        ("{id: k, type: door, family: shelly, topic: [a/#]}", "wildcard"),
+        ('{id: k, type: door, family: shelly, topic: [a, "b\\u0000"]}', "U\\+0000"),
     ],
 )
 def test_device_keys_are_checked(sensor: str, complaint: str) -> None:
     with pytest.raises(ConfigError, match=complaint):
         parse_config(_config(sensor), "t.yaml")
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        SensorBinding("k", SensorType.DOOR, "zigbee2mqtt", "garden/gate\t"),
+        SensorBinding("k", SensorType.DOOR, "zigbee2mqtt", device="gate\n"),
+        SensorBinding("k", SensorType.DOOR, "esphome", availability_topic="node/\x7f"),
+    ],
+)
+def test_topic_maps_refuse_topics_the_broker_would_drop_the_connection_for(
+    binding: SensorBinding,
+) -> None:
+    # Mosquitto closes the connection of a client that subscribes with a control character.
+    with pytest.raises(ConfigError, match="U\\+00"):
+        TopicMap.build("home", [binding], [])

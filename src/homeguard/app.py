@@ -1,167 +1,57 @@
-"""The one place that builds homeguard's parts from a config and connects them."""
+"""The one place that builds homeguard's parts from a site (homeguard.site) and connects them."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import os
-import queue
 import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
 from homeguard.adapters.clock import SteppingClock, wall_clock
 from homeguard.adapters.lockfile import FileLock, lock_holder
-from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
-from homeguard.adapters.store import EventStore
-from homeguard.adapters.topics import SiteTopics, TopicMap
-from homeguard.config import Config
-from homeguard.core.model import PanelSettings
-from homeguard.core.signals import ActuatorKind
+from homeguard.adapters.mqtt import MqttClient, Will
 from homeguard.errors import BrokerError, ControllerRunning, HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
-from homeguard.services.home_assistant import discovery, home_assistant_topics
-from homeguard.services.intake import Intake, device_of
+from homeguard.services.home_assistant import discovery
+from homeguard.services.inbox import FairInbox, device_of
+from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
-from homeguard.services.provisioning import (
-    broker_security,
-    load_credentials,
-    private_dir,
-    provision,
-    provisioned_folder,
-    security_folder,
-    with_credentials,
-)
+from homeguard.services.provisioning import provision
+from homeguard.services.security_files import broker_security, security_folder
+from homeguard.site import LOOPBACK, Site, default_data_dir
+
+__all__ = [
+    "STOP_FLUSH",
+    "Site",
+    "check_sole_controller",
+    "connected_controller",
+    "default_data_dir",
+    "needs_local_broker",
+    "quiet_client",
+    "run_actuators",
+    "run_controller",
+    "run_simulation",
+    "serve_dashboard",
+    "start_local_broker",
+    "warn_about_broker",
+]
 
 log = logging.getLogger("homeguard")
 
-LOOPBACK = "127.0.0.1"
 STOP_FLUSH = 1.0  # seconds a stopping service waits for the broker to take its last words
-
-
-def default_data_dir() -> Path:
-    """``$HOMEGUARD_DATA_DIR``, else ``~/.local/share/homeguard``."""
-    configured = os.environ.get("HOMEGUARD_DATA_DIR")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".local" / "share" / "homeguard"
-
-
-@dataclass(frozen=True)
-class Site:
-    """A loaded config, where its data lives, and everything derived from them."""
-
-    config: Config
-    data_dir: Path
-    broker_override: tuple[str, int] | None = None
-
-    @cached_property
-    def settings(self) -> PanelSettings:
-        return self.config.panel_settings()
-
-    @cached_property
-    def topics(self) -> SiteTopics:
-        return SiteTopics(self.config.mqtt.base_topic)
-
-    @cached_property
-    def topic_map(self) -> TopicMap:
-        bindings = [s.binding() for s in self.config.sensors]
-        return TopicMap.build(
-            self.config.mqtt.base_topic,
-            bindings,
-            [a.id for a in self.config.actuators],
-            discovery=home_assistant_topics(self.config),
-        )
-
-    @property
-    def store_path(self) -> Path:
-        return self.data_dir / self.config.storage.path
-
-    def open_store(self) -> EventStore:
-        self.private_data_dir()
-        return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
-
-    def private_data_dir(self) -> Path:
-        """The data directory, created (or tightened) for its owner only (0700): it holds
-        the event store, the broker's files and the site's secrets."""
-        private_dir(self.data_dir)
-        return self.data_dir
-
-    def broker_address(self, account: str | None = None) -> BrokerAddress:
-        """The broker to use; with no host configured, the one on loopback at its port.
-
-        ``account`` (the controller, a device id, a client such as ``cli``) logs in
-        with its own provisioned credentials when the site has been provisioned.
-        """
-        mqtt = self.config.mqtt
-        host, port = self.broker_override or (mqtt.host or LOOPBACK, mqtt.port)
-        tls = None
-        if mqtt.tls is not None:
-            tls = TlsFiles(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file)
-        password = mqtt.password.get_secret_value() if mqtt.password else None
-        address = BrokerAddress(host, port, mqtt.username, password, tls)
-        folder = self.security_folder
-        if account is None or folder is None:
-            return address
-        credentials = load_credentials(folder, account)
-        if credentials is None:
-            log.warning("no credentials for %r in %s: run homeguard provision", account, folder)
-            return address
-        return with_credentials(address, credentials)
-
-    @cached_property
-    def security_folder(self) -> Path | None:
-        """The provisioned folder the site's clients take their credentials from."""
-        return provisioned_folder(self.config.security.provisioned, self.data_dir)
-
-    @property
-    def user_account(self) -> str | None:
-        """The account the CLI's commands log in with."""
-        clients = self.config.security.clients
-        return "cli" if "cli" in clients else next(iter(clients), None)
-
-    def client(
-        self,
-        client_id: str,
-        *,
-        persistent: bool = False,
-        manual_ack: bool = False,
-        will: Will | None = None,
-        subscriptions: list[tuple[str, int]] | None = None,
-        inbox: queue.Queue[Any] | None = None,
-        account: str | None = None,
-    ) -> MqttClient:
-        return MqttClient(
-            address=self.broker_address(account),
-            client_id=client_id,
-            persistent=persistent,
-            manual_ack=manual_ack,
-            will=will,
-            subscriptions=subscriptions or [],
-            keepalive=self.config.mqtt.keepalive,
-            inbox=inbox,
-        )
-
-    def actuator_topics(self) -> dict[ActuatorKind, list[str]]:
-        topics: dict[ActuatorKind, list[str]] = {}
-        for actuator in self.config.actuators:
-            topic = actuator.topic or self.topics.control(actuator.type)
-            if topic not in topics.setdefault(actuator.type, []):
-                topics[actuator.type].append(topic)
-        return topics
 
 
 def needs_local_broker(site: Site) -> bool:
@@ -258,7 +148,7 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
     will = Will(topics.controller_availability, "offline", qos=1, retain=True)
     flood = site.config.rate_limit.policy()
     known = {s.id for s in site.config.sensors} | {a.id for a in site.config.actuators}
-    inbox: Inbox = Intake(
+    inbox: Inbox = FairInbox(
         device_of=partial(device_of, site.topic_map, known), policy=flood, clock=wall_clock
     )
     with ExitStack() as stack:
@@ -324,6 +214,12 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
                 log.error("%s", exc)
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
+        # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
+        topics, sensors = site.topics, site.settings.sensors
+        publish = controller.client.publish
+        web.enter_context(
+            watching(site.open_store, sensors, publish, topics.alarm_event, wall_clock)
+        )
         # What startup built (config, settings, topic routes: objects per configured
         # device) lives as long as the process: out of the collector's full passes,
         # which would otherwise scan it all and pause the controller thread.
@@ -390,14 +286,7 @@ def _stop_client(client: MqttClient, availability_topic: str) -> None:
 def run_simulation(site: Site, stop: threading.Event, only: set[str] | None = None) -> None:
     """Run the simulated sensors (all, or those in ``only``) until ``stop`` is set."""
     simulation = site.config.simulation
-    settings = SimulationSettings(
-        heartbeat=simulation.heartbeat,
-        door_interval=simulation.door_interval,
-        door_change_probability=simulation.door_change_probability,
-        motion_interval=simulation.motion_interval,
-        motion_probability=simulation.motion_probability,
-        motion_duration=simulation.motion_duration,
-    )
+    settings = SimulationSettings(**simulation.model_dump(exclude={"enabled"}))
     specs = [s for s in site.settings.sensors if only is None or s.id in only]
     keys = load_security(site.config, site.data_dir).keys  # signing sensors sign
     with ExitStack() as stack:

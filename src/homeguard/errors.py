@@ -8,13 +8,21 @@
     │   └── SecurityRejected   a signed or encrypted message failed its checks (bad
     │                          signature, replayed, stale): also a "security" event
     ├── CommandRejected        the panel refused a command (wrong code, open sensors, ...)
-    ├── StoreError             the event store failed (a bad record, a schema it does not
-    │   │                      know): not worth retrying as is
-    │   └── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
-    │                          error): the controller keeps the records and retries
+    ├── StoreError             the event store failed, e.g. its file has a schema newer
+    │   │                      than this homeguard knows
+    │   ├── StoreUnavailable   it cannot write for now (disk full, read-only, locked, I/O
+    │   │                      error): the controller keeps the records and retries
+    │   └── StoreRejected      it refuses what it was asked (a record it cannot hold, SQL
+    │                          that does not fit the schema, a closed store): a bug,
+    │                          which retrying would not cure; never a storage trouble
     ├── ControllerRunning      a controller for this site is alive already: stop it first
-    └── BrokerError            the MQTT broker could not be reached or refused us
-        └── BrokerUnavailable  nothing answers at the configured address
+    ├── FeatureUnavailable     an optional extra is not installed: the message says which
+    ├── BrokerError            the MQTT broker could not be reached or refused us
+    │   └── BrokerUnavailable  nothing answers at the configured address
+    ├── PkiError               a certificate or key could not be read or made
+    └── LoginRefused           the dashboard refused a login
+        ├── LoginFailed        unknown user or wrong password (never which of the two)
+        └── LoginLocked        too many wrong passwords: wait ``retry_after`` seconds
 
 Third-party exceptions never leave the adapter that imports their library; they are
 translated into one of these at the boundary.
@@ -55,7 +63,7 @@ class CommandRejected(HomeguardError):
 
 
 class StoreError(HomeguardError):
-    """The event store could not read or write."""
+    """The event store could not open, read or write."""
 
 
 class StoreUnavailable(StoreError):
@@ -63,9 +71,20 @@ class StoreUnavailable(StoreError):
     I/O error): the same write may succeed later."""
 
 
+class StoreRejected(StoreError):
+    """The event store refuses the operation as asked (a value that is not JSON, a
+    constraint, SQL that does not fit the schema, a closed store): the same call would
+    fail again, so it is a bug to report, not a condition to wait out."""
+
+
 class ControllerRunning(HomeguardError):
     """Another controller for the site is alive (its lock is held, or it answers on the
     broker); the message names it."""
+
+
+class FeatureUnavailable(HomeguardError):
+    """A feature needs an optional extra that is not installed (``homeguard[ml]``); the
+    message says how to install it. Everything else works without it."""
 
 
 class BrokerError(HomeguardError):
@@ -74,3 +93,23 @@ class BrokerError(HomeguardError):
 
 class BrokerUnavailable(BrokerError):
     """Nothing answers at the configured broker address."""
+
+
+class PkiError(HomeguardError):
+    """A certificate or key could not be read or made."""
+
+
+class LoginRefused(HomeguardError):
+    """The dashboard refused a login."""
+
+
+class LoginFailed(LoginRefused):
+    """Unknown user or wrong password (never which of the two)."""
+
+
+class LoginLocked(LoginRefused):
+    """Too many wrong passwords: ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins: try again in {retry_after:.0f} s")
+        self.retry_after = retry_after

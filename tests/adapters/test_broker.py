@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from homeguard.adapters import broker
 from homeguard.adapters.broker import LocalBroker, broker_answers, mosquitto_config
+from homeguard.adapters.broker import local as local_module
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient
 from homeguard.errors import BrokerError
 from tests.conftest import MosquittoProcess, client_id, collect, free_port
@@ -149,7 +149,7 @@ def test_embedded_broker_queues_for_a_persistent_session(tmp_path: Path) -> None
 def test_local_broker_falls_back_to_embedded_without_mosquitto(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(broker, "find_mosquitto", lambda: None)
+    monkeypatch.setattr(local_module, "find_mosquitto", lambda: None)
     port = free_port()
     with LocalBroker.start(tmp_path, port) as local:
         assert local.kind == "embedded"

@@ -256,11 +256,11 @@ def test_a_sensor_not_heard_since_start_blocks_arming(
     observer.wait_for("home/alarm/event", event("trouble"))  # report_grace: 1 s
     trouble = observer.events("trouble")[-1]
     assert trouble["sensor"] == "front" and trouble["trouble"] == "no_report"
-    rows = {r["id"]: r for r in sensor_status(controller.view(), house.site.settings, {})}
-    assert rows["front"]["status"] == "trouble"
-    assert rows["front"]["trouble"] == "no_report"
-    assert rows["hall"]["trouble"] is None  # event only: exempt
-    assert rows["garage"]["trouble"] is None  # heard
+    rows = {r.id: r for r in sensor_status(controller.view(), house.site.settings, {})}
+    assert rows["front"].status == "trouble"
+    assert rows["front"].trouble == "no_report"
+    assert rows["hall"].trouble is None  # event only: exempt
+    assert rows["garage"].trouble is None  # heard
     shown = house.cli("status", "--timeout", "1")
     assert shown.returncode == 0, shown.stderr
     lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}

@@ -18,7 +18,7 @@ from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
 from homeguard.config import parse_config
 from homeguard.core.model import PanelState, SensorState
 from homeguard.services.controller import Controller
-from homeguard.services.intake import SURPLUS_PAUSE, Intake, device_of
+from homeguard.services.inbox import SURPLUS_PAUSE, FairInbox, device_of
 from homeguard.services.message_security import load_security
 from homeguard.services.outbound import Outbound
 from homeguard.services.summaries import REFUSALS_AT_ONCE
@@ -47,7 +47,7 @@ class Rig:
         topics = TopicMap.build("home", [SensorBinding(s.id, s.type) for s in config.sensors], [])
         policy = config.rate_limit.policy()
         known = {s.id for s in config.sensors}
-        self.inbox = Intake(
+        self.inbox = FairInbox(
             device_of=lambda t: device_of(topics, known, t), policy=policy, clock=self
         )
         self.store = EventStore(data_dir / "events.db")

@@ -1,38 +1,27 @@
 """Fuzzing the controller's per-message path, without a broker.
 
-:func:`deliver` is the controller's path for one message as pure code: the topic map
-routes it, the signing checks open it (for a signing sensor), the codecs decode it and
-the panel engine handles it. Whatever the topic and the bytes: nothing but PayloadError
-escapes, and input that is refused (by a decoder, a signature check or the panel) leaves
-the panel as it was, apart from the wrong-code count that a refused code adds to.
+Each message goes through the real intake (:func:`homeguard.services.intake.intake`:
+route, open a signed payload, decode, build records) and what it yields is fed to the
+panel engine, as the controller does. Whatever the topic and the bytes, on every kind of
+route: the intake never raises, it yields valid engine inputs or a rejection (a
+PayloadError with its reason), and input that is refused (by a decoder, a signature check
+or the panel) leaves the panel as it was, apart from the wrong-code count that a refused
+code adds to.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from homeguard.adapters.codecs import (
-    decode_announce,
-    decode_availability,
-    decode_command,
-    decode_sensor,
-    decode_switch,
-)
-from homeguard.adapters.topics import (
-    ActuatorStateRoute,
-    AnnounceRoute,
-    AvailabilityRoute,
-    CommandRoute,
-    IgnoredRoute,
-    SensorBinding,
-    SensorRoute,
-    TopicMap,
-)
+from homeguard.adapters.codecs import RfSignal
+from homeguard.adapters.mqtt import Message
+from homeguard.adapters.topics import HomeAssistantTopics, SensorBinding, TopicMap
 from homeguard.core import signing
 from homeguard.core.codes import hash_pin
 from homeguard.core.model import (
@@ -45,9 +34,11 @@ from homeguard.core.model import (
     SensorType,
     User,
 )
-from homeguard.core.panel import Outcome, Panel, handle, new_panel
+from homeguard.core.panel import Panel, handle, new_panel
+from homeguard.core.records import DeviceRecord
 from homeguard.core.signals import Availability, Command, SensorReport
 from homeguard.errors import PayloadError, SecurityRejected
+from homeguard.services.intake import Setup, Taken, intake
 from homeguard.services.message_security import DeviceKey, MessageSecurity
 
 BATCH = 20
@@ -65,22 +56,42 @@ SENSORS = (
     SensorSpec("living", SensorType.WINDOW),
     SensorSpec("hall", SensorType.MOTION),
     SensorSpec("lid", SensorType.TAMPER),
+    SensorSpec("kitchen", SensorType.WINDOW),
+    SensorSpec("porch", SensorType.WINDOW),
 )
 SETTINGS = PanelSettings(
     sensors=SENSORS,
     users=(User("alice", hash_pin(PIN, b"fuzzsalt", log2_n=2, r=1)),),
     modes={mode: ModeTiming(exit_delay=0, entry_delay=0) for mode in ArmMode},
 )
+RF = {"80650A": RfSignal.ACTIVE, "80650E": RfSignal.INACTIVE, "806507": RfSignal.TAMPER}
 TOPICS = TopicMap.build(
-    "home", [SensorBinding(s.id, s.type) for s in SENSORS], ["siren"]
-)  # every sensor of the native family
+    "home",
+    [
+        *(SensorBinding(s.id, s.type) for s in SENSORS[:4]),  # the native family
+        # Two sensors of one RF bridge share its topic (a SharedRoute).
+        SensorBinding("kitchen", SensorType.WINDOW, "tasmota", device="rfbridge", rf_codes=RF),
+        SensorBinding(
+            "porch",
+            SensorType.WINDOW,
+            "tasmota",
+            device="rfbridge",
+            rf_codes={"A1B2C3": RfSignal.ACTIVE},
+        ),
+    ],
+    ["siren"],
+    discovery=HomeAssistantTopics("homeassistant", "fuzz"),
+)
+OUR_CONFIG = "homeassistant/alarm_control_panel/fuzz/panel/config"
 SIGNED = {"front", "lid"}
+DEVICES: MappingProxyType[str, DeviceRecord] = MappingProxyType({})
 
 
-def security(trusted: bool = False) -> MessageSecurity:
-    return MessageSecurity(
+def setup(trusted: bool = False) -> Setup:
+    security = MessageSecurity(
         keys={sid: DeviceKey(SECRET) for sid in SIGNED}, window=30.0, trusted_commands=trusted
     )
+    return Setup(TOPICS, SETTINGS, security, MappingProxyType({OUR_CONFIG: b"{}"}))
 
 
 def armed_panel() -> Panel:
@@ -92,32 +103,29 @@ def armed_panel() -> Panel:
 ARMED = armed_panel()
 
 
-def deliver(
-    panel: Panel, topic: str, payload: bytes, now: float, guard: MessageSecurity
-) -> Outcome | None:
-    """The controller's per-message path; None when the message only informs."""
-    route = TOPICS.route(topic)
-    if isinstance(route, SensorRoute):
-        last = panel.message_seqs.get(route.sensor_id)
-        body, seq = guard.open_sensor(route.sensor_id, payload, last, now)
-        reading = decode_sensor(route.family, route.sensor_type, body)
-        if seq is not None:
-            panel = replace(panel, message_seqs={**panel.message_seqs, route.sensor_id: seq})
-        return handle(panel, SETTINGS, SensorReport(route.sensor_id, reading.state), now)
-    if isinstance(route, CommandRoute):
-        return handle(panel, SETTINGS, guard.command(decode_command(payload)), now)
-    if isinstance(route, AvailabilityRoute):
-        online = decode_availability(payload)
-        if SETTINGS.sensor(route.device_id) is None:
-            return None
-        return handle(panel, SETTINGS, Availability(route.device_id, online), now)
-    if isinstance(route, AnnounceRoute):
-        decode_announce(route.device_id, payload)
-    elif isinstance(route, ActuatorStateRoute):
-        decode_switch(payload)
+def take(panel: Panel, topic: str, payload: bytes, guard: Setup, retain: bool = False) -> Taken:
+    """The real intake of one message (it must never raise), its yield checked."""
+    taken = intake(Message(topic, payload, 1, retain, 1, False), guard, panel, DEVICES, T0)
+    for event in taken.inputs:
+        assert isinstance(event, SensorReport | Command | Availability), event
+        if isinstance(event, SensorReport | Availability):
+            assert SETTINGS.sensor(event.sensor_id) is not None
+    if taken.rejection is not None:
+        assert isinstance(taken.rejection, PayloadError) and taken.rejection.reason
     else:
-        assert isinstance(route, IgnoredRoute)
-    return None
+        assert not taken.refusals  # a refusal is always a rejection too
+    return taken
+
+
+def feed(panel: Panel, taken: Taken) -> Panel:
+    """The yield handed to the engine, as the controller does: a refused input leaves
+    the panel as it was but for the wrong-code count."""
+    for event in taken.inputs:
+        outcome = handle(panel, SETTINGS, event, T0)
+        if outcome.rejection is not None:
+            assert unchanged_but_codes(panel, outcome.panel)
+        panel = outcome.panel
+    return panel
 
 
 def unchanged_but_codes(before: Panel, after: Panel) -> bool:
@@ -126,19 +134,24 @@ def unchanged_but_codes(before: Panel, after: Panel) -> bool:
 
 # ------------------------------------------------------------------- strategies
 
-SENSOR_TOPICS = [f"home/security/{s.type.value}/{s.id}" for s in SENSORS]
+SENSOR_TOPICS = [f"home/security/{s.type.value}/{s.id}" for s in SENSORS[:4]]
 TOPIC_CHOICES = st.one_of(
     st.sampled_from(
         [
             *SENSOR_TOPICS,
-            "home/security/door",
+            "home/security/door",  # the short form
             "home/security/tamper",
+            "tele/rfbridge/RESULT",  # shared by two sensors
+            "tele/rfbridge/LWT",  # their availability
             "home/alarm/set",
             "home/devices/front/availability",
             "home/devices/ghost/announce",
             "home/control/siren/state",
-            "home/security/status",
-            "home/security/door/ghost",
+            "home/security/status",  # ignored: our own
+            "homeassistant/status",
+            OUR_CONFIG,
+            "homeassistant/binary_sensor/fuzz/gone/config",  # stale: cleared
+            "home/security/door/ghost",  # nobody's
         ]
     ),
     st.text(max_size=30),
@@ -166,8 +179,17 @@ def to_bytes(value: Any) -> bytes:
     return json.dumps(value).encode() if not isinstance(value, bytes) else value
 
 
+RF_OBJECTS = st.dictionaries(
+    st.just("RfReceived"),
+    st.dictionaries(
+        st.sampled_from(["Data", "Sync", "x"]),
+        st.one_of(JSON_VALUES, st.sampled_from([*RF, "A1B2C3", "0x80650a", "FFFFFF"])),
+        max_size=3,
+    ),
+)
 PAYLOADS = st.one_of(
     st.binary(max_size=64),
+    RF_OBJECTS.map(to_bytes),
     st.text(max_size=40).map(str.encode),
     SENSOR_OBJECTS.map(to_bytes),
     COMMAND_OBJECTS.map(to_bytes),
@@ -182,26 +204,22 @@ PAYLOADS = st.one_of(
 
 @FUZZ
 @given(
-    messages=st.lists(st.tuples(TOPIC_CHOICES, PAYLOADS), min_size=BATCH, max_size=BATCH),
+    messages=st.lists(
+        st.tuples(TOPIC_CHOICES, PAYLOADS, st.booleans()), min_size=BATCH, max_size=BATCH
+    ),
     trusted=st.booleans(),
 )
-def test_any_message_on_any_topic(messages: list[tuple[str, bytes]], trusted: bool) -> None:
-    guard = security(trusted)
+def test_any_message_on_any_topic(messages: list[tuple[str, bytes, bool]], trusted: bool) -> None:
+    guard = setup(trusted)
     panel = ARMED
-    for topic, payload in messages:
-        try:
-            outcome = deliver(panel, topic, payload, T0, guard)
-        except PayloadError:  # SecurityRejected included: refused before the panel
-            continue
-        if outcome is None:
-            continue
-        route = TOPICS.route(topic)
-        assert not (isinstance(route, SensorRoute) and route.sensor_id in SIGNED), (
-            "an unsigned or forged message reached a signing sensor"
-        )
-        if outcome.rejection is not None:
-            assert unchanged_but_codes(panel, outcome.panel)
-        panel = outcome.panel
+    for topic, payload, retain in messages:
+        taken = take(panel, topic, payload, guard, retain)
+        for event in taken.inputs:
+            assert not (isinstance(event, SensorReport) and event.sensor_id in SIGNED), (
+                "an unsigned or forged message reached a signing sensor"
+            )
+            assert not (retain and isinstance(event, Command)), "a retained command obeyed"
+        panel = feed(panel, taken)
 
 
 COMMANDS = st.tuples(
@@ -221,19 +239,21 @@ COMMANDS = st.tuples(
 def test_the_command_topic(
     commands: list[tuple[Any, Any, Any, bool]], trusted: bool, locked: bool
 ) -> None:
-    guard = security(trusted)
+    guard = setup(trusted)
     panel = ARMED
     if locked:
         lock = replace(panel.code_lock, locked_until=T0 + 60, lockouts=1)
         panel = replace(panel, code_lock=lock)
     for action, code, force, plain in commands:
         body = json.dumps(action if plain else {"action": action, "code": code, "force": force})
-        try:
-            command = guard.command(decode_command(body.encode()))
-        except PayloadError as exc:
-            refusal = str(exc)
-            assert PIN not in refusal  # a refusal never quotes a code
+        taken = take(panel, "home/alarm/set", body.encode(), guard)
+        if taken.rejection is not None:
+            assert taken.inputs == ()
+            assert PIN not in str(taken.rejection)  # a refusal never quotes a code
             continue
+        [command] = taken.inputs
+        assert isinstance(command, Command)
+        assert command.trusted is trusted
         outcome = handle(panel, SETTINGS, command, T0)
         changed = outcome.panel.state is not panel.state
         if changed and command.action is not Action.TRIGGER:
@@ -261,7 +281,7 @@ SIGNED_MESSAGES = st.tuples(
 @FUZZ
 @given(messages=st.lists(SIGNED_MESSAGES, min_size=BATCH, max_size=BATCH))
 def test_signed_payloads(messages: list[tuple[Any, ...]]) -> None:
-    guard = security()
+    guard = setup()
     panel = ARMED
     for sensor, state, seq, skew, secret, signer, extra, tamper in messages:
         fields = {**extra, "state": state, "seq": seq, "ts": T0 + skew}
@@ -286,15 +306,17 @@ def test_signed_payloads(messages: list[tuple[Any, ...]]) -> None:
         spec = SETTINGS.sensor(sensor)
         assert spec is not None
         topic = f"home/security/{spec.type.value}/{sensor}"
-        try:
-            outcome = deliver(panel, topic, json.dumps(signed).encode(), T0, guard)
-        except SecurityRejected:
+        taken = take(panel, topic, json.dumps(signed).encode(), guard)
+        if isinstance(taken.rejection, SecurityRejected):
             assert not (genuine and fresh), "a genuine, new and recent message was refused"
+            assert [r.sensor_id for r in taken.refusals] == [sensor]  # said, as security
+            assert taken.inputs == () and taken.sensor_events == ()
             continue
-        except PayloadError:  # signed right, but says what this sensor cannot say
+        if taken.rejection is not None:  # signed right, but says what it cannot say
             assert genuine and fresh
             continue
-        assert outcome is not None
         assert genuine and fresh, "a forged, altered, replayed or stale message was accepted"
-        assert outcome.panel.message_seqs[sensor] == seq
-        panel = outcome.panel
+        [report] = taken.inputs
+        assert isinstance(report, SensorReport) and report.seq == seq
+        panel = feed(panel, taken)
+        assert panel.message_seqs[sensor] == seq  # the engine keeps it: the replay floor

@@ -293,6 +293,7 @@ def test_tls_accepts_provisioned_certificates_only(
     broker, root = tls_broker
     good = MqttClient(address=tls_address(broker, root, "front"), client_id=client_id("tls"))
     good.start(timeout=5)
+    assert good.tcp_nodelay is True  # set on the TLS socket too
     good.stop()
     # Plain MQTT gets no CONNACK from the TLS listener.
     assert not broker_answers("127.0.0.1", broker.port)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from homeguard.adapters.web.documents import state_document
+from homeguard.adapters.web.schemas import SystemFigures
 from homeguard.core.model import Action
 from homeguard.core.signals import Command
 from tests.conftest import wait_until
@@ -270,7 +271,8 @@ def test_a_dashboard_request_is_answered_while_the_store_fails(
         outcome = controller.request(Command(Action.ARM_HOME, "1234", source="web"), timeout=5)
         assert outcome.rejection is None
         observer.wait_for(STATE, "armed_home")
-        document = state_document(controller.view(), small_disk.site.settings, [], {}, {})
-        assert "storage" in document["system_troubles"]
+        figures = SystemFigures.model_construct()
+        document = state_document(controller.view(), small_disk.site.settings, [], {}, figures)
+        assert "storage" in document.system_troubles
         filler.unlink()
         wait_until(lambda: "armed" in system_types(small_disk), what="the arming stored")

@@ -5,6 +5,7 @@ free port; users log in with ``alice`` / ``correct horse`` (PIN 1234). ``bob`` (
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,10 @@ import httpx
 import pytest
 
 from homeguard.app import connected_controller, serve_dashboard
-from homeguard.services.controller import Controller
+from homeguard.core.model import PanelSettings
+from homeguard.core.panel import Outcome, Panel, handle, new_panel
+from homeguard.core.signals import Input
+from homeguard.services.controller import Controller, Stats, View
 from tests.conftest import MosquittoProcess
 from tests.services.conftest import (
     House,
@@ -22,6 +26,29 @@ from tests.services.conftest import (
 )
 
 PASSWORD = "correct horse"
+
+
+class EnginePanel:
+    """The panel engine itself, answering requests at once (a controller without I/O)."""
+
+    def __init__(self, settings: PanelSettings) -> None:
+        self._settings = settings
+        self._panel: Panel = new_panel(time.time())
+        self._lock = threading.Lock()
+        self.stats = Stats(started_at=time.time())
+
+    def request(self, event: Input, timeout: float = 10.0) -> Outcome:
+        with self._lock:
+            outcome = handle(self._panel, self._settings, event, time.time())
+            self._panel = outcome.panel
+            return outcome
+
+    def watch(self, listener: Callable[[View], None]) -> None:
+        pass
+
+    def view(self) -> View:
+        return View(self._panel, {}, self.stats, time.time())
+
 
 HOUSE = """
 mqtt: {{host: 127.0.0.1, port: {port}, base_topic: home}}

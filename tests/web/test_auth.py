@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from homeguard.adapters.web.auth import LoginFailed, LoginLocked, Sessions, host_name, is_loopback
+from homeguard.adapters.web.auth import Sessions, host_name, is_loopback
 from homeguard.config import parse_config
 from homeguard.core.codes import hash_pin, verify_pin
-from homeguard.errors import ConfigError
+from homeguard.errors import ConfigError, LoginFailed, LoginLocked
 
 
 class Clock:

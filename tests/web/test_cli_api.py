@@ -84,7 +84,7 @@ def test_status_through_the_api_shows_a_storage_trouble(
 ) -> None:
     import argparse
 
-    from homeguard import cli_api
+    from homeguard.cli import api as cli_api
 
     document = {
         "state": "armed_away",

@@ -6,10 +6,8 @@ the handlers instead of stopping at 401/403."""
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +19,11 @@ from schemathesis.checks import not_a_server_error
 
 from homeguard.adapters.store import EventStore
 from homeguard.adapters.web import Backend, WebSettings, create_app
-from homeguard.core.codes import hash_pin
 from homeguard.core.model import PanelSettings, SensorSpec, SensorType, User
-from homeguard.core.panel import Outcome, Panel, handle, new_panel
 from homeguard.core.records import Batch, SensorRecord, SystemRecord
-from homeguard.core.signals import ActuatorKind, Input
-from homeguard.services.controller import Stats, View
-
-
-def _cheap(secret: str) -> str:
-    return hash_pin(secret, os.urandom(16), log2_n=4, r=1)
-
-
-class EnginePanel:
-    """The panel engine itself, answering requests at once (a controller without I/O)."""
-
-    def __init__(self, settings: PanelSettings) -> None:
-        self._settings = settings
-        self._panel: Panel = new_panel(time.time())
-        self._lock = threading.Lock()
-        self.stats = Stats(started_at=time.time())
-
-    def request(self, event: Input, timeout: float = 10.0) -> Outcome:
-        with self._lock:
-            outcome = handle(self._panel, self._settings, event, time.time())
-            self._panel = outcome.panel
-            return outcome
-
-    def watch(self, listener: Callable[[View], None]) -> None:
-        pass
-
-    def view(self) -> View:
-        return View(self._panel, {}, self.stats, time.time())
+from homeguard.core.signals import ActuatorKind
+from tests.services.conftest import _cheap
+from tests.web.conftest import EnginePanel
 
 
 @pytest.fixture(scope="module")

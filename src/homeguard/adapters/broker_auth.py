@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from homeguard.core.topic import filter_problem
+
 __all__ = [
     "AclRule",
     "BrokerSecurity",
@@ -88,8 +90,8 @@ class AclRule:
 
 
 def _check_filter(topic_filter: str) -> None:
-    if not topic_filter or "\n" in topic_filter or "\0" in topic_filter:
-        raise ValueError(f"{topic_filter!r} cannot be an ACL topic")
+    if (problem := filter_problem(topic_filter)) is not None:
+        raise ValueError(f"{topic_filter!r} cannot be an ACL topic: it {problem}")
 
 
 def acl_file(rules: Iterable[AclRule], header: str = "") -> str:

@@ -77,9 +77,9 @@ class ApiClient:
         request = urllib.request.Request(self._base + path, data, headers, method=method)
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                answer = _json(response.read())
+                answer = lenient_json_object(response.read())
         except urllib.error.HTTPError as exc:
-            error = _json(exc.read())
+            error = lenient_json_object(exc.read())
             message = str(error.get("message") or exc.reason)
             if exc.code in _PANEL_REFUSALS and path != "/api/login":
                 sensors = tuple(str(s) for s in error.get("sensors") or ())
@@ -93,7 +93,8 @@ class ApiClient:
         return answer
 
 
-def _json(payload: bytes) -> dict[str, Any]:
+def lenient_json_object(payload: bytes) -> dict[str, Any]:
+    """The JSON object in ``payload``; an empty one for anything else."""
     try:
         value = json.loads(payload)
     except ValueError:

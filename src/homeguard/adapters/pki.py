@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from homeguard.errors import HomeguardError
+from homeguard.errors import PkiError
 
 __all__ = [
     "Issued",
@@ -40,10 +40,6 @@ _CA_DAYS = 3650
 _LEAF_DAYS = 1825
 _CRL_DAYS = 3650
 _SKEW = timedelta(minutes=5)  # clocks of small devices are rarely exact
-
-
-class PkiError(HomeguardError):
-    """A certificate or key could not be read or made."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from homeguard.adapters.device_topics import (
 )
 from homeguard.core.model import SensorType
 from homeguard.core.signals import ActuatorKind
+from homeguard.core.topic import TopicFilter, name_problem, prefix_problem
 from homeguard.errors import ConfigError, PayloadError
 
 __all__ = [
@@ -257,8 +258,9 @@ class TopicMap:
         With ``discovery``, also Home Assistant's birth message and the site's own
         retained discovery configs (to clear those no longer configured)."""
         base = base_topic.rstrip("/")
-        if not base or _has_wildcard(base) or base.startswith("$"):
-            raise ConfigError(f"base_topic {base_topic!r} must be a topic without wildcards")
+        problem = prefix_problem(base)
+        if problem is not None:
+            raise ConfigError(f"base_topic {base_topic!r} {problem}")
         site = SiteTopics(base)
         routes: dict[str, Route] = {
             site.status: IgnoredRoute("the controller's own status"),
@@ -302,7 +304,8 @@ class TopicMap:
         if discovery is not None:
             _add(routes, discovery.birth, HomeAssistantStatusRoute())
             filters.append(discovery.ours)
-        filters += [t for t in routes if not any(_matches(f, t) for f in filters)]
+        wildcards = [TopicFilter(f) for f in filters]
+        filters += [t for t in routes if not any(w.matches(t) for w in wildcards)]
         return cls(base, routes, [(f, QOS) for f in filters], discovery)
 
     def route(self, topic: str) -> Route:
@@ -312,7 +315,7 @@ class TopicMap:
             return found
         if topic.startswith(self._devices):
             device_id, _, leaf = topic[len(self._devices) :].partition("/")
-            if device_id and not _has_wildcard(device_id):
+            if name_problem(device_id) is None:
                 if leaf == "announce":
                     return AnnounceRoute(device_id)
                 if leaf == "availability":
@@ -326,18 +329,16 @@ class TopicMap:
         return list(self._filters)
 
 
-def _has_wildcard(text: str) -> bool:
-    return "+" in text or "#" in text or "\0" in text
-
-
 def _check_level(name: str, what: str) -> None:
-    if not name or "/" in name or _has_wildcard(name):
-        raise ConfigError(f"{what} {name!r} must be one topic level (no '/', '+', '#')")
+    problem = "must not contain '/'" if "/" in name else name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"{what} {name!r} must be one topic level: it {problem}")
 
 
 def _checked_topic(topic: str, binding: SensorBinding) -> str:
-    if not topic or _has_wildcard(topic) or len(topic.encode("utf-8", "replace")) > 65535:
-        raise ConfigError(f"sensor {binding.sensor_id!r}: topic {topic!r} must be exact")
+    problem = name_problem(topic)
+    if problem is not None:
+        raise ConfigError(f"sensor {binding.sensor_id!r}: topic {topic!r} {problem}")
     return topic
 
 
@@ -364,14 +365,3 @@ def _add(
             routes[topic] = SharedRoute((*olds, route))
             return
     raise ConfigError(f"topic {topic!r} is bound twice: {old} and {route}")
-
-
-def _matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter matching for ``+`` and a trailing ``#`` (enough for our own filters)."""
-    levels = topic.split("/")
-    for i, want in enumerate(topic_filter.split("/")):
-        if want == "#":
-            return True
-        if i >= len(levels) or want not in ("+", levels[i]):
-            return False
-    return len(levels) == len(topic_filter.split("/"))

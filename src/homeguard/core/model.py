@@ -218,8 +218,8 @@ class PanelSettings:
     # panel.resume.
     restart_grace: float = 60.0
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
-    # A memo for the panel's timers (panel._timers): per sensor, the status and panel
-    # times its timer was last worked out from, and the timer. Not part of the settings.
+    # A memo for the panel's timers (core.timers.pending_timers): per sensor, the status
+    # and panel times its timer was last worked out from, and the timer. Not a setting.
     timer_memo: dict[str, tuple[object, float, float, float | None]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )

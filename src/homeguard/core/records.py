@@ -39,6 +39,38 @@ class SystemRecord:
     id: int | None = None
 
 
+EventRecord = SensorRecord | SystemRecord
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which events to read from the log, sensor and system events merged.
+
+    ``since`` is inclusive, ``until`` exclusive. A sensor filter (``device``,
+    ``sensor_type``, ``state``) selects sensor events only; a system filter
+    (``event_type``: one type or several) selects system events only; ``sensor`` or
+    ``system`` False leaves that kind out.
+    """
+
+    since: float | None = None
+    until: float | None = None
+    device: str | None = None
+    sensor_type: str | None = None
+    state: str | None = None
+    event_type: str | tuple[str, ...] | None = None
+    sensor: bool = True
+    system: bool = True
+
+    @property
+    def wants_sensor(self) -> bool:
+        return self.sensor and self.event_type is None
+
+    @property
+    def wants_system(self) -> bool:
+        sensor_filter = (self.device, self.sensor_type, self.state)
+        return self.system and all(value is None for value in sensor_filter)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceRecord:
     """What the controller knows about one device; stored by ``device_id``, last one wins."""

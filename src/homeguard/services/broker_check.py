@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from homeguard.adapters.broker import broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
-from homeguard.adapters.mqtt import BrokerAddress, MqttClient
+from homeguard.adapters.mqtt import BrokerAddress, Message, MqttClient
 from homeguard.errors import BrokerError
 
 __all__ = [
@@ -218,7 +218,7 @@ def _forget_session(address: BrokerAddress, client_id: str) -> None:
     client.stop()
 
 
-def _count(messages: queue.Queue[object], expected: int, deadline: float) -> int:
+def _count(messages: queue.Queue[Message], expected: int, deadline: float) -> int:
     kept = 0
     while kept < expected and time.monotonic() < deadline:
         try:

@@ -41,9 +41,6 @@ class SimulationSettings:
     motion_duration: tuple[float, float] = (5.0, 15.0)
 
 
-ClientFactory = Callable[[str, Will | None], MqttClient]
-
-
 class SimulatedSensor:
     """One simulated device publishing on ``<base>/security/<type>/<id>``."""
 

@@ -1,192 +1,311 @@
-"""The controller's inbox: one noisy device can never hold up another one's alarm.
+"""The intake: what one MQTT message yields, decided without I/O.
 
-The MQTT client's network thread puts every message here as it arrives; the controller
-thread takes them. Each message spends its device's budget (:mod:`homeguard.core.flood`):
+:func:`intake` is the controller's whole reading of a message, as one pure function of
+the message, the site's :class:`Setup`, the panel, the known devices and ``now``:
 
-* in budget, it joins the one FIFO lane, with the requests of other threads (the
-  dashboard): everything there is taken first, in order;
-* over budget it is *surplus* and waits in its device's own lane, taken only when the
-  FIFO lane is empty, one device after another (round robin), in rounds at most every
-  :data:`SURPLUS_PAUSE` seconds (so that the controller does not spend the time the
-  MQTT client needs to read the next messages off the socket); but at once while a
-  QoS 1/2 message waits, because the broker sends the controller only 20 unacknowledged
-  messages at a time and holds everything else, other devices' messages included,
-  behind them;
-* while surplus waits, a newer message with the same topic and payload replaces it
-  (consecutive repeats are *coalesced*: only the latest is handed on, with how many it
-  stands for), and a lane holds at most :data:`SURPLUS_KEEP` messages, the newest
-  replacing the last beyond that: the memory a flood takes is bounded, the device's
-  latest state is kept, and a change of state in the surplus (OPEN, CLOSED, OPEN) still
-  reaches the panel;
-* while a device has surplus waiting, its new messages queue behind it, so each
-  device's messages keep their order.
+1. route the topic (:meth:`~homeguard.adapters.topics.TopicMap.route`);
+2. open a signing sensor's payload, checking signature, seq and time
+   (:meth:`~homeguard.services.message_security.MessageSecurity.open_sensor`, against
+   the last seq the panel accepted);
+3. decode the payload (:mod:`homeguard.adapters.codecs`);
+4. build what the controller carries out, as a :class:`Taken`: the engine inputs, the
+   sensor records (with their dedup key) and device records to store, the security
+   refusals, and the few messages that are not the panel's business (clear a retained
+   command or a stale Home Assistant config, say the discovery configs again).
 
-So a message from a device within its budget waits at most for the message the
-controller is handling when it arrives. Surplus is handed on as :class:`Surplus`, with
-the QoS 1/2 messages it replaced, which the controller acknowledges with it: nothing the
-broker delivered is lost silently, it is counted.
-
-A subclass of :class:`queue.Queue` (the documented way to order a queue differently),
-so its locking and waiting are the standard library's.
+Nothing here publishes, stores, logs or changes the panel: the engine alone changes the
+panel (a message's seq reaches it in the :class:`~homeguard.core.signals.SensorReport`),
+and the controller stores, publishes and acknowledges what the intake yields. A message
+that cannot be read yields a ``rejection`` (a :class:`~homeguard.errors.PayloadError`
+with its reason), with whatever it yielded before the rejection: on a topic shared by
+several sensors, the sensors that did read it.
 """
 
 from __future__ import annotations
 
-import queue
-from collections import deque
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
+from homeguard.adapters.codecs import (
+    Reading,
+    decode_announce,
+    decode_availability,
+    decode_command,
+    decode_sensor,
+    decode_switch,
+)
 from homeguard.adapters.mqtt import Message
 from homeguard.adapters.topics import (
     ActuatorStateRoute,
     AnnounceRoute,
     AvailabilityRoute,
     CommandRoute,
+    DiscoveryConfigRoute,
+    HomeAssistantStatusRoute,
+    IgnoredRoute,
+    Route,
     SensorRoute,
+    SharedRoute,
     TopicMap,
 )
-from homeguard.core.flood import Budget, FloodPolicy, spend
-from homeguard.errors import PayloadError
+from homeguard.core.model import PanelSettings
+from homeguard.core.panel import Panel
+from homeguard.core.records import DeviceRecord, SensorRecord
+from homeguard.core.signals import (
+    Availability,
+    EventKind,
+    Input,
+    RecordEvent,
+    SensorReport,
+)
+from homeguard.errors import PayloadError, SecurityRejected
+from homeguard.services.message_security import MessageSecurity
 
-SURPLUS_KEEP = 64  # distinct messages waiting per device before the newest replaces the last
-SURPLUS_PAUSE = 0.02  # seconds between two rounds of surplus
-SURPLUS_ROUND = 256  # surplus messages taken at most per round
-UNKNOWN = "?"  # the one budget shared by topics and devices nobody configured
+__all__ = ["Refusal", "Setup", "Taken", "intake"]
+
+RETAINED_COMMAND = "retained_command"  # the rejection of a command kept by the broker
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What messages are read against; fixed for the life of a controller."""
+
+    topics: TopicMap
+    settings: PanelSettings
+    security: MessageSecurity = field(default_factory=MessageSecurity)
+    # Our Home Assistant discovery configs (topic to payload): heard back, not news.
+    discovery: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
-class Surplus:
-    """A message over its device's budget, and the ones it replaced while waiting."""
+class Refusal:
+    """A signing sensor's message that failed its checks: a security event that names
+    the reason, never the payload."""
 
-    device: str
-    message: Message
-    coalesced: int = 0  # earlier messages it stands for (not handled on their own)
-    replaced: tuple[Message, ...] = ()  # those of them that need an ack (QoS 1/2)
+    sensor_id: str
+    reason: str
+    detail: str
 
-
-@dataclass(slots=True)
-class _Waiting:
-    message: Message
-    coalesced: int = 0
-    replaced: list[Message] = field(default_factory=list)
-
-    def replace_with(self, newer: Message) -> None:
-        self.coalesced += 1
-        if self.message.qos > 0:
-            self.replaced.append(self.message)
-        self.message = newer
+    @property
+    def event(self) -> RecordEvent:
+        return RecordEvent(
+            EventKind.SECURITY,
+            f"message from {self.sensor_id} refused: {self.reason}",
+            {"sensor": self.sensor_id, "reason": self.reason, "detail": self.detail},
+        )
 
 
-def _same(one: Message, other: Message) -> bool:
-    return one.payload == other.payload and one.topic == other.topic
+@dataclass(frozen=True)
+class Taken:
+    """What one message yields for the controller to carry out."""
+
+    inputs: tuple[Input, ...] = ()  # for the engine, in order
+    sensor_events: tuple[SensorRecord, ...] = ()  # to store
+    devices: tuple[DeviceRecord, ...] = ()  # what is now known of a device, to store
+    events: tuple[RecordEvent, ...] = ()  # system events to store and publish
+    refusals: tuple[Refusal, ...] = ()  # security events (at once, or summarised)
+    actuators: tuple[tuple[str, bool], ...] = ()  # an actuator's reported state
+    clear_retained: tuple[str, ...] = ()  # topics whose retained message must go
+    restate_discovery: bool = False  # Home Assistant restarted: configs again
+    rejection: PayloadError | None = None  # why (the rest of) it was not read
+    echo: bool = False  # our own discovery config heard back: not a message to count
 
 
-def device_of(topics: TopicMap, known: Collection[str], topic: str) -> str:
-    """Whose budget a message on ``topic`` spends: the configured sensor or actuator
-    (``known``) it is about; panel commands share one; everything else (topics nobody
-    configured, announcements of unconfigured devices) shares another, so that made-up
-    names cannot make the budgets grow."""
+def intake(
+    message: Message,
+    setup: Setup,
+    panel: Panel,
+    devices: Mapping[str, DeviceRecord],
+    now: float,
+    *,
+    surplus: bool = False,
+) -> Taken:
+    """What ``message`` yields; see the module docstring. ``surplus`` (a message over
+    its device's budget) reaches the engine all the same, but its sensor record is left
+    to the flood summary. Never raises for what a message holds."""
+    if setup.discovery.get(message.topic) == message.payload:
+        return Taken(echo=True)
+    reader = _Reader(message, setup, panel, devices, now, surplus)
     try:
-        route = topics.route(topic)
-    except PayloadError:
-        return UNKNOWN
-    match route:
-        case SensorRoute(sensor_id=sensor_id):
-            return sensor_id
-        case AnnounceRoute(device_id=device_id) | AvailabilityRoute(device_id=device_id):
-            return device_id if device_id in known else UNKNOWN
-        case ActuatorStateRoute(actuator_id=actuator_id):
-            return actuator_id
-        case CommandRoute():
-            return "alarm/set"
-    return UNKNOWN
+        reader.route(setup.topics.route(message.topic))
+    except PayloadError as exc:  # SecurityRejected included
+        return reader.taken(exc)
+    return reader.taken(None)
 
 
-class Intake(queue.Queue[Any]):
-    """Takes ``Message`` and any request object; gives them back, and :class:`Surplus`,
-    in the order described in the module docstring. ``put`` never blocks."""
+@dataclass
+class _Reader:
+    """One call of :func:`intake`: the message, what it is read against, and what it
+    has yielded so far."""
 
-    def __init__(
-        self,
-        *,
-        device_of: Callable[[str], str],
-        policy: FloodPolicy,
-        clock: Callable[[], float],
-        keep: int = SURPLUS_KEEP,
-    ) -> None:
-        self._device_of = device_of
-        self._policy = policy
-        self._clock = clock
-        self._keep = keep
-        super().__init__()
+    message: Message
+    setup: Setup
+    panel: Panel
+    known: Mapping[str, DeviceRecord]
+    now: float
+    surplus: bool
+    inputs: list[Input] = field(default_factory=list)
+    sensor_events: list[SensorRecord] = field(default_factory=list)
+    devices: dict[str, DeviceRecord] = field(default_factory=dict)  # as it leaves them
+    device_writes: list[DeviceRecord] = field(default_factory=list)
+    events: list[RecordEvent] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    actuators: list[tuple[str, bool]] = field(default_factory=list)
+    clear: list[str] = field(default_factory=list)
+    restate_discovery: bool = False
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Never blocks (the queue has no bound). Wakes the controller only when there
-        is something it may take: not for every message of a flood that it coalesces."""
-        with self.mutex:
-            self._put(item)
-            if self._qsize():
-                self.not_empty.notify()
+    def taken(self, rejection: PayloadError | None) -> Taken:
+        return Taken(
+            inputs=tuple(self.inputs),
+            sensor_events=tuple(self.sensor_events),
+            devices=tuple(self.device_writes),
+            events=tuple(self.events),
+            refusals=tuple(self.refusals),
+            actuators=tuple(self.actuators),
+            clear_retained=tuple(self.clear),
+            restate_discovery=self.restate_discovery,
+            rejection=rejection,
+        )
 
-    # queue.Queue calls these with its mutex held.
+    def route(self, route: Route) -> None:
+        payload = self.message.payload
+        match route:
+            case SensorRoute():
+                self.sensor(route)
+            case SharedRoute(routes=routes):
+                self.shared(routes)
+            case CommandRoute():
+                self.command()
+            case AnnounceRoute(device_id=device_id):
+                self.announce(device_id)
+            case AvailabilityRoute(device_id=device_id):
+                self.availability(device_id, decode_availability(payload))
+            case ActuatorStateRoute(actuator_id=actuator_id):
+                self.actuators.append((actuator_id, decode_switch(payload)))
+            case HomeAssistantStatusRoute():
+                # Home Assistant (re)started: it forgets entities not announced again.
+                self.restate_discovery = payload.strip().lower() == b"online"
+            case DiscoveryConfigRoute(topic=topic):  # under our node id: cleared if stale
+                if payload and topic not in self.setup.discovery:
+                    self.clear.append(topic)
+            case IgnoredRoute():
+                pass
 
-    def _init(self, maxsize: int) -> None:
-        self._fifo: deque[Any] = deque()
-        self._lanes: dict[str, deque[_Waiting]] = {}
-        self._turns: deque[str] = deque()  # devices with surplus, in round-robin order
-        self._waiting = 0
-        self._budgets: dict[str, Budget] = {}
-        self._round_due = 0.0  # when surplus may be taken again
-        self._round_left = SURPLUS_ROUND
-        self._unacked = 0  # waiting QoS 1/2 messages: the broker waits for their ack
+    def shared(self, routes: tuple[SensorRoute | AvailabilityRoute, ...]) -> None:
+        """A topic one device speaks on for several sensors: each sensor's codec reads
+        the message; it is rejected only when it is none of theirs (an unknown RF code)."""
+        unmatched: PayloadError | None = None
+        heard = False
+        for route in routes:
+            if isinstance(route, AvailabilityRoute):
+                self.availability(route.device_id, decode_availability(self.message.payload))
+                heard = True
+                continue
+            try:
+                self.sensor(route)
+                heard = True
+            except PayloadError as exc:
+                if exc.reason != "unmatched":
+                    raise
+                unmatched = exc
+        if not heard and unmatched is not None:
+            raise unmatched
 
-    def _qsize(self) -> int:
-        if self._waiting and (self._unacked or self._clock() >= self._round_due):
-            return len(self._fifo) + self._waiting
-        return len(self._fifo)
-
-    def _put(self, item: Any) -> None:
-        if not isinstance(item, Message):
-            self._fifo.append(item)
+    def sensor(self, route: SensorRoute) -> None:
+        sensor_id = route.sensor_id
+        security = self.setup.security
+        last = self.panel.message_seqs.get(sensor_id)
+        try:
+            # A signed payload opens to its verified fields, seq included.
+            payload, seq = security.open_sensor(sensor_id, self.message.payload, last, self.now)
+        except SecurityRejected as exc:
+            self.refusals.append(Refusal(sensor_id, exc.reason, exc.detail))
+            raise
+        reading = decode_sensor(route.family, route.sensor_type, payload, route.hints)
+        if reading.online is not None and reading.state is None:
+            # Availability said on the state topic (Home Assistant's "unavailable").
+            self.availability(sensor_id, reading.online)
             return
-        device = self._device_of(item.topic)
-        lane = self._lanes.get(device)
-        if lane is None:
-            now = self._clock()
-            budget, allowed = spend(self._budgets.get(device), self._policy, now)
-            self._budgets[device] = budget
-            if allowed:
-                self._fifo.append(item)
-                return
-            lane = self._lanes[device] = deque()
-            self._turns.append(device)
-        if item.qos > 0:
-            self._unacked += 1
-        if lane and (_same(lane[-1].message, item) or len(lane) >= self._keep):
-            lane[-1].replace_with(item)
-        else:
-            lane.append(_Waiting(item))
-            self._waiting += 1
+        # Surplus goes to the panel all the same; only its row is left to the flood event.
+        if reading.state is not None and not self.surplus:
+            self.sensor_events.append(self.record(sensor_id, route.sensor_type.value, reading))
+        # The engine remembers the last seq (the snapshot keeps it) and reports gaps.
+        self.inputs.append(
+            SensorReport(
+                sensor_id,
+                reading.state,
+                seq=reading.seq if seq is None else seq,
+                tamper=reading.tamper,
+                battery=reading.battery,
+                battery_low=reading.battery_low,
+            )
+        )
 
-    def _get(self) -> Any:
-        if self._fifo:
-            return self._fifo.popleft()
-        device = self._turns.popleft()
-        lane = self._lanes[device]
-        waiting = lane.popleft()
-        self._waiting -= 1
-        self._unacked -= len(waiting.replaced) + (waiting.message.qos > 0)
-        if lane:
-            self._turns.append(device)
-        else:
-            del self._lanes[device]
-        self._round_left -= 1
-        if not self._waiting or not self._round_left:  # the round ends
-            self._round_due = self._clock() + SURPLUS_PAUSE
-            self._round_left = SURPLUS_ROUND
-        return Surplus(device, waiting.message, waiting.coalesced, tuple(waiting.replaced))
+    def record(self, sensor_id: str, sensor_type: str, reading: Reading) -> SensorRecord:
+        assert reading.state is not None
+        metadata: dict[str, Any] = {"topic": self.message.topic, **reading.extra}
+        for name in ("seq", "ts", "battery"):
+            if (value := getattr(reading, name)) is not None:
+                metadata[name] = value
+        # A payload that carries seq or ts names one event: the same bytes again are a
+        # redelivery. Plain words cannot be told apart and are stored each time.
+        dedup_key = None
+        if reading.seq is not None or reading.ts is not None:
+            digest = hashlib.sha256(self.message.payload).hexdigest()[:24]
+            dedup_key = f"{sensor_id}:{digest}"
+        return SensorRecord(
+            self.now, sensor_type, sensor_id, reading.state.value, metadata, dedup_key
+        )
 
+    def command(self) -> None:
+        """A command kept by the broker would be carried out again at every new
+        subscription (a restart, a session taken over): never act on one. Clear it (an
+        empty retained message) and say so; the payload, which may hold a code, is not
+        quoted."""
+        topic = self.message.topic
+        if not self.message.retain:
+            self.inputs.append(self.setup.security.command(decode_command(self.message.payload)))
+            return
+        self.clear.append(topic)
+        self.events.append(
+            RecordEvent(
+                EventKind.COMMAND_REJECTED,
+                f"retained command on {topic} refused and cleared",
+                {"reason": RETAINED_COMMAND, "topic": topic},
+            )
+        )
+        raise PayloadError(RETAINED_COMMAND, "a command the broker kept: refused and cleared")
 
-__all__ = ["SURPLUS_KEEP", "Intake", "Surplus", "device_of"]
+    def announce(self, device_id: str) -> None:
+        announcement = decode_announce(device_id, self.message.payload)
+        known = self.device(device_id)
+        self.remember(
+            DeviceRecord(
+                device_id=device_id,
+                type=announcement.type,
+                capabilities=announcement.capabilities,
+                online=known.online if known else None,
+                last_seen=known.last_seen if known else None,
+                announced_at=announcement.timestamp or self.now,
+                info=dict(announcement.info) or None,
+            )
+        )
+
+    def availability(self, device_id: str, online: bool) -> None:
+        if device_id in self.setup.security.revoked:  # it cannot clear its trouble
+            raise SecurityRejected("revoked", "the device's login was revoked")
+        base = self.device(device_id) or DeviceRecord(device_id, "unknown", (), None, None, None)
+        last_seen = self.now if online else base.last_seen
+        self.remember(replace(base, online=online, last_seen=last_seen))
+        if self.setup.settings.sensor(device_id) is not None:
+            self.inputs.append(Availability(device_id, online))
+
+    def device(self, device_id: str) -> DeviceRecord | None:
+        return self.devices.get(device_id) or self.known.get(device_id)
+
+    def remember(self, device: DeviceRecord) -> None:
+        self.devices[device.device_id] = device
+        self.device_writes.append(device)

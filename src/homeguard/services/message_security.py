@@ -48,9 +48,6 @@ class MessageSecurity:
     # say is believed, and each is a trouble until removed from the config.
     revoked: frozenset[str] = frozenset()
 
-    def signed(self, sensor_id: str) -> bool:
-        return sensor_id in self.keys
-
     def open_sensor(
         self, sensor_id: str, payload: bytes, last_seq: int | None, now: float
     ) -> tuple[bytes, int | None]:

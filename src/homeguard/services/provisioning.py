@@ -1,31 +1,10 @@
 """``homeguard provision`` and ``homeguard revoke``: the files a secured site needs.
 
-Layout of the output folder (0700; every secret file 0600)::
-
-    DIR/
-      ca.crt  ca.key            the site's CA (ca.key never leaves this machine)
-      server.crt  server.key    the broker's certificate (localhost, 127.0.0.1, hosts)
-      crl.pem                   revoked client certificates, for Mosquitto's crlfile
-      passwd                    Mosquitto password file ($7$ PBKDF2-SHA512 hashes)
-      acl                       Mosquitto ACL file (see homeguard.services.accounts)
-      mosquitto.conf            lines to add to a broker's config to use all of the above
-      revoked.json              accounts revoked for good: never provisioned again
-      devices/<name>.json       one per account: what that client needs (format below)
-      devices/<name>.crt .key   its client certificate and key
-
-``devices/<name>.json`` (format 1)::
-
-    {"format": 1, "device_id": "front", "role": "sensor", "username": "front",
-     "password": "<43 chars>", "secret": "<64 hex digits: 32 random bytes>",
-     "topics": {"publish": ["home/security/door/front", ...], "subscribe": [...]},
-     "broker": {"host": "127.0.0.1", "port": 1883, "tls": false},
-     "ca_file": "/abs/DIR/ca.crt", "cert_file": "/abs/DIR/devices/front.crt",
-     "key_file": "/abs/DIR/devices/front.key", "cert_serial": "<hex>"}
-
-``secret`` is the device's key for message signing; the password is only for the
-broker. Provisioning again keeps every existing password, secret, key and certificate
-(so deployed devices keep working), adds new accounts, rewrites topics, ACL and
-password file, and re-issues only the server certificate when a host was added.
+The files, their layout and the format of ``devices/<name>.json`` are described in
+services.security_files, which also reads them back. Provisioning again keeps every
+existing password, secret, key and certificate (so deployed devices keep working), adds
+new accounts, rewrites topics, ACL and password file, and re-issues only the server
+certificate when a host was added.
 """
 
 from __future__ import annotations
@@ -42,18 +21,23 @@ from typing import Any
 
 from homeguard.adapters import pki
 from homeguard.adapters.broker import MAX_PACKET_BYTES, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES
-from homeguard.adapters.broker_auth import (
-    AclRule,
-    BrokerSecurity,
-    ListenerTls,
-    acl_file,
-    hash_password,
-    password_file,
-)
-from homeguard.adapters.mqtt import BrokerAddress, TlsFiles
+from homeguard.adapters.broker_auth import AclRule, acl_file, hash_password, password_file
 from homeguard.config import Config
-from homeguard.errors import ConfigError, HomeguardError
+from homeguard.errors import ConfigError
 from homeguard.services.accounts import Account, site_accounts
+from homeguard.services.security_files import (
+    FORMAT,
+    PROVISION_DIR,
+    DeviceCredentials,
+    SecurityFiles,
+    broker_security,
+    load_credentials,
+    provisioned_folder,
+    read_json_object,
+    revoked_accounts,
+    security_folder,
+    with_credentials,
+)
 
 __all__ = [
     "FORMAT",
@@ -72,116 +56,7 @@ __all__ = [
     "with_credentials",
 ]
 
-FORMAT = 1
-PROVISION_DIR = "security"  # under the data directory, unless security.provisioned
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-@dataclass(frozen=True)
-class SecurityFiles:
-    """Where the files of a provisioned folder are."""
-
-    root: Path
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.root / "ca.crt"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.root / "ca.key"
-
-    @property
-    def server_cert(self) -> Path:
-        return self.root / "server.crt"
-
-    @property
-    def server_key(self) -> Path:
-        return self.root / "server.key"
-
-    @property
-    def crl(self) -> Path:
-        return self.root / "crl.pem"
-
-    @property
-    def password_file(self) -> Path:
-        return self.root / "passwd"
-
-    @property
-    def acl_file(self) -> Path:
-        return self.root / "acl"
-
-    @property
-    def broker_snippet(self) -> Path:
-        return self.root / "mosquitto.conf"
-
-    @property
-    def revoked(self) -> Path:
-        return self.root / "revoked.json"
-
-    @property
-    def devices(self) -> Path:
-        return self.root / "devices"
-
-    def device(self, name: str) -> Path:
-        return self.devices / f"{name}.json"
-
-    def device_cert(self, name: str) -> Path:
-        return self.devices / f"{name}.crt"
-
-    def device_key(self, name: str) -> Path:
-        return self.devices / f"{name}.key"
-
-    def exists(self) -> bool:
-        return self.password_file.is_file() and self.devices.is_dir()
-
-
-@dataclass(frozen=True)
-class DeviceCredentials:
-    """One account's ``devices/<name>.json``."""
-
-    device_id: str
-    role: str
-    username: str
-    password: str
-    secret: str
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-    publish: tuple[str, ...] = ()
-    subscribe: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], relative_to: Path) -> DeviceCredentials:
-        def path(key: str) -> Path:
-            value = Path(str(data[key]))
-            return value if value.is_absolute() else relative_to / value
-
-        topics = data.get("topics") or {}
-        return cls(
-            device_id=str(data["device_id"]),
-            role=str(data.get("role", "")),
-            username=str(data["username"]),
-            password=str(data["password"]),
-            secret=str(data["secret"]),
-            ca_file=path("ca_file"),
-            cert_file=path("cert_file"),
-            key_file=path("key_file"),
-            publish=tuple(topics.get("publish", ())),
-            subscribe=tuple(topics.get("subscribe", ())),
-        )
-
-
-def load_credentials(root: Path, name: str) -> DeviceCredentials | None:
-    """The credentials of account ``name`` in a provisioned folder; None if it has none."""
-    path = SecurityFiles(Path(root)).device(name)
-    try:
-        data = json.loads(path.read_text())
-        return DeviceCredentials.from_json(data, path.parent)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise HomeguardError(f"cannot read the credentials in {path}: {err}") from None
 
 
 @dataclass
@@ -246,18 +121,6 @@ def _write(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as err:
-        raise HomeguardError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise HomeguardError(f"{path} is not a JSON object")
-    return data
-
-
 def _ca(files: SecurityFiles, now: float) -> pki.Issued:
     if files.ca_cert.is_file() and files.ca_key.is_file():
         cert = files.ca_cert.read_text()
@@ -300,12 +163,12 @@ def provision(config: Config, out: Path, now: float) -> ProvisionReport:
     report = ProvisionReport(files.root)
     ca = _ca(files, now)
     report.server_certificate_issued = _server_certificate(files, ca, _server_hosts(config), now)
-    revoked = _read_json(files.revoked)
+    revoked = read_json_object(files.revoked)
     for account in accounts:
         if account.name in revoked:
             report.skipped_revoked.append(account.name)
             continue
-        existing = _read_json(files.device(account.name))
+        existing = read_json_object(files.device(account.name))
         if existing:
             report.kept.append(account.name)
         else:
@@ -359,7 +222,7 @@ def _write_device(
 
 
 def _all_devices(files: SecurityFiles) -> list[dict[str, Any]]:
-    return [_read_json(path) for path in sorted(files.devices.glob("*.json"))]
+    return [read_json_object(path) for path in sorted(files.devices.glob("*.json"))]
 
 
 def _write_broker_files(
@@ -423,11 +286,11 @@ def revoke(name: str, out: Path, now: float) -> None:
     files = SecurityFiles(Path(out).resolve())
     if not files.exists():
         raise ConfigError(f"{files.root} is not a provisioned folder (run homeguard provision)")
-    device = _read_json(files.device(name))
+    device = read_json_object(files.device(name))
     if not device:
         known = ", ".join(sorted(p.stem for p in files.devices.glob("*.json")))
         raise ConfigError(f"no account {name!r} in {files.root} (known: {known})")
-    revoked = _read_json(files.revoked)
+    revoked = read_json_object(files.revoked)
     revoked[name] = {"cert_serial": device["cert_serial"], "revoked_at": now}
     _write(files.revoked, json.dumps(revoked, indent=2) + "\n")
     for path in (files.device(name), files.device_key(name), files.device_cert(name)):
@@ -438,62 +301,3 @@ def revoke(name: str, out: Path, now: float) -> None:
         pki.certificate_serial(files.ca_cert.read_text()),
     )
     _write_broker_files(files, ca, revoked, now)
-
-
-def revoked_accounts(root: Path) -> frozenset[str]:
-    """The accounts revoked in a provisioned folder (none when it has no revoked.json)."""
-    return frozenset(_read_json(SecurityFiles(Path(root)).revoked))
-
-
-# ------------------------------------------------------------------------ use
-
-
-def security_folder(config: Config, data_dir: Path) -> Path:
-    """Where the site's security files live, provisioned yet or not: ``security.provisioned``,
-    else ``<data_dir>/security``."""
-    return config.security.provisioned or Path(data_dir) / PROVISION_DIR
-
-
-def provisioned_folder(provisioned: Path | None, data_dir: Path) -> Path | None:
-    """The site's provisioned folder: ``security.provisioned`` (which must exist), else
-    ``<data_dir>/security`` when it was provisioned, else None (no credentials)."""
-    if provisioned is not None:
-        if not SecurityFiles(provisioned).exists():
-            raise ConfigError(
-                f"security.provisioned: {provisioned} is not a provisioned folder "
-                "(run homeguard provision --out there)"
-            )
-        return provisioned
-    default = Path(data_dir) / PROVISION_DIR
-    return default if SecurityFiles(default).exists() else None
-
-
-def with_credentials(address: BrokerAddress, credentials: DeviceCredentials) -> BrokerAddress:
-    """``address`` logging in as ``credentials``; when it uses TLS, the files it does not
-    name come from the provisioned CA and the account's own certificate."""
-    tls = address.tls
-    if tls is not None:
-        cert, key = (
-            (tls.cert_file, tls.key_file)
-            if tls.cert_file is not None
-            else (credentials.cert_file, credentials.key_file)
-        )
-        tls = TlsFiles(tls.ca_file or credentials.ca_file, cert, key)
-    return BrokerAddress(
-        address.host, address.port, credentials.username, credentials.password, tls
-    )
-
-
-def broker_security(root: Path, *, tls: bool) -> BrokerSecurity:
-    """What a local Mosquitto needs to enforce a provisioned folder."""
-    files = SecurityFiles(Path(root).resolve())
-    listener = None
-    if tls:
-        listener = ListenerTls(
-            cafile=files.ca_cert,
-            certfile=files.server_cert,
-            keyfile=files.server_key,
-            require_certificate=True,
-            crlfile=files.crl,
-        )
-    return BrokerSecurity(files.password_file, files.acl_file, listener)

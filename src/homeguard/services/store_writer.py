@@ -31,7 +31,7 @@ from typing import Protocol
 from homeguard.core.backlog import DEFAULT_LIMIT, Backlog, Pending, Thunk
 from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import SystemHealth, SystemPart
-from homeguard.errors import StoreError, StoreUnavailable
+from homeguard.errors import StoreError, StoreRejected, StoreUnavailable
 
 log = logging.getLogger("homeguard.store")
 
@@ -186,7 +186,7 @@ class StoreWriter:
             except StoreUnavailable as exc:
                 self._failed(pending, prune, exc)
                 return False
-            except StoreError as exc:
+            except StoreRejected as exc:
                 log.error("the event store refused a batch (%s): writing it one by one", exc)
                 if not self._write_singly(pending):
                     return False
@@ -240,7 +240,7 @@ class StoreWriter:
                     rest.snapshot = left.snapshot or rest.snapshot
                 self._failed(rest, None, exc)
                 return False
-            except StoreError as exc:
+            except StoreRejected as exc:
                 log.error("dropped a record the event store refuses: %s", exc)
                 with self._lock:
                     self._backlog.count_dropped(1)

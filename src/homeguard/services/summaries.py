@@ -1,7 +1,7 @@
 """What the controller counts instead of storing message by message, and the events that
 summarise it once per interval (``rate_limit.report_every``):
 
-* a device's **surplus** (messages over its budget, see :mod:`homeguard.services.intake`):
+* a device's **surplus** (messages over its budget, see :mod:`homeguard.services.inbox`):
   one ``flood`` event per device and interval;
 * a signing sensor's **refused** messages: the first :data:`REFUSALS_AT_ONCE` of an
   interval are reported one by one as they come, the rest in one ``security`` event;
@@ -17,6 +17,7 @@ import logging
 
 from homeguard.core.flood import FloodPolicy, Summary, Tally
 from homeguard.core.signals import EventKind, RecordEvent
+from homeguard.errors import PayloadError
 
 log = logging.getLogger("homeguard.controller")
 
@@ -47,9 +48,16 @@ class Summaries:
         """Count a refused message; True when it is to be reported at once."""
         return self._refused.count(sensor, reason, now) <= REFUSALS_AT_ONCE
 
-    def rejected(self, reason: str, now: float) -> bool:
-        """Count a rejected payload; True when it is to be logged at once."""
-        return self._rejected.count(reason, "rejected", now) == 1
+    def rejected(self, topic: str, size: int, exc: PayloadError, now: float) -> None:
+        """Count a rejected message of ``size`` bytes; log the first of its reason in
+        the interval at once (the payload, which may hold a code, is never quoted)."""
+        if self._rejected.count(exc.reason, "rejected", now) == 1:
+            log.warning(
+                "rejected message on %s (%d bytes): %s (more like it are summarised)",
+                topic,
+                size,
+                exc,
+            )
 
     def due(self, now: float, *, final: bool = False) -> list[RecordEvent]:
         """The events of the intervals that ended by ``now`` (all when ``final``)."""

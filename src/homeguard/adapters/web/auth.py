@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from homeguard.core.codes import CodeLock, hash_pin, verify_pin
 from homeguard.core.model import CodePolicy
+from homeguard.errors import LoginFailed, LoginLocked
 
 COOKIE = "homeguard_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -36,18 +37,6 @@ class Session:
     user: str
     csrf: str
     expires: float
-
-
-class LoginLocked(Exception):
-    """Too many wrong passwords: ``retry_after`` seconds to wait."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed logins: try again in {retry_after:.0f} s")
-        self.retry_after = retry_after
-
-
-class LoginFailed(Exception):
-    """Unknown user or wrong password (never which of the two)."""
 
 
 def is_loopback(address: str | None) -> bool:
@@ -164,10 +153,6 @@ class Sessions:
     @staticmethod
     def csrf_ok(session: Session, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(session.csrf.encode(), sent.encode())
-
-    @property
-    def has_users(self) -> bool:
-        return bool(self._users)
 
     def _drop_expired(self, now: float) -> None:
         for token in [t for t, s in self._sessions.items() if s.expires <= now]:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel
-from homeguard.core.records import DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.records import DeviceRecord, EventQuery, EventRecord
 from homeguard.core.signals import ActuatorKind, Input
 
 
@@ -59,50 +59,12 @@ class PanelLink(Protocol):
 class EventQueries(Protocol):
     """The read side of the event store; safe to call from any thread."""
 
-    def sensor_events(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        device: str | None = None,
-        sensor_type: str | None = None,
-        limit: int | None = 1000,
-        offset: int = 0,
-        newest_first: bool = True,
-    ) -> list[SensorRecord]: ...
-    def count_sensor_events(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        device: str | None = None,
-        sensor_type: str | None = None,
-    ) -> int: ...
-    def system_events(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        event_type: str | Sequence[str] | None = None,
-        limit: int | None = 1000,
-        offset: int = 0,
-        newest_first: bool = True,
-    ) -> list[SystemRecord]: ...
-    def count_system_events(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        event_type: str | Sequence[str] | None = None,
-    ) -> int: ...
+    def events(
+        self, query: EventQuery, *, limit: int | None = 1000, offset: int = 0
+    ) -> list[EventRecord]: ...
+    def count_events(self, query: EventQuery) -> int: ...
     def event_counts(
-        self,
-        *,
-        since: float,
-        until: float,
-        bucket: float,
-        offset: float = 0.0,
-        alarm_types: Sequence[str] = ("triggered",),
+        self, *, since: float, until: float, bucket: float, offset: float = 0.0
     ) -> list[tuple[float, int, int, int]]: ...
     def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]: ...
     def size_bytes(self) -> int: ...

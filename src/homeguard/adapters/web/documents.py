@@ -5,59 +5,59 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from homeguard.core.model import ArmMode, PanelSettings
-from homeguard.core.panel import blocking_sensors
-from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.model import ArmMode, PanelSettings, SensorState
+from homeguard.core.panel import SensorStatus, Trouble, blocking_sensors
+from homeguard.core.records import EventRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
 
 from .backend import PanelView
+from .schemas import ActuatorStatus, SensorDocument, SensorLight, StateDocument, SystemFigures
 
 ALARM_EVENTS = ("triggered", "locked_out")  # duress is never among the events shown
 
 
 def sensor_status(
     view: PanelView, settings: PanelSettings, battery: Mapping[str, float]
-) -> list[dict[str, Any]]:
+) -> list[SensorDocument]:
     """Every configured sensor with its status light, in config order."""
     panel = view.panel
     rows = []
     for spec in settings.sensors:
         status = panel.sensor(spec.id)
         device = view.devices.get(spec.id)
-        bypassed = spec.id in panel.bypassed
-        if bypassed:
-            light = "bypassed"
-        elif status.trouble is not None:
-            light = "offline" if status.trouble.value == "offline" else "trouble"
-        elif status.battery_low:
-            light = "trouble"
-        elif status.state is None:
-            light = "unknown"
-        elif status.state.value in ("MOTION",):
-            light = "motion"
-        elif status.active:
-            light = "open"
-        else:
-            light = "closed"
         last_seen = status.last_seen
         if device is not None and device.last_seen is not None:
             last_seen = max(last_seen or 0.0, device.last_seen)
         rows.append(
-            {
-                "id": spec.id,
-                "name": spec.name or spec.id,
-                "type": spec.type.value,
-                "zone": spec.zone_kind.value,
-                "state": status.state.value if status.state is not None else None,
-                "status": light,
-                "trouble": status.trouble_name,
-                "bypassed": bypassed,
-                "online": device.online if device is not None else None,
-                "battery": status.battery if status.battery is not None else battery.get(spec.id),
-                "last_seen": last_seen,
-            }
+            SensorDocument(
+                id=spec.id,
+                name=spec.name or spec.id,
+                type=spec.type,
+                zone=spec.zone_kind,
+                state=status.state,
+                status=_light(status, bypassed=spec.id in panel.bypassed),
+                trouble=status.trouble_name,
+                bypassed=spec.id in panel.bypassed,
+                online=device.online if device is not None else None,
+                battery=status.battery if status.battery is not None else battery.get(spec.id),
+                last_seen=last_seen,
+            )
         )
     return rows
+
+
+def _light(status: SensorStatus, *, bypassed: bool) -> SensorLight:
+    if bypassed:
+        return SensorLight.BYPASSED
+    if status.trouble is not None:
+        return SensorLight.OFFLINE if status.trouble is Trouble.OFFLINE else SensorLight.TROUBLE
+    if status.battery_low:
+        return SensorLight.TROUBLE
+    if status.state is None:
+        return SensorLight.UNKNOWN
+    if status.state is SensorState.MOTION:
+        return SensorLight.MOTION
+    return SensorLight.OPEN if status.active else SensorLight.CLOSED
 
 
 def state_document(
@@ -65,34 +65,39 @@ def state_document(
     settings: PanelSettings,
     actuators: Sequence[tuple[str, ActuatorKind]],
     battery: Mapping[str, float],
-    system: Mapping[str, Any],
-) -> dict[str, Any]:
+    system: SystemFigures,
+) -> StateDocument:
     """Everything the live view shows, in one document."""
     panel = view.panel
     lock = panel.code_lock
-    return {
-        "state": panel.state.value,
-        "mode": panel.mode.value if panel.mode is not None else None,
-        "since": panel.since,
-        "deadline": panel.deadline,
-        "now": view.at,
-        "triggered_by": list(panel.triggered_by),
-        "code_locked_until": lock.locked_until if lock.locked(view.at) else None,
-        "sensors": sensor_status(view, settings, battery),
-        "blocking": {mode.value: blocking_sensors(panel, settings, mode) for mode in ArmMode},
-        "actuators": [
-            {"id": ident, "type": kind.value, "on": view.stats.actuators.get(ident)}
+    return StateDocument(
+        state=panel.state,
+        mode=panel.mode,
+        since=panel.since,
+        deadline=panel.deadline,
+        now=view.at,
+        triggered_by=list(panel.triggered_by),
+        code_locked_until=lock.locked_until if lock.locked(view.at) else None,
+        sensors=sensor_status(view, settings, battery),
+        blocking={mode: blocking_sensors(panel, settings, mode) for mode in ArmMode},
+        actuators=[
+            ActuatorStatus(id=ident, type=kind, on=view.stats.actuators.get(ident))
             for ident, kind in actuators
         ],
-        "siren_commanded": panel.siren_on,
-        # Parts of homeguard itself in trouble (e.g. "storage": the event store cannot
-        # write; events wait in memory), with the time each began.
-        "system_troubles": {part.value: since for part, since in panel.system_troubles.items()},
-        "system": dict(system),
-    }
+        siren_commanded=panel.siren_on,
+        system_troubles=dict(panel.system_troubles),
+        system=system,
+    )
 
 
-def sensor_event_row(record: SensorRecord) -> dict[str, Any]:
+def event_row(record: EventRecord) -> dict[str, Any]:
+    """One row of the API's event log."""
+    if isinstance(record, SensorRecord):
+        return _sensor_event_row(record)
+    return _system_event_row(record)
+
+
+def _sensor_event_row(record: SensorRecord) -> dict[str, Any]:
     return {
         "id": f"s{record.id}",
         "timestamp": record.ts,
@@ -105,7 +110,7 @@ def sensor_event_row(record: SensorRecord) -> dict[str, Any]:
     }
 
 
-def system_event_row(record: SystemRecord) -> dict[str, Any]:
+def _system_event_row(record: SystemRecord) -> dict[str, Any]:
     data = dict(record.data or {})
     device = data.get("sensor")
     if device is None and isinstance(data.get("sensors"), list) and data["sensors"]:

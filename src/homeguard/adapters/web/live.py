@@ -18,8 +18,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from homeguard.errors import StoreError
+
 from .backend import Backend, PanelView
 from .documents import state_document
+from .schemas import StateDocument, SystemFigures
 
 log = logging.getLogger("homeguard.web")
 
@@ -78,7 +81,7 @@ class LiveHub:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.close)
 
-    def document(self) -> dict[str, Any]:
+    def document(self) -> StateDocument:
         """The current state document (built from the controller's view if none came).
         Called on the event loop and from the API's worker threads."""
         with self._lock:
@@ -86,7 +89,7 @@ class LiveHub:
             self._view = view
             return self._build(view)
 
-    def _build(self, view: PanelView) -> dict[str, Any]:
+    def _build(self, view: PanelView) -> StateDocument:
         backend = self._backend
         now = time.monotonic()
         events = view.stats.sensor_events
@@ -97,13 +100,13 @@ class LiveHub:
             try:
                 ids = [spec.id for spec in backend.settings.sensors]
                 self._battery = backend.store.battery_levels(ids)
-            except Exception as exc:  # the live view goes on without batteries
+            except StoreError as exc:  # the live view goes on without batteries
                 log.warning("battery levels unavailable: %s", exc)
         return state_document(
             view, backend.settings, backend.actuators, self._battery, self.system(view)
         )
 
-    def system(self, view: PanelView) -> dict[str, Any]:
+    def system(self, view: PanelView) -> SystemFigures:
         backend = self._backend
         stats = view.stats
         now = time.monotonic()
@@ -114,23 +117,23 @@ class LiveHub:
         rate = (stats.messages - first) / (now - first_at) if now > first_at else 0.0
         try:
             store_bytes: int | None = backend.store.size_bytes()
-        except Exception:
+        except StoreError:
             store_bytes = None
-        return {
-            "broker": backend.broker(),
-            "broker_connected": backend.broker_connected(),
-            "started_at": stats.started_at,
-            "uptime": max(0.0, backend.clock() - stats.started_at),
-            "messages": stats.messages,
-            "messages_per_second": round(max(0.0, rate), 2),
-            "store_bytes": store_bytes,
-            "devices": len(view.devices),
-            "sensors": len(backend.settings.sensors),
-            "store_waiting": stats.store_waiting,
-            "store_dropped": stats.store_dropped,
-            "rejected": sum(stats.rejected.values()),
-            "rejected_by_reason": dict(stats.rejected),
-        }
+        return SystemFigures(
+            broker=backend.broker(),
+            broker_connected=backend.broker_connected(),
+            started_at=stats.started_at,
+            uptime=max(0.0, backend.clock() - stats.started_at),
+            messages=stats.messages,
+            messages_per_second=round(max(0.0, rate), 2),
+            store_bytes=store_bytes,
+            devices=len(view.devices),
+            sensors=len(backend.settings.sensors),
+            store_waiting=stats.store_waiting,
+            store_dropped=stats.store_dropped,
+            rejected=sum(stats.rejected.values()),
+            rejected_by_reason=dict(stats.rejected),
+        )
 
     async def stream(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
         """Server-Sent Events: ``state`` documents as they change, then every HEARTBEAT."""
@@ -154,7 +157,8 @@ class LiveHub:
     def _current(self) -> str:
         document = self._document
         if document is None:
-            document = json.dumps(self.document(), separators=(",", ":"))
+            shown = self.document().model_dump(mode="json")
+            document = json.dumps(shown, separators=(",", ":"))
             self._document = document
         return document
 

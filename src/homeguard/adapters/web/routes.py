@@ -14,23 +14,24 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from homeguard.core.health import DAY, HealthPolicy, assess, report_of
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
+from homeguard.core.records import EventQuery, SensorRecord
 from homeguard.core.signals import ActuatorKind, ActuatorRequest, BypassRequest, Command, Input
+from homeguard.errors import LoginFailed, LoginLocked
 
 from .auth import (
     COOKIE,
     CSRF_HEADER,
     LOOPBACK_USER,
-    LoginFailed,
-    LoginLocked,
     Session,
     Sessions,
     host_name,
     is_loopback,
 )
 from .backend import Backend
-from .documents import ALARM_EVENTS, sensor_event_row, system_event_row
+from .documents import ALARM_EVENTS, event_row
 from .live import LiveHub
 from .schemas import (
     COMMAND_ERRORS,
@@ -49,7 +50,10 @@ from .schemas import (
     EventPage,
     EventRow,
     LoginBody,
+    SensorDocument,
     SessionInfo,
+    StateDocument,
+    SystemFigures,
 )
 
 log = logging.getLogger("homeguard.web")
@@ -188,24 +192,37 @@ panel = APIRouter(prefix="/api", tags=["panel"])
 
 
 @panel.get("/state", responses=READ_ERRORS)
-def state(session: Reader, web: Web) -> dict[str, Any]:
+def state(session: Reader, web: Web) -> StateDocument:
     """The panel, every sensor, what blocks arming in each mode, siren and light, and
     the system figures: the same document the live stream sends."""
     return web.hub.document()
 
 
 @panel.get("/sensors", responses=READ_ERRORS)
-def sensors(session: Reader, web: Web) -> list[dict[str, Any]]:
+def sensors(session: Reader, web: Web) -> list[SensorDocument]:
     """Every configured sensor: state, status light, zone, battery, last seen."""
-    rows: list[dict[str, Any]] = web.hub.document()["sensors"]
-    return rows
+    return web.hub.document().sensors
 
 
 @panel.get("/system", responses=READ_ERRORS)
-def system(session: Reader, web: Web) -> dict[str, Any]:
+def system(session: Reader, web: Web) -> SystemFigures:
     """Broker connection, uptime, messages per second, store size, devices, rejects."""
-    figures: dict[str, Any] = web.hub.document()["system"]
-    return figures
+    return web.hub.document().system
+
+
+@panel.get("/health", responses=READ_ERRORS)
+def health(session: Reader, web: Web) -> list[dict[str, Any]]:
+    """Every configured sensor's health (docs/intelligence.md): ``ok``, ``watch``, ``service``
+    or ``failed``, the reason, battery and days until it is empty."""
+    backend, now = web.backend, web.backend.clock()
+    since = now - HealthPolicy().history - DAY
+    rows = []
+    for sensor in backend.settings.sensors:
+        query = EventQuery(since=since, until=now + 1.0, device=sensor.id, system=False)
+        records = backend.store.events(query, limit=None)[::-1]  # oldest first
+        reports = [report_of(r) for r in records if isinstance(r, SensorRecord)]
+        rows.append(assess(sensor.id, reports, now).as_dict())
+    return rows
 
 
 @panel.get(
@@ -252,38 +269,24 @@ class EventFilter:
         ),
     ] = None
 
-    def query(self, web: WebState, limit: int | None, offset: int) -> tuple[int, list[Any]]:
-        """(how many match, the page of rows) merged newest first."""
-        store = web.backend.store
+    def query(self, web: WebState, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """(how many match, the page of rows), newest first."""
         state = self.type if self.type is not None and self.type.isupper() else None
-        system_type = self.type if self.type is not None and state is None else None
-        want_sensor = self.kind in (None, "sensor") and system_type is None
-        want_system = self.kind in (None, "system", "alarm") and self.device is None
-        want_system = want_system and state is None
-        types: str | tuple[str, ...] | None = system_type
-        if self.kind == "alarm" and system_type is None:
+        types: str | tuple[str, ...] | None = self.type if state is None else None
+        if self.kind == "alarm" and types is None:
             types = ALARM_EVENTS
-        window = None if limit is None else offset + limit
-        total, rows = 0, []
-        if want_sensor:
-            since, until, device = self.since, self.until, self.device
-            if state is None:
-                total += store.count_sensor_events(since=since, until=until, device=device)
-                records = store.sensor_events(since=since, until=until, device=device, limit=window)
-            else:  # the store selects by device and type, not by state
-                every = store.sensor_events(since=since, until=until, device=device, limit=None)
-                records = [r for r in every if r.state == state]
-                total += len(records)
-                records = records[:window]
-            rows += [sensor_event_row(r) for r in records]
-        if want_system:
-            total += store.count_system_events(since=self.since, until=self.until, event_type=types)
-            found = store.system_events(
-                since=self.since, until=self.until, event_type=types, limit=window
-            )
-            rows += [system_event_row(r) for r in found]
-        rows.sort(key=lambda row: (row["timestamp"], row["id"]), reverse=True)
-        return total, rows[offset:window]
+        query = EventQuery(
+            since=self.since,
+            until=self.until,
+            device=self.device,
+            state=state,
+            event_type=types,
+            sensor=self.kind in (None, "sensor"),
+            system=self.kind in (None, "system", "alarm"),
+        )
+        store = web.backend.store
+        page = store.events(query, limit=limit, offset=offset)
+        return store.count_events(query), [event_row(record) for record in page]
 
 
 Filter = Annotated[EventFilter, Depends()]

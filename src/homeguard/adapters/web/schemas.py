@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from homeguard.core.model import ArmMode
-from homeguard.core.signals import ActuatorKind
+from homeguard.core.model import ArmMode, PanelState, SensorState, SensorType, ZoneKind
+from homeguard.core.signals import ActuatorKind, SystemPart
 
 from .auth import CSRF_HEADER
 
@@ -90,6 +91,77 @@ class ActuatorResult(BaseModel):
     actuator: ActuatorKind
     on: bool
     state: str = Field(description="The panel state afterwards (disarmed, if silenced).")
+
+
+class SensorLight(StrEnum):
+    """The status light the dashboard shows for a sensor, most urgent first."""
+
+    BYPASSED = "bypassed"
+    OFFLINE = "offline"
+    TROUBLE = "trouble"
+    UNKNOWN = "unknown"
+    MOTION = "motion"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class SensorDocument(BaseModel):
+    id: str
+    name: str
+    type: SensorType
+    zone: ZoneKind
+    state: SensorState | None
+    status: SensorLight
+    trouble: str | None = Field(description="offline, tamper, low_battery, ...")
+    bypassed: bool
+    online: bool | None = Field(description="As its availability says; None: never said.")
+    battery: int | float | None = Field(description="Percent, as last reported.")
+    last_seen: float | None
+
+
+class ActuatorStatus(BaseModel):
+    id: str
+    type: ActuatorKind
+    on: bool | None = Field(description="As the actuator last reported; None: unknown.")
+
+
+class SystemFigures(BaseModel):
+    broker: str
+    broker_connected: bool
+    started_at: float
+    uptime: float
+    messages: int
+    messages_per_second: float
+    store_bytes: int | None
+    devices: int
+    sensors: int
+    store_waiting: int = Field(description="Events waiting in memory for the store.")
+    store_dropped: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+
+
+class StateDocument(BaseModel):
+    """Everything the live view shows, in one document."""
+
+    state: PanelState
+    mode: ArmMode | None
+    since: float
+    deadline: float | None
+    now: float
+    triggered_by: list[str]
+    code_locked_until: float | None
+    sensors: list[SensorDocument]
+    blocking: dict[ArmMode, dict[str, str]] = Field(
+        description="Per mode, the sensors that block arming and why."
+    )
+    actuators: list[ActuatorStatus]
+    siren_commanded: bool
+    system_troubles: dict[SystemPart, float] = Field(
+        description="Parts of homeguard itself in trouble (e.g. storage: the event store "
+        "cannot write; events wait in memory), with the time each began."
+    )
+    system: SystemFigures
 
 
 class EventRow(BaseModel):

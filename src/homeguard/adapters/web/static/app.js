@@ -11,6 +11,7 @@ const PAGE = 25;
 let csrf = null;
 let source = null;
 let doc = null;            // the latest state document
+let health = [];           // /api/health: each sensor's maintenance state (docs/intelligence.md)
 let clockSkew = 0;         // server time - our time, seconds
 let code = "";
 let mode = "armed_away";
@@ -99,7 +100,15 @@ function enter(session) {
   $("#login").hidden = true;
   $("#app").hidden = false;
   connect();
+  refreshHealth();
 }
+
+async function refreshHealth() {
+  const { ok, data } = await api("GET", "/api/health");
+  if (ok && Array.isArray(data)) health = data;
+  if (doc) renderSystem();
+}
+setInterval(() => { if (csrf) refreshHealth(); }, 300000);
 
 function showLogin() {
   if (source) { source.close(); source = null; }
@@ -262,6 +271,8 @@ function renderSystem() {
     ["Devices", `${s.devices} seen, ${s.sensors} sensors configured`],
     ["Rejected messages", `${s.rejected}` + (s.rejected ? ` (${Object.entries(s.rejected_by_reason)
       .map(([k, v]) => `${k}: ${v}`).join(", ")})` : "")],
+    ["Maintenance", health.filter((h) => h.health === "service" || h.health === "failed")
+      .map((h) => `${h.device}: ${h.reason}`).join("; ") || "no device needs a visit"],
   ];
   $("#system").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k }, v)]));
 }

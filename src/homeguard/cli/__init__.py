@@ -1,0 +1,40 @@
+"""The ``homeguard`` command: :func:`main` parses the command line (:mod:`.parser`) and
+runs the command's function, from the module of its group:
+
+- :mod:`.services`: ``up``, ``controller``, ``simulate``, ``actuators``
+- :mod:`.panel`: ``sensor``, ``arm``, ``disarm``, ``status`` (:mod:`.api` for ``--api``,
+  :mod:`.codes` for where a code comes from)
+- :mod:`.events`: ``events``
+- :mod:`.setup`: ``check-config``, ``broker-config``, ``doctor``, ``provision``, ``revoke``
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from homeguard.cli.parser import SERVICES, build_parser
+from homeguard.errors import HomeguardError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("config", "data_dir", "broker"):
+        setattr(args, name, getattr(args, name, None))
+    level = logging.INFO if args.command in SERVICES else logging.WARNING
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        result: int = args.run(args)
+    except HomeguardError as exc:
+        print(f"homeguard: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return result

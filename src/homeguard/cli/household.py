@@ -1,0 +1,137 @@
+"""``homeguard simulate --household``: a simulated family's weeks, into the store, over
+MQTT, or measured (``--evaluate``). The ``simulate`` command hands over to :func:`run`
+when ``--household`` is given."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from homeguard.adapters.clock import wall_clock
+from homeguard.app import Site
+from homeguard.core.household import (
+    HouseholdSpec,
+    Incident,
+    layout_from_sensors,
+    simulate_household,
+)
+from homeguard.core.records import SensorRecord
+from homeguard.errors import HomeguardError
+from homeguard.services.evaluation import evaluate
+from homeguard.services.household_player import play, write_into
+from homeguard.services.intelligence import device_health
+from homeguard.services.message_security import DeviceSigner, load_security
+
+DAY = 86400.0
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--household",
+        action="store_true",
+        help="a family's weeks (routines, arming, battery drain, injected intrusions and "
+        "sensor faults) instead of sensors acting at random",
+    )
+    p.add_argument("--days", type=int, default=28, help="with --household: days to simulate")
+    p.add_argument("--seed", type=int, default=0, help="with --household: same seed, same life")
+    p.add_argument(
+        "--into-store",
+        action="store_true",
+        help="with --household: write the days, ending last midnight (UTC), into the event "
+        "store instead of playing them over MQTT",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=3600.0,
+        help="with --household over MQTT: simulated seconds per real second (default 3600)",
+    )
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="with --household: measure anomaly detection and sensor health on a "
+        "simulated household with known incidents (docs/intelligence.md)",
+    )
+    p.add_argument("--weeks", type=int, default=5, help="with --evaluate: weeks to simulate")
+    p.add_argument("--json", action="store_true", help="with --evaluate: JSON output")
+
+
+def run(
+    args: argparse.Namespace, site: Callable[[], Site], stop: Callable[[], threading.Event]
+) -> int:
+    """Carry out ``simulate --household``; ``site`` and ``stop`` are asked for only when
+    needed (an evaluation needs neither a config nor a broker)."""
+    check(args)
+    if args.evaluate:
+        result = evaluate(args.seed, weeks=args.weeks)
+        print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+        return 0
+    the_site = site()
+    layout = layout_from_sensors(the_site.settings.sensors)
+    today = wall_clock() // DAY * DAY
+    spec = HouseholdSpec(days=args.days, seed=args.seed, layout=layout)
+    spec = replace(spec, start=today - args.days * DAY if args.into_store else today)
+    household = simulate_household(spec)
+    if args.into_store:
+        with the_site.open_store() as store:
+            sensors, systems = write_into(store, household)
+        print(
+            f"homeguard: wrote {sensors} sensor events and {systems} system events"
+            f" ({args.days} days, seed {args.seed}) into {the_site.store_path}"
+        )
+        _print_incidents(household.incidents)
+        return 0
+    keys = load_security(the_site.config, the_site.data_dir).keys
+    signers = {
+        s.id: DeviceSigner(s.id, keys[s.id]).payload for s in household.sensors if s.id in keys
+    }
+    with ExitStack() as stack:
+        clients = {}
+        for sensor in household.sensors:
+            client = the_site.client(f"homeguard-household-{sensor.id}", account=sensor.id)
+            client.start()
+            stack.callback(client.stop, 1.0)
+            clients[sensor.id] = client
+        _print_incidents(household.incidents)
+        sent = play(
+            household,
+            clients=clients,
+            topic=lambda r: _topic(the_site, r),
+            sign=signers,
+            speed=args.speed,
+            clock=wall_clock,
+            stop=stop(),
+        )
+    print(f"homeguard: published {sent} sensor reports")
+    return 0
+
+
+def attention(site: Site) -> list[dict[str, object]]:
+    """The devices that need a visit now (``homeguard status``), from the event store
+    when there is one here."""
+    if not site.store_path.exists():
+        return []
+    with site.open_store() as store:
+        healths = device_health(store, site.settings.sensors, wall_clock())
+    return [h.as_dict() for h in healths if h.state.needs_attention]
+
+
+def _topic(site: Site, record: SensorRecord) -> str:
+    return site.topics.sensor(record.sensor_type, record.device_id)
+
+
+def _print_incidents(incidents: Sequence[Incident]) -> None:
+    for incident in incidents:
+        when = datetime.fromtimestamp(incident.start, UTC).strftime("%Y-%m-%d %H:%M")
+        print(f"  incident {when} UTC  {incident.kind.value:<16} {incident.detail}")
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse options that only make sense with ``--household``."""
+    if not args.household and (args.into_store or args.evaluate):
+        raise HomeguardError("--into-store and --evaluate go with --household")

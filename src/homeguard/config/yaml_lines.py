@@ -1,0 +1,164 @@
+"""Tracing each configuration error to the YAML line it comes from."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from homeguard.config.base import Misplaced
+
+
+def compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for lines) and the plain data (for pydantic), from one parse."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
+
+
+def yaml_problem(exc: yaml.YAMLError, source: str) -> str:
+    # Only the problem's description: PyYAML's own message quotes the offending
+    # line, which could be a PIN or a password.
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = exc.problem or "invalid YAML"
+        context = f" ({exc.context}" if exc.context else ""
+        start = exc.context_mark
+        if context and start is not None and start.line != mark.line:
+            context += f" started at line {start.line + 1}"
+        context += ")" if context else ""
+        return (
+            f"{source} line {mark.line + 1}: YAML error at column "
+            f"{mark.column + 1}: {what}{context}"
+        )
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{source}: the file contains a character YAML does not allow: {exc.reason}"
+    return f"{source}: YAML error: {type(exc).__name__}"
+
+
+def repeated_keys(root: yaml.Node) -> list[tuple[int, str]]:
+    """Keys given twice in one mapping (YAML would silently keep the last)."""
+    problems: list[tuple[int, str]] = []
+    seen_nodes: set[int] = set()  # aliases share nodes: visit each once
+
+    def visit(node: yaml.Node, path: str) -> None:
+        if id(node) in seen_nodes:
+            return
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[object, int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                if name is not None and name != "<<":
+                    line = key.start_mark.line + 1
+                    if name in first:
+                        problems.append(
+                            (
+                                line,
+                                f"{_join(path, name)}: duplicate key (first at line {first[name]})",
+                            )
+                        )
+                    first.setdefault(name, line)
+                visit(value, _join(path, name if name is not None else "?"))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                visit(item, f"{path}[{index}]")
+
+    visit(root, "")
+    return problems
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def locate(root: yaml.Node, error: Mapping[str, Any], model: type[BaseModel]) -> tuple[int, str]:
+    """The line and the message of one pydantic error of validating ``model``."""
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    message: str = error["msg"]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, Misplaced):
+        loc, message = loc + cause.where, str(cause)
+    elif error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    kind = error["type"]
+    node, found, path = root, True, ""
+    for position, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        is_index = isinstance(part, int) and not isinstance(node, yaml.MappingNode)
+        path = f"{path}[{part}]" if is_index else _join(path, part)
+        if found:
+            # An unknown or invalid key is reported on the key's own line.
+            rest = loc[position + 1 :]
+            on_key = rest == ("[key]",) or (kind == "extra_forbidden" and not rest)
+            child = _child(node, part, key=on_key)
+            found = child is not None
+            node = child if child is not None else node
+    if kind == "extra_forbidden":
+        message = _unknown_key(model, loc)
+    elif kind == "missing":
+        message = "missing (required)"
+    elif kind == "model_type":
+        message = "Input should be a mapping of keys to values"
+    elif kind == "string_type" and isinstance(node, yaml.ScalarNode) and not node.style:
+        message += " (put it in quotes: YAML read it as a number, a boolean or null)"
+    return node.start_mark.line + 1, f"{path}: {message}" if path else message
+
+
+def _child(node: yaml.Node, part: str | int, *, key: bool) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                return key_node if key else value_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+def _unknown_key(model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+    known = _known_keys(model, loc[:-1])
+    hint = ""
+    if known:
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+    return f"unknown key{hint}"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys the model at ``loc`` accepts, by following the field annotations."""
+    current: Any = model
+    for part in loc:
+        current = _strip_optional(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+            continue
+        args = typing.get_args(current)
+        if not args:
+            return []
+        current = args[-1] if isinstance(part, str) else args[0]  # mapping value, item
+    current = _strip_optional(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

@@ -1,0 +1,248 @@
+"""Commands: code checks and the lockout, arming (with the sensors that block it),
+disarming, bypassing zones, and switching the siren or light by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from homeguard.core.alarm import enter_armed, trigger
+from homeguard.core.codes import verify_pin
+from homeguard.core.model import Action, ArmMode, PanelSettings, PanelState, User, ZoneKind
+from homeguard.core.run import Run
+from homeguard.core.signals import (
+    ActuatorRequest,
+    BypassRequest,
+    Command,
+    EventKind,
+    Notify,
+    SetActuator,
+    SilentAlert,
+)
+from homeguard.core.state import NO_TRIPS, Panel, RejectReason, Trouble
+
+
+def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> dict[str, str]:
+    """The sensors that keep ``mode`` from arming without force: id → "open" or trouble."""
+    blockers: dict[str, str] = {}
+    for spec in settings.sensors:
+        if spec.id in panel.bypassed or not spec.watched_in(mode):
+            continue
+        status = panel.sensor(spec.id)
+        if status.trouble is not None:
+            blockers[spec.id] = status.trouble.value
+        elif status.battery_low:
+            blockers[spec.id] = Trouble.LOW_BATTERY.value
+        elif status.active and spec.zone_kind is not ZoneKind.INTERIOR:
+            # Motion is momentary: a person at the keypad must not block arming.
+            blockers[spec.id] = "open"
+    return blockers
+
+
+def command(run: Run, command: Command, now: float) -> None:
+    if command.action is Action.TRIGGER:
+        if run.panel.state is not PanelState.TRIGGERED:
+            trigger(run, (), now)
+        return
+    mode = command.action.mode
+    # Changing the mode of an armed panel unwatches zones: as strong as a disarm.
+    needs_disarm_right = mode is None or _changes_armed_mode(run, mode)
+    needs_code = run.settings.codes_required and (
+        needs_disarm_right or run.settings.code_arm_required
+    )
+    if command.trusted and command.code is None:
+        needs_code = False  # vouched for by the broker's ACL; a code given is checked
+    user = None
+    if needs_code:
+        user = _check_code(run, command.code, needs_disarm_right, command.source, now)
+        if user is None:
+            return
+    if mode is None:
+        _disarm(run, user, command.source, now)
+    else:
+        _arm(run, mode, force=command.force, user=user, source=command.source, now=now)
+    _succeeded(run, user)
+
+
+def _changes_armed_mode(run: Run, mode: ArmMode) -> bool:
+    state = run.panel.state
+    armed = state is PanelState.ARMING or state in {m.state for m in ArmMode}
+    return armed and run.panel.mode is not mode
+
+
+def _check_code(
+    run: Run, code: str | None, disarm_right: bool, source: str, now: float
+) -> User | None:
+    """The user whose code this is and who holds the right (to disarm when
+    ``disarm_right``, else to arm), or None after recording why not. A wrong code
+    and a code without the right both count towards the lockout."""
+    lock = run.panel.code_lock
+    if lock.locked(now):
+        message = f"code entry locked for {lock.locked_until - now:.0f} s"
+        run.event(EventKind.LOCKED_OUT, message, source=source, until=lock.locked_until)
+        run.reject(RejectReason.LOCKED_OUT, message)
+        return None
+    if not code:
+        run.reject(RejectReason.CODE_REQUIRED, "a code is required")
+        return None
+    user = next((u for u in run.settings.users if verify_pin(u.pin_hash, code)), None)
+    if user is None:
+        run.event(EventKind.INVALID_CODE, "wrong code entered", source=source)
+        run.reject(RejectReason.INVALID_CODE, "wrong code")
+        _count_failure(run, source, now)
+        return None
+    if user.duress:
+        # Silent: every visible channel shows what this user's code did as usual.
+        run.effects.append(
+            SilentAlert(
+                EventKind.DURESS,
+                f"duress code used by {user.name}",
+                {"user": user.name, "source": source},
+            )
+        )
+        run.effects.append(
+            Notify(EventKind.DURESS, f"Duress code entered ({user.name})", silent=True)
+        )
+    if not (user.can_disarm if disarm_right else user.can_arm):
+        message = f"{user.shown_name} may not {'disarm' if disarm_right else 'arm'}"
+        run.event(EventKind.NOT_AUTHORIZED, message, user=user.shown_name, source=source)
+        run.reject(RejectReason.NOT_AUTHORIZED, message)
+        _count_failure(run, source, now)
+        return None
+    return user
+
+
+def _count_failure(run: Run, source: str, now: float) -> None:
+    lock = run.panel.code_lock.after_failure(run.settings.codes, now)
+    run.panel = replace(run.panel, code_lock=lock)
+    if lock.locked(now):
+        message = f"too many wrong codes: code entry locked for {lock.locked_until - now:.0f} s"
+        run.event(EventKind.LOCKED_OUT, message, source=source, until=lock.locked_until)
+        run.effects.append(Notify(EventKind.LOCKED_OUT, message))
+
+
+def _succeeded(run: Run, user: User | None) -> None:
+    """After an action: only one carried out with the code of a user who may disarm
+    clears the wrong-code count, so a known arm-only code cannot be slipped in
+    between guesses to keep the lockout away."""
+    if user is not None and user.can_disarm and run.rejection is None:
+        run.panel = replace(run.panel, code_lock=run.panel.code_lock.after_success())
+
+
+def _arm(
+    run: Run, mode: ArmMode, *, force: bool, user: User | None, source: str, now: float
+) -> None:
+    state = run.panel.state
+    if state in (PanelState.PENDING, PanelState.TRIGGERED):
+        run.reject(RejectReason.NOT_ALLOWED, f"cannot arm while {state.value}: disarm first")
+        return
+    if run.panel.mode is mode and state in (PanelState.ARMING, mode.state):
+        return  # already arming or armed in this mode
+    blockers = blocking_sensors(run.panel, run.settings, mode)
+    names = tuple(sorted(blockers))
+    if names and not force:
+        message = f"cannot arm {mode.value}: not ready: " + ", ".join(
+            f"{sid} ({blockers[sid]})" for sid in names
+        )
+        run.event(EventKind.FAILED_TO_ARM, message, mode=mode.value, sensors=blockers)
+        run.reject(RejectReason.SENSORS_NOT_READY, message, names)
+        return
+    if names:
+        run.panel = replace(run.panel, bypassed=run.panel.bypassed | set(names))
+        run.event(
+            EventKind.BYPASSED,
+            "forced arming bypasses " + ", ".join(names),
+            sensors=list(names),
+            forced=True,
+        )
+    who = user.shown_name if user else None
+    run.panel = replace(run.panel, mode=mode, alarm_trips=NO_TRIPS, triggered_by=())
+    exit_delay = run.settings.timing(mode).exit_delay
+    if exit_delay > 0:
+        run.become(PanelState.ARMING, now, now + exit_delay)
+        run.event(
+            EventKind.ARMING,
+            f"arming {mode.value}",
+            mode=mode.value,
+            user=who,
+            source=source,
+            exit_delay=exit_delay,
+        )
+    else:
+        enter_armed(run, mode, now, who, source)
+
+
+def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
+    previous = run.panel.state
+    if previous is PanelState.DISARMED:
+        return
+    run.panel = replace(
+        run.panel, mode=None, triggered_by=(), bypassed=frozenset(), alarm_trips=NO_TRIPS
+    )
+    run.become(PanelState.DISARMED, now)
+    who = user.shown_name if user else None
+    run.event(
+        EventKind.DISARMED,
+        f"disarmed from {previous.value}",
+        user=who,
+        source=source,
+        previous=previous.value,
+    )
+
+
+def bypass(run: Run, request: BypassRequest, now: float) -> None:
+    """Bypassing a zone needs a code that may disarm, and a disarmed panel unless
+    ``bypass_while_armed``; lifting a bypass (safer) needs one that may arm."""
+    sensor_id = request.sensor_id
+    if run.known_sensor(sensor_id) is None:
+        return
+    state = run.panel.state
+    if request.bypass and state is not PanelState.DISARMED and not run.settings.bypass_while_armed:
+        run.reject(
+            RejectReason.NOT_ALLOWED,
+            f"cannot bypass {sensor_id} while {state.value}: disarm first",
+        )
+        return
+    user = None
+    if run.settings.codes_required:
+        user = _check_code(run, request.code, request.bypass, request.source, now)
+        if user is None:
+            return
+    who = user.shown_name if user else None
+    bypassed = run.panel.bypassed
+    if request.bypass:
+        run.panel = replace(run.panel, bypassed=bypassed | {sensor_id})
+        run.event(
+            EventKind.BYPASSED,
+            f"sensor {sensor_id} bypassed",
+            sensors=[sensor_id],
+            forced=False,
+            user=who,
+            source=request.source,
+        )
+    else:
+        run.panel = replace(run.panel, bypassed=bypassed - {sensor_id})
+        run.event(
+            EventKind.UNBYPASSED,
+            f"sensor {sensor_id} no longer bypassed",
+            sensors=[sensor_id],
+            user=who,
+            source=request.source,
+        )
+    _succeeded(run, user)
+
+
+def switch(run: Run, request: ActuatorRequest, now: float) -> None:
+    """A siren or light switched by hand. ON, or anything outside an alarm, is
+    carried out; OFF during an alarm silences it, which is disarming: it needs a
+    code that may disarm (counted like any other) and disarms."""
+    state = run.panel.state
+    if request.on or state not in (PanelState.PENDING, PanelState.TRIGGERED):
+        run.effects.append(SetActuator(request.actuator, request.on))
+        return
+    user = None
+    if run.settings.codes_required:
+        user = _check_code(run, request.code, True, request.source, now)
+        if user is None:
+            return
+    _disarm(run, user, request.source, now)
+    _succeeded(run, user)

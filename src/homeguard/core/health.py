@@ -1,0 +1,273 @@
+"""Sensor health: which devices will need a visit soon, and why, from what they reported.
+
+Pure functions over one device's stored reports (:class:`Report`, made from the event
+store's sensor records) and ``now``. Each device gets a :class:`Health` and the reasons:
+
+- **battery**: the trend of the last days' levels gives the days until it is empty (a
+  least-squares line, counted only when the fall is larger than the readings' wobble);
+  a battery at or below :data:`~homeguard.core.model.LOW_BATTERY_PERCENT` is low anyway.
+- **chatter**: a contact that changes state many times within a minute is flapping (a
+  loose magnet, a failing reed switch), whatever the panel makes of it.
+- **silence**: no report for several of the device's usual intervals (learned from its
+  own reports: heartbeats show as the longest regular gaps); a few missed in a day is a
+  weak link. A device whose stored reports are not regular (the controller stores state
+  reports, not bare heartbeats) is left to the panel's supervision.
+- **report delay**: the time from the device's ``ts`` to the controller's receipt, now
+  against its usual (low) delay of the last week: a link that degrades delays before it
+  drops.
+- **link quality**, where the device reports one (Zigbee's ``linkquality``).
+
+``SERVICE`` and ``FAILED`` need a visit (a ``maintenance`` event); ``WATCH`` is shown only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from homeguard.core.model import LOW_BATTERY_PERCENT
+from homeguard.core.records import SensorRecord
+
+DAY = 86400.0
+HOUR = 3600.0
+
+
+class Health(StrEnum):
+    OK = "ok"
+    WATCH = "watch"  # worth a look, not yet a visit
+    SERVICE = "service"  # needs a visit soon
+    FAILED = "failed"  # not working now
+
+    @property
+    def needs_attention(self) -> bool:
+        return self in (Health.SERVICE, Health.FAILED)
+
+
+_RANK = {Health.OK: 0, Health.WATCH: 1, Health.SERVICE: 2, Health.FAILED: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One stored report: received at ``ts``; ``sent`` is the device's own ``ts``."""
+
+    ts: float
+    state: str
+    sent: float | None = None
+    battery: float | None = None
+    link: float | None = None
+
+
+def report_of(record: SensorRecord) -> Report:
+    """The parts of a stored sensor event that health looks at."""
+    meta: Mapping[str, Any] = record.metadata or {}
+    return Report(
+        ts=record.ts,
+        state=record.state,
+        sent=_number(meta.get("ts")),
+        battery=_number(meta.get("battery")),
+        link=_number(meta.get("linkquality")),
+    )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPolicy:
+    """Thresholds; the defaults are what the evaluation (docs/intelligence.md) measured."""
+
+    battery_empty: float = 5.0  # percent at which a battery device stops working
+    battery_window: float = 3 * DAY  # levels the trend is fitted on
+    battery_min_fall: float = 3.0  # percentage points the fit must fall to count
+    battery_horizon: float = 10.0  # days: empty sooner than this needs a visit
+    chatter_window: float = 60.0
+    chatter_changes: int = 6  # state changes within chatter_window
+    chatter_lookback: float = HOUR
+    silent_after: float = 3.0  # usual intervals without a report
+    min_silence: float = 900.0  # seconds, however chatty the device usually is
+    missed_per_day: int = 4  # gaps of twice the usual interval in a day: watch
+    delay_factor: float = 5.0  # recent median delay against the usual one
+    delay_min: float = 3.0  # seconds: below this a delay is never news
+    link_low: float = 30.0  # linkquality (0-255) below which the link is weak
+    history: float = 7 * DAY  # how far back the baselines look
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHealth:
+    device_id: str
+    state: Health
+    reasons: tuple[str, ...] = ()
+    battery: float | None = None
+    days_to_empty: float | None = None
+    last_report: float | None = None
+    interval: float | None = None  # the device's usual seconds between reports
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons) if self.reasons else "healthy"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device_id,
+            "health": self.state.value,
+            "reason": self.reason,
+            "battery": self.battery,
+            "days_to_empty": None if self.days_to_empty is None else round(self.days_to_empty, 1),
+            "last_report": self.last_report,
+        }
+
+
+def assess(
+    device_id: str,
+    reports: Sequence[Report],
+    now: float,
+    policy: HealthPolicy = HealthPolicy(),
+) -> DeviceHealth:
+    """The health of ``device_id`` at ``now`` from its ``reports`` (oldest first; those
+    after ``now`` are ignored)."""
+    history = _since(reports, now - policy.history - DAY, now + 1e-9)
+    if not history:
+        return DeviceHealth(device_id, Health.WATCH, ("never reported",))
+    findings: list[tuple[Health, str]] = []
+    battery, days = _battery(history, now, policy, findings)
+    _chatter(history, now, policy, findings)
+    interval = _silence(history, now, policy, findings)
+    _delay(history, now, policy, findings)
+    _link(history, now, policy, findings)
+    state = max((h for h, _ in findings), key=_RANK.__getitem__, default=Health.OK)
+    reasons = tuple(text for h, text in findings if h is not Health.OK)
+    return DeviceHealth(device_id, state, reasons, battery, days, history[-1].ts, interval)
+
+
+def _since(history: Sequence[Report], start: float, until: float | None = None) -> Sequence[Report]:
+    first = bisect.bisect_left(history, start, key=_received)
+    last = len(history) if until is None else bisect.bisect_left(history, until, key=_received)
+    return history[first:last]
+
+
+def _received(report: Report) -> float:
+    return report.ts
+
+
+def _battery(
+    history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
+) -> tuple[float | None, float | None]:
+    window = _since(history, now - policy.battery_window)
+    step = max(1, len(window) // 100)  # a hundred levels are plenty for a trend
+    sample = [*window[::step], window[-1]] if window else []
+    levels = [(r.ts, r.battery) for r in sample if r.battery is not None]
+    for i in range(len(levels) - 1, 0, -1):  # a new battery: only what came after it
+        if levels[i][1] - levels[i - 1][1] > 10.0:
+            levels = levels[i:]
+            break
+    if not levels:
+        return None, None
+    level = statistics.median(b for _, b in levels[-5:])
+    days: float | None = None
+    if len(levels) >= 10 and levels[-1][0] - levels[0][0] >= DAY / 2:
+        slope = _slope(levels)  # percent per second
+        fall = -slope * (levels[-1][0] - levels[0][0])
+        if slope < 0 and fall >= policy.battery_min_fall:
+            days = max(0.0, (level - policy.battery_empty) / -slope / DAY)
+    if level <= policy.battery_empty:
+        findings.append((Health.FAILED, f"battery empty ({level:.0f}%)"))
+    elif days is not None and days <= policy.battery_horizon:
+        findings.append((Health.SERVICE, f"battery {level:.0f}%, empty in ~{days:.1f} days"))
+    elif level <= LOW_BATTERY_PERCENT:
+        findings.append((Health.SERVICE, f"battery low ({level:.0f}%)"))
+    return level, days
+
+
+def _slope(points: Sequence[tuple[float, float]]) -> float:
+    """The least-squares slope of ``points`` (per second)."""
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_b = sum(b for _, b in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return 0.0
+    return sum((t - mean_t) * (b - mean_b) for t, b in points) / var
+
+
+def _chatter(
+    history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
+) -> None:
+    recent = _since(history, now - policy.chatter_lookback - policy.chatter_window)
+    changes: list[float] = []
+    previous: str | None = None
+    for report in recent:
+        if previous is not None and report.state != previous:
+            changes.append(report.ts)
+        previous = report.state
+    worst = 0
+    for i, at in enumerate(changes):
+        j = bisect.bisect_right(changes, at + policy.chatter_window)
+        worst = max(worst, j - i)
+    if worst >= policy.chatter_changes:
+        findings.append(
+            (Health.SERVICE, f"chattering: {worst} changes within {policy.chatter_window:.0f} s")
+        )
+
+
+def _silence(
+    history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
+) -> float | None:
+    recent = _since(history, history[-1].ts - DAY)  # its last day of reports, however old
+    gaps = sorted(b.ts - a.ts for a, b in itertools.pairwise(recent))
+    if len(gaps) < 20:
+        return None
+    interval = gaps[int(len(gaps) * 0.9)]  # heartbeats: the long regular gaps
+    regular = sum(0.8 * interval <= gap <= 1.2 * interval for gap in gaps)
+    if regular < 0.3 * len(gaps):
+        return None  # speaks only when something happens: its silence is no news
+    quiet = now - history[-1].ts
+    if quiet >= max(policy.min_silence, policy.silent_after * interval):
+        findings.append(
+            (Health.FAILED, f"silent for {_span(quiet)} (reports every ~{_span(interval)})")
+        )
+        return interval
+    missed = sum(gap > 2 * interval for gap in gaps)
+    if missed >= policy.missed_per_day:
+        findings.append((Health.WATCH, f"{missed} missed reports in the last day"))
+    return interval
+
+
+def _delay(
+    history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
+) -> None:
+    recent = [r.ts - r.sent for r in _since(history, now - 3 * HOUR) if r.sent is not None]
+    if len(recent) < 5:
+        return
+    older = _since(history, now - policy.history, now - DAY)
+    step = max(1, len(older) // 300)
+    delays = sorted(r.ts - r.sent for r in older[::step] if r.sent is not None)
+    if len(delays) < 20:
+        return
+    # The link at its best: a delay that grew over days does not raise its own baseline.
+    best, now_delay = delays[len(delays) // 10], statistics.median(recent)
+    if now_delay >= max(policy.delay_min, policy.delay_factor * best):
+        findings.append(
+            (Health.SERVICE, f"reports arrive {now_delay:.1f} s late (usually {best:.1f} s)")
+        )
+
+
+def _link(
+    history: Sequence[Report], now: float, policy: HealthPolicy, findings: list[tuple[Health, str]]
+) -> None:
+    links = [r.link for r in _since(history, now - 6 * HOUR) if r.link is not None]
+    if len(links) >= 5 and (median := statistics.median(links)) < policy.link_low:
+        findings.append((Health.WATCH, f"weak link (quality {median:.0f} of 255)"))
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 2 * HOUR:
+        return f"{seconds / HOUR:.0f} h"
+    return f"{seconds / 60:.0f} min"

@@ -1,0 +1,68 @@
+"""One call of the engine, shared by the parts that carry it out (core.alarm,
+core.arming, core.supervision): each is a set of functions taking the :class:`Run`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from homeguard.core.model import ArmMode, ModeTiming, PanelSettings, PanelState, SensorSpec
+from homeguard.core.signals import (
+    Effect,
+    EventKind,
+    PublishState,
+    RecordEvent,
+    WakeAt,
+)
+from homeguard.core.state import (
+    REJECTIONS_WITHOUT_EVENT,
+    Outcome,
+    Panel,
+    Rejection,
+    RejectReason,
+    SensorStatus,
+)
+from homeguard.core.timers import next_wake
+
+
+class Run:
+    """One call of the engine: the panel being changed, the effects so far, and the
+    steps that every part of the engine takes (record, refuse, change state)."""
+
+    def __init__(self, panel: Panel, settings: PanelSettings) -> None:
+        self.panel = panel
+        self.settings = settings
+        self.effects: list[Effect] = []
+        self.rejection: Rejection | None = None
+
+    def outcome(self) -> Outcome:
+        wake = next_wake(self.panel, self.settings)
+        if wake is not None:
+            self.effects.append(WakeAt(wake))
+        return Outcome(self.panel, tuple(self.effects), self.rejection)
+
+    def event(self, kind: EventKind, description: str, **data: object) -> None:
+        self.effects.append(RecordEvent(kind, description, data))
+
+    def reject(self, reason: RejectReason, message: str, sensors: tuple[str, ...] = ()) -> None:
+        self.rejection = Rejection(reason, message, sensors)
+        if reason in REJECTIONS_WITHOUT_EVENT:
+            self.event(EventKind.COMMAND_REJECTED, message, reason=reason.value)
+
+    def become(self, state: PanelState, t: float, deadline: float | None = None) -> None:
+        was_triggered = self.panel.siren_on
+        self.panel = replace(self.panel, state=state, since=t, deadline=deadline)
+        if was_triggered != self.panel.siren_on:
+            self.effects.extend(self.panel.actuators)
+        self.effects.append(PublishState(state))
+
+    def timing(self) -> ModeTiming:
+        return self.settings.timing(self.panel.mode or ArmMode.AWAY)
+
+    def set_sensor(self, sensor_id: str, status: SensorStatus) -> None:
+        self.panel = replace(self.panel, sensors={**self.panel.sensors, sensor_id: status})
+
+    def known_sensor(self, sensor_id: str) -> SensorSpec | None:
+        spec = self.settings.sensor(sensor_id)
+        if spec is None:
+            self.reject(RejectReason.UNKNOWN_SENSOR, f"no sensor {sensor_id!r} is configured")
+        return spec

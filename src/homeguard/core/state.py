@@ -1,0 +1,165 @@
+"""The panel's stored state, as plain data: what snapshots save and restores bring back,
+and what one call of the engine (:func:`homeguard.core.panel.handle`) returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+
+from homeguard.core.codes import CodeLock
+from homeguard.core.model import ArmMode, PanelState, SensorState
+from homeguard.core.signals import ActuatorKind, Effect, SetActuator, SystemPart
+
+
+class Trouble(StrEnum):
+    OFFLINE = "offline"  # the device said so, or its Last Will did
+    SUPERVISION = "supervision"  # nothing heard within its supervision interval
+    REVOKED = "revoked"  # its login was revoked: it cannot report until reconfigured
+    NO_REPORT = "no_report"  # not heard since the controller started (report_grace)
+    # Kept apart (SensorStatus.battery_low): a device with a low battery still reports.
+    LOW_BATTERY = "low_battery"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorStatus:
+    """What the panel knows of one sensor."""
+
+    state: SensorState | None = None
+    last_seen: float | None = None
+    trouble: Trouble | None = None
+    trouble_since: float | None = None
+    unavailable_tripped: bool = False
+    tampered: bool = False  # its tamper signal is set (SensorReport.tamper)
+    battery_low: bool = False
+    battery: int | None = None  # percent, as last reported
+    # An offline heard during the restart grace period: stale until the grace ends,
+    # when it becomes a trouble (from this time) unless the sensor spoke again.
+    offline_since: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state is not None and self.state.active
+
+    @property
+    def trouble_name(self) -> str | None:
+        """The trouble to show: the one in ``trouble``, else a low battery."""
+        if self.trouble is not None:
+            return self.trouble.value
+        return Trouble.LOW_BATTERY.value if self.battery_low else None
+
+
+_UNKNOWN = SensorStatus()
+NO_TRIPS: Mapping[str, int] = MappingProxyType({})  # alarm_trips when a period starts
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """The panel's whole state, as plain data that snapshots and restores exactly."""
+
+    state: PanelState = PanelState.DISARMED
+    mode: ArmMode | None = None  # the armed mode that arming/armed/pending/triggered serve
+    since: float = 0.0  # when ``state`` began
+    deadline: float | None = None  # when ``state``'s timer runs out
+    triggered_by: tuple[str, ...] = ()
+    sensors: Mapping[str, SensorStatus] = field(default_factory=dict)
+    bypassed: frozenset[str] = frozenset()
+    alarm_trips: Mapping[str, int] = field(default_factory=dict)  # per armed period
+    code_lock: CodeLock = field(default_factory=CodeLock)
+    supervised_since: float = 0.0  # supervision counts silence from here at the earliest
+    # The end of the restart grace period (see `resume`): before it, no trouble or
+    # unavailability trip is raised for a sensor not heard from since the start.
+    quiet_until: float = 0.0
+    # The last sequence number accepted from each device that sends one: the replay
+    # floor of a signing device (core.signing) and where gaps are counted from
+    # (core.sequence). Kept with the panel so that a restart does neither anew.
+    message_seqs: Mapping[str, int] = field(default_factory=dict)
+    # Parts of homeguard itself in trouble, and since when (the event store that cannot
+    # write). They do not keep the panel from arming: it works on without them.
+    system_troubles: Mapping[SystemPart, float] = field(default_factory=dict)
+
+    def sensor(self, sensor_id: str) -> SensorStatus:
+        return self.sensors.get(sensor_id, _UNKNOWN)
+
+    @property
+    def siren_on(self) -> bool:
+        return self.state is PanelState.TRIGGERED
+
+    @property
+    def actuators(self) -> tuple[SetActuator, SetActuator]:
+        """What the siren and the light are to do: both on while the alarm sounds. The
+        one place that decides it (on a change of state, at a restart, a reconnection)."""
+        on = self.siren_on
+        return SetActuator(ActuatorKind.SIREN, on), SetActuator(ActuatorKind.LIGHT, on)
+
+
+class RejectReason(StrEnum):
+    CODE_REQUIRED = "code_required"
+    INVALID_CODE = "invalid_code"
+    LOCKED_OUT = "locked_out"
+    NOT_AUTHORIZED = "not_authorized"
+    SENSORS_NOT_READY = "sensors_not_ready"
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN_SENSOR = "unknown_sensor"
+
+
+# Refused commands with no more specific event of their own (an unknown sensor is the
+# controller's business: it counts them as rejected messages).
+REJECTIONS_WITHOUT_EVENT = frozenset({RejectReason.CODE_REQUIRED, RejectReason.NOT_ALLOWED})
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why the panel refused an input; ``sensors`` lists the ones that block arming."""
+
+    reason: RejectReason
+    message: str
+    sensors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    panel: Panel
+    effects: tuple[Effect, ...]
+    rejection: Rejection | None = None
+
+
+def new_panel(now: float) -> Panel:
+    """A disarmed panel whose sensor supervision starts counting at ``now``."""
+    return Panel(since=now, supervised_since=now)
+
+
+def shift_times(panel: Panel, delta: float) -> Panel:
+    """The panel with every time it holds moved by ``delta`` seconds: after the wall
+    clock is set by ``delta``, every timer (entry delay, siren, exit delay, supervision,
+    restart grace, debounce, code lockout) has exactly what it had left, and every past
+    moment is as long ago as it was. The one place that knows the panel's time fields
+    (tests/core/test_clock_step.py fails when one is added and not moved here)."""
+
+    def move(t: float | None) -> float | None:
+        return None if t is None else t + delta
+
+    lock = panel.code_lock
+    return replace(
+        panel,
+        since=panel.since + delta,
+        deadline=move(panel.deadline),
+        sensors={
+            sensor_id: replace(
+                status,
+                last_seen=move(status.last_seen),
+                trouble_since=move(status.trouble_since),
+                offline_since=move(status.offline_since),
+            )
+            for sensor_id, status in panel.sensors.items()
+        },
+        code_lock=replace(
+            lock,
+            failures=tuple(t + delta for t in lock.failures),
+            locked_until=lock.locked_until + delta,
+        ),
+        supervised_since=panel.supervised_since + delta,
+        quiet_until=panel.quiet_until + delta,
+        system_troubles={part: t + delta for part, t in panel.system_troubles.items()},
+    )

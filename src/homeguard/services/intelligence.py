@@ -1,0 +1,244 @@
+"""Sensor health and anomaly detection, live: a thread beside the controller, never in it.
+
+Every ``every`` seconds it reads the event store (committed events only, through the
+store's read connections), assesses every configured sensor's health and scores the
+activity windows completed since its last look. What it finds becomes system events,
+written to the store and published on ``<base>/alarm/event``:
+
+- ``maintenance``: a device needs attention (health ``service`` or ``failed``, with the
+  reason), or no longer does (health ``ok``);
+- ``anomaly``: unusual activity, with a score and the reasons. Advisory: the panel is
+  never armed or triggered by it.
+
+The anomaly detector is retrained every ``retrain`` seconds on the last ``history``
+seconds of the store; it starts once the store holds ``min_days`` of history. A restart
+resumes after the newest anomaly event in the store, so a window is scored once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess, report_of
+from homeguard.core.model import SensorSpec
+from homeguard.core.records import Batch, SensorRecord, SystemRecord, WriteResult
+from homeguard.errors import FeatureUnavailable, StoreError
+from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
+
+log = logging.getLogger("homeguard.intelligence")
+
+
+class Store(Protocol):
+    def sensor_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        device: str | None = None,
+        limit: int | None = 1000,
+        newest_first: bool = True,
+    ) -> list[SensorRecord]: ...
+
+    def system_events(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        event_type: str | Sequence[str] | None = None,
+        limit: int | None = 1000,
+        newest_first: bool = True,
+    ) -> list[SystemRecord]: ...
+
+    def write(self, batch: Batch) -> WriteResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntelligenceSettings:
+    every: float = 300.0
+    retrain: float = DAY
+    history: float = 28 * DAY
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+    anomaly: AnomalyPolicy = field(default_factory=AnomalyPolicy)
+
+
+def device_health(
+    store: Store, sensors: Sequence[SensorSpec], now: float, policy: HealthPolicy | None = None
+) -> list[DeviceHealth]:
+    """Every sensor's health now, from the store (``homeguard status``, the API)."""
+    policy = policy or HealthPolicy()
+    since = now - policy.history - DAY
+    out = []
+    for sensor in sensors:
+        records = store.sensor_events(
+            since=since, until=now + 1.0, device=sensor.id, limit=None, newest_first=False
+        )
+        out.append(assess(sensor.id, [report_of(r) for r in records], now, policy))
+    return out
+
+
+def maintenance_record(health: DeviceHealth, now: float) -> SystemRecord:
+    text = (
+        f"{health.device_id} needs attention: {health.reason}"
+        if health.state.needs_attention
+        else f"{health.device_id} is healthy again"
+    )
+    return SystemRecord(now, "maintenance", text, health.as_dict())
+
+
+@contextmanager
+def watching(
+    open_store: Callable[[], AbstractContextManager[Store]],
+    sensors: Sequence[SensorSpec],
+    publish: Callable[[str, str], None] | None,
+    event_topic: str,
+    clock: Callable[[], float],
+    *,
+    settings: IntelligenceSettings | None = None,
+) -> Iterator[Intelligence]:
+    """Run the service in a thread of its own, with a store of its own, until exit."""
+    with open_store() as store:
+        service = Intelligence(
+            store=store,
+            sensors=sensors,
+            publish=publish,
+            event_topic=event_topic,
+            clock=clock,
+            settings=settings or IntelligenceSettings(),
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=service.run, args=(stop,), name="intelligence", daemon=True
+        )
+        thread.start()
+        try:
+            yield service
+        finally:
+            stop.set()
+            thread.join(timeout=5.0)
+
+
+class Intelligence:
+    """The thread's work, one :meth:`step` at a time (tests call it with their ``now``)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sensors: Sequence[SensorSpec],
+        publish: Callable[[str, str], None] | None,
+        event_topic: str,
+        clock: Callable[[], float],
+        settings: IntelligenceSettings = IntelligenceSettings(),
+    ) -> None:
+        self._store = store
+        self._sensors = tuple(sensors)
+        self._publish = publish
+        self._topic = event_topic
+        self._clock = clock
+        self._settings = settings
+        self._health: dict[str, Health] = {}
+        self._detector: AnomalyDetector | None = None
+        self._trained_at: float | None = None
+        self._cursor: float | None = None
+        self._anomaly_off = False
+        self.latest: list[DeviceHealth] = []
+
+    def run(self, stop: threading.Event) -> None:
+        self._restore()
+        while not stop.is_set():
+            try:
+                self.step(self._clock())
+            except StoreError as exc:  # the store is busy or failing: try again later
+                log.warning("health and anomaly scoring skipped a round: %s", exc)
+            stop.wait(self._settings.every)
+
+    def _restore(self) -> None:
+        for event in self._store.system_events(event_type="maintenance", limit=500):
+            device = (event.data or {}).get("device")
+            if isinstance(device, str) and device not in self._health:
+                self._health[device] = Health(str((event.data or {}).get("health", "ok")))
+        newest = self._store.system_events(event_type="anomaly", limit=1)
+        if newest and isinstance(end := (newest[0].data or {}).get("end"), int | float):
+            self._cursor = float(end)
+
+    def step(self, now: float) -> list[SystemRecord]:
+        """Assess, score, record and publish; returns the events it made."""
+        made = [*self._maintenance(now), *self._anomalies(now)]
+        if made:
+            self._store.write(Batch(system_events=made))
+            for record in made:
+                self._announce(record)
+        return made
+
+    def _maintenance(self, now: float) -> list[SystemRecord]:
+        self.latest = device_health(self._store, self._sensors, now, self._settings.health)
+        made = []
+        for health in self.latest:
+            before = self._health.get(health.device_id, Health.OK)
+            self._health[health.device_id] = health.state
+            if health.state.needs_attention != before.needs_attention or (
+                health.state is Health.FAILED and before is not Health.FAILED
+            ):
+                made.append(maintenance_record(health, now))
+        return made
+
+    def _anomalies(self, now: float) -> list[SystemRecord]:
+        if self._anomaly_off:
+            return []
+        settings = self._settings
+        window = settings.anomaly.window
+        if self._trained_at is None or now - self._trained_at >= settings.retrain:
+            self._train(now)
+        if self._detector is None:
+            return []
+        until = (now // window) * window  # whole windows only
+        since = self._cursor if self._cursor is not None else until - window
+        if until <= since:
+            return []
+        sensors = self._store.sensor_events(
+            since=since - 3600.0, until=until, limit=None, newest_first=False
+        )
+        system = self._store.system_events(until=until, event_type=("armed", "disarmed"), limit=50)
+        found = self._detector.detect(sensors, system, since=since, until=until)
+        self._cursor = until
+        return [anomaly.record() for anomaly in found]
+
+    def _train(self, now: float) -> None:
+        settings = self._settings
+        since = now - settings.history
+        self._trained_at = now
+        sensors = self._store.sensor_events(since=since, until=now, limit=None, newest_first=False)
+        if not sensors or now - sensors[0].ts < settings.anomaly.min_days * DAY:
+            log.info("anomaly detection waits for %.0f days of history", settings.anomaly.min_days)
+            return
+        system = self._store.system_events(
+            since=since, until=now, event_type=("armed", "disarmed"), limit=None
+        )
+        try:
+            self._detector = AnomalyDetector.train(
+                sensors, system, since=sensors[0].ts, until=now, policy=settings.anomaly
+            )
+        except FeatureUnavailable as exc:
+            log.warning("anomaly detection is off: %s", exc)
+            self._anomaly_off = True
+        except ValueError as exc:
+            log.info("anomaly detection not trained yet: %s", exc)
+        else:
+            log.info("anomaly detection retrained on %d sensor events", len(sensors))
+
+    def _announce(self, record: SystemRecord) -> None:
+        if self._publish is None:
+            return
+        body = {
+            **(record.data or {}),
+            "event": record.event_type,
+            "description": record.description,
+            "timestamp": record.ts,
+        }
+        self._publish(self._topic, json.dumps(body))
