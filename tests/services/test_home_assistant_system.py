@@ -156,8 +156,8 @@ def test_discovery_is_sent_again_when_home_assistant_comes_online(
 ) -> None:
     home_assistant.config()
     # Home Assistant restarts: it forgets entities that are not announced again.
+    cleared = time.monotonic()  # before publishing: the echo may come back at once
     home_assistant.client.publish(PANEL, b"", qos=1, retain=True)
-    cleared = time.monotonic()
     wait_until(lambda: (m := home_assistant.last(PANEL, cleared)) is not None and not m.payload)
     home_assistant.birth()
     panel = home_assistant.config(after=cleared)
