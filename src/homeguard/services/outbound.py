@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, SensorStatus
 from homeguard.core.signals import ActuatorKind, RecordEvent
+from homeguard.services.ports import Sink
 
 COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
-
-
-class Sink(Protocol):
-    def publish(
-        self,
-        topic: str,
-        payload: bytes | str,
-        qos: int = 1,
-        retain: bool = False,
-        *,
-        urgent: bool = False,
-    ) -> None: ...
 
 
 class Outbound:

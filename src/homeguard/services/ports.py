@@ -9,16 +9,12 @@ from typing import Protocol
 from homeguard.adapters.mqtt import Message
 from homeguard.core.records import Batch, DeviceRecord
 
-__all__ = ["EventLog", "Publisher"]
+__all__ = ["EventLog", "Publisher", "Sink"]
 
 
-class Publisher(Protocol):
-    """The part of the MQTT client the controller uses."""
+class Sink(Protocol):
+    """What publishing needs of the MQTT client (services.outbound)."""
 
-    @property
-    def connection_count(self) -> int: ...
-    @property
-    def session_contested(self) -> bool: ...
     def publish(
         self,
         topic: str,
@@ -28,6 +24,15 @@ class Publisher(Protocol):
         *,
         urgent: bool = False,
     ) -> None: ...
+
+
+class Publisher(Sink, Protocol):
+    """The part of the MQTT client the controller uses."""
+
+    @property
+    def connection_count(self) -> int: ...
+    @property
+    def session_contested(self) -> bool: ...
     def ack(self, message: Message) -> None: ...
 
 
