@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles, Will
+from homeguard.adapters.mqtt import BrokerAddress, MessageSink, MqttClient, TlsFiles, Will
 from homeguard.adapters.store import EventStore
 from homeguard.adapters.topics import SiteTopics, TopicMap
 from homeguard.config import Config
@@ -116,7 +114,7 @@ class Site:
         manual_ack: bool = False,
         will: Will | None = None,
         subscriptions: list[tuple[str, int]] | None = None,
-        inbox: queue.Queue[Any] | None = None,
+        inbox: MessageSink | None = None,
         account: str | None = None,
     ) -> MqttClient:
         return MqttClient(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import sys
 import threading
@@ -175,7 +176,7 @@ class Actuators:
         while not stop.is_set():
             try:
                 message = client.messages.get(timeout=0.2)
-            except Exception:  # queue.Empty
+            except queue.Empty:
                 continue
             try:
                 on = decode_switch(message.payload)
