@@ -26,7 +26,6 @@ import json
 import logging
 import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,7 +33,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from homeguard.adapters.broker import LocalBroker, broker_answers, find_mosquitto
+from load import stock_broker
+
+from homeguard.adapters.broker import LocalBroker
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient
 from homeguard.adapters.store import EventStore
 from homeguard.app import Site, connected_controller
@@ -117,29 +118,7 @@ def throughput(address: BrokerAddress, workdir: Path, events: int, sync: str) ->
     return results
 
 
-STOCK = "listener {port} 127.0.0.1\nallow_anonymous true\n"
 DRAIN = 900  # fewer than the stock broker's max_queued_messages (1000)
-
-
-@contextmanager
-def stock_mosquitto(workdir: Path) -> Iterator[BrokerAddress]:
-    binary = find_mosquitto()
-    if binary is None:
-        raise SystemExit("--stock needs the mosquitto binary")
-    port = free_port()
-    config = workdir / "stock.conf"
-    config.write_text(STOCK.format(port=port))
-    process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not broker_answers("127.0.0.1", port):
-            if time.monotonic() > deadline:
-                raise SystemExit("the stock mosquitto did not start")
-            time.sleep(0.05)
-        yield BrokerAddress("127.0.0.1", port)
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def delayed_acks() -> int:
@@ -232,7 +211,7 @@ def stock_comparison(address: BrokerAddress, workdir: Path, events: int) -> None
         f"burst of {events}: {'stored':>6} {'lost':>6} {'sum':>6} {'events/s':>8} "
         f"{'delayed ACKs':>12}"
     )
-    with stock_mosquitto(workdir) as stock:
+    with stock_broker(workdir) as stock:
         for name, broker in (("generated", address), ("stock", stock)):
             rate, per_commit, acks = drain_rate(broker, workdir / name)
             result = burst(broker, workdir / name, events)
