@@ -167,3 +167,22 @@ def test_stopping_while_the_store_fails_gives_up_in_time_without_acking(
     assert turns.acked == []  # the broker keeps the message and delivers it again
     assert turns.answered == [0]
     assert writer.waiting == 1
+
+
+def test_commit_listeners_are_told_after_each_commit_that_stored_something(
+    flaky: FlakyStore,
+) -> None:
+    """The after-commit seam: a listener never runs before the records are committed."""
+    writer = StoreWriter(flaky, lambda _: None)
+    seen: list[list[int]] = []
+    writer.on_commit(lambda: seen.append(stored_seqs(flaky.store)))
+    turns = Turns(writer)
+    turns.submit(0)
+    flaky.failing = True
+    turns.submit(1)  # fails: held, nobody told
+    assert seen == [[0]]
+    flaky.failing = False
+    assert writer.write_once()
+    assert seen == [[0], [0, 1]]
+    writer.prune(0.0)  # nothing stored: nobody told
+    assert seen == [[0], [0, 1]]

@@ -186,11 +186,14 @@ class SilentAlert:
 
 @dataclass(frozen=True, slots=True)
 class Notify:
-    """Tell the people: an alarm, a duress code, a trouble. ``silent`` hides it locally."""
+    """Tell the people: an alarm, a duress code, a trouble. ``silent`` hides it locally.
+    ``route``: only that notification route (a rule's action); None: the routes that take
+    ``kind``."""
 
     kind: EventKind
     message: str
     silent: bool = False
+    route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,12 @@ class Controller:
         that changed something, and once now-ish with the current view."""
         self._watchers.add(listener)
 
+    def after_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that stored something, on the store
+        writer's thread: the seam where whatever follows the committed events (the
+        notifier, the uplink) is woken; it must return at once."""
+        self._writer.on_commit(listener)
+
     def view(self) -> View:
         stats = self.stats.copy(self._writer.waiting, self._writer.dropped_total)
         return View(self._panel, dict(self._devices), stats, self._clock())

@@ -18,6 +18,10 @@ logged and counted as dropped.
 
 Until :meth:`start` (a controller driven turn by turn, as unit tests do) the write is
 made at once, on the caller's thread: :meth:`submit` then commits before it returns.
+
+The after-commit seam: whatever follows the committed event stream (notifications, the
+uplink) registers with :meth:`StoreWriter.on_commit` and is called, on the writer's
+thread, after every commit that stored something; it must only wake its own worker.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class StoreWriter:
         self._ok: bool | None = None  # unknown until the first write
         self._prune_before: float | None = None
         self.dropped_total = 0  # sensor events dropped since the start
+        self._listeners: list[Thunk] = []
 
     @property
     def failing(self) -> bool:
@@ -75,6 +80,11 @@ class StoreWriter:
         """Sensor and system events not yet committed."""
         with self._lock:
             return len(self._backlog)
+
+    def on_commit(self, listener: Thunk) -> None:
+        """Call ``listener`` after every commit that stored something (see the module
+        docstring); it runs on the writer's thread, so it must return at once."""
+        self._listeners.append(listener)
 
     def submit(
         self,
@@ -193,6 +203,8 @@ class StoreWriter:
             _run_all(pending.after_commit)
             _run_all(pending.answers)
         wrote = pending is not None and not pending.batch().empty
+        if wrote:
+            _run_all(self._listeners)
         with self._lock:
             dropped = self._backlog.take_dropped()
             recovered = wrote and self._ok is not True  # only a real write proves it
