@@ -77,6 +77,16 @@ class ActuatorRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldActuator:
+    """Hold the siren or the light on (or off) for ``seconds``: a chime, a squawk, a
+    rule's action. The alarm's own use of the siren and light wins over a hold."""
+
+    actuator: ActuatorKind
+    on: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
