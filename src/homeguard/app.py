@@ -15,10 +15,13 @@ from pathlib import Path
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
-from homeguard.adapters.clock import SteppingClock, wall_clock
+from homeguard.adapters.clock import SteppingClock, local_zone, wall_clock
 from homeguard.adapters.lockfile import FileLock, lock_holder
-from homeguard.adapters.mqtt import MqttClient, Will
-from homeguard.errors import BrokerError, ControllerRunning, HomeguardError
+from homeguard.adapters.mqtt import MessageSink, MqttClient, Will
+from homeguard.adapters.notifier import send as send_notification
+from homeguard.adapters.store import Outbox
+from homeguard.core.notifications import Routing
+from homeguard.errors import BrokerError, ConfigError, ControllerRunning, HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
@@ -27,10 +30,12 @@ from homeguard.services.home_assistant import discovery
 from homeguard.services.inbox import FairInbox, device_of
 from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
+from homeguard.services.notifier import Notifier, RetryPolicy, notifying
 from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
+from homeguard.services.snapshots import LatestImage, snapshot_source
 from homeguard.site import LOOPBACK, Site, default_data_dir
 
 __all__ = [
@@ -41,11 +46,13 @@ __all__ = [
     "default_data_dir",
     "needs_local_broker",
     "quiet_client",
+    "routing",
     "run_actuators",
     "run_controller",
     "run_simulation",
     "serve_dashboard",
     "start_local_broker",
+    "target_urls",
     "warn_about_broker",
 ]
 
@@ -138,9 +145,12 @@ def _claim_site(site: Site, stack: ExitStack) -> Identity:
 
 
 @contextmanager
-def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iterator[Controller]:
+def connected_controller(
+    site: Site, clock: SteppingClock | None = None, images: LatestImage | None = None
+) -> Iterator[Controller]:
     """A controller with its store open and its client connected; closed on exit. Its
     clock (the wall clock unless given) reports steps: the panel's timers follow them.
+    ``images``: keeps the camera snapshots of an MQTT topic (notifications.snapshot).
 
     Raises `ControllerRunning` when another controller for the site is alive."""
     topics = site.topics
@@ -154,13 +164,17 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
     with ExitStack() as stack:
         identity = _claim_site(site, stack)
         store = stack.enter_context(site.open_store())
+        subscriptions = site.topic_map.subscriptions()
+        sink: MessageSink = inbox
+        if images is not None:  # the snapshots go to the notifier, not to the panel
+            sink, subscriptions = images.in_front_of(inbox), [*subscriptions, (images.topic, 0)]
         client = site.client(
             site.config.mqtt.client_id,
             persistent=True,
             manual_ack=True,
             will=will,
-            subscriptions=site.topic_map.subscriptions(),
-            inbox=inbox,
+            subscriptions=subscriptions,
+            inbox=sink,
             account=CONTROLLER,
         )
         client.start()
@@ -187,6 +201,7 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
             security=load_security(site.config, site.data_dir),
             flood=flood,
             discovery={m.topic: m.payload for m in discovery(site.config)},
+            notifications=routing(site),
         )
 
 
@@ -200,7 +215,10 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
     ``check_broker``: test once, in the background, whether the broker drops messages
     queued for an offline client, and warn if so (False: ``up`` started the broker with
     the generated config)."""
-    with connected_controller(site) as controller, ExitStack() as web:
+    notifications = site.config.notifications
+    snapshot = notifications.snapshot
+    images = LatestImage(snapshot.topic) if snapshot and snapshot.topic else None
+    with connected_controller(site, images=images) as controller, ExitStack() as web:
         if check_broker:
             threading.Thread(
                 target=warn_about_broker, args=(site,), name="broker-check", daemon=True
@@ -220,11 +238,48 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
         web.enter_context(
             watching(site.open_store, sensors, publish, topics.alarm_event, wall_clock)
         )
+        # Notifications: the outbox delivered off the hot path (docs/notifications.md).
+        if notifications.routes:
+            make = partial(_notifier, site, snapshot_source(notifications, images))
+            web.enter_context(notifying(site.open_store, controller.after_commit, make))
         # What startup built (config, settings, topic routes: objects per configured
         # device) lives as long as the process: out of the collector's full passes,
         # which would otherwise scan it all and pause the controller thread.
         gc.freeze()
         controller.run(stop)
+
+
+def routing(site: Site) -> Routing:
+    """The site's notification routes, in its time zone (the machine's unless set)."""
+    notifications = site.config.notifications
+    return notifications.routing(local_zone(notifications.timezone))
+
+
+def target_urls(site: Site) -> dict[str, str]:
+    """Each notification target's URL, secret in place; a target whose secret is
+    missing is left out, with an error logged (its notifications fail, the rest go)."""
+    urls = {}
+    for name, target in site.config.notifications.targets.items():
+        try:
+            urls[name] = target.resolved_url(name)
+        except ConfigError as exc:
+            log.error("%s", exc)
+    return urls
+
+
+def _notifier(site: Site, snapshot: Callable[[], bytes | None] | None, outbox: Outbox) -> Notifier:
+    notifications = site.config.notifications
+    retry = notifications.retry
+    return Notifier(
+        outbox=outbox,
+        routing=routing(site),
+        urls=target_urls(site),
+        send=send_notification,
+        clock=wall_clock,
+        retry=RetryPolicy(retry.first, retry.max, retry.give_up_after),
+        snapshot=snapshot,
+        keep=notifications.keep_days * 86400.0,
+    )
 
 
 def warn_about_broker(site: Site) -> QueueCheck:

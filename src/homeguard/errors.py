@@ -20,6 +20,9 @@
     ├── BrokerError            the MQTT broker could not be reached or refused us
     │   └── BrokerUnavailable  nothing answers at the configured address
     ├── PkiError               a certificate or key could not be read or made
+    ├── NotifyError            a notification could not be delivered (the service is
+    │                          down, refused it, or its URL is wrong): the outbox keeps
+    │                          it and retries; the message names no secret
     └── LoginRefused           the dashboard refused a login
         ├── LoginFailed        unknown user or wrong password (never which of the two)
         └── LoginLocked        too many wrong passwords: wait ``retry_after`` seconds
@@ -97,6 +100,11 @@ class BrokerUnavailable(BrokerError):
 
 class PkiError(HomeguardError):
     """A certificate or key could not be read or made."""
+
+
+class NotifyError(HomeguardError):
+    """A notification target did not take a message; the message says why and never
+    holds the target's URL, password or token."""
 
 
 class LoginRefused(HomeguardError):

@@ -10,9 +10,13 @@ that is never set, and reports it so that the panel can move its timers along wi
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 STEP_THRESHOLD = 2.0  # seconds the wall clock may differ from the elapsed time unnoticed
 
@@ -68,3 +72,20 @@ class SteppingClock:
         with self._lock:
             step, self._step = self._step, 0.0
             return step
+
+
+def local_zone(name: str | None = None) -> tzinfo:
+    """The time zone ``name`` (IANA), or the machine's: ``$TZ``, then /etc/localtime's
+    link into the zone database, else the current UTC offset (which misses DST)."""
+    candidates = [name] if name else [os.environ.get("TZ", "").lstrip(":")]
+    if not name:
+        with suppress(OSError):
+            link = os.readlink("/etc/localtime")
+            candidates.append(link.split("zoneinfo/", 1)[-1] if "zoneinfo/" in link else "")
+    for candidate in candidates:
+        if candidate:
+            with suppress(ZoneInfoNotFoundError, ValueError):
+                return ZoneInfo(candidate)
+    if name:
+        raise ValueError(f"unknown time zone {name!r}")
+    return datetime.now().astimezone().tzinfo or UTC

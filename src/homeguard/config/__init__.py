@@ -32,6 +32,7 @@ from homeguard.config.loading import (
     parse_config,
 )
 from homeguard.config.mqtt import MqttConfig, TlsConfig
+from homeguard.config.notifications import NotificationsConfig
 from homeguard.config.panel import LockoutConfig, ModeTimingConfig, PanelConfig
 from homeguard.config.root import Config
 from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningConfig
@@ -49,6 +50,7 @@ __all__ = [
     "LockoutConfig",
     "ModeTimingConfig",
     "MqttConfig",
+    "NotificationsConfig",
     "PanelConfig",
     "RateLimitConfig",
     "SecurityConfig",

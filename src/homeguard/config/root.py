@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from homeguard.config.base import Misplaced, Section
 from homeguard.config.home_assistant import HomeAssistantConfig
 from homeguard.config.mqtt import MqttConfig
+from homeguard.config.notifications import NotificationsConfig
 from homeguard.config.panel import ModeTimingConfig, PanelConfig
 from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningConfig
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
@@ -64,6 +65,10 @@ class Config(Section):
     )
     home_assistant: HomeAssistantConfig = Field(
         default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
+    )
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig,
+        description="Who is told what, through apprise (docs/notifications.md).",
     )
 
     @model_validator(mode="before")

@@ -6,7 +6,8 @@ file read-only, otherwise). The bound is on sensor events, the only records that
 the rate of the sensors: past :attr:`Backlog.limit` of them the oldest are dropped and
 counted (:meth:`Backlog.take_dropped`), so that the loss can be reported once the store
 works again. System events (alarms, arming, codes, troubles) and silent alerts are never
-dropped: people and timers make them, a few a minute at most. Devices and the panel
+dropped: people and timers make them, a few a minute at most; nor are the
+notifications queued with them. Devices and the panel
 snapshot are kept in their latest version only, as the store keeps them (last one wins).
 
 Each record set comes with what to do once it is committed (acknowledge its messages to
@@ -20,7 +21,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.records import (
+    Batch,
+    DeviceRecord,
+    NotificationRecord,
+    SensorRecord,
+    SystemRecord,
+)
 
 Thunk = Callable[[], None]
 
@@ -36,6 +43,7 @@ class Pending:
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     snapshot: str | None = None
     silent_alerts: list[SystemRecord] = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     after_commit: list[Thunk] = field(default_factory=list)  # acknowledgements
     answers: list[Thunk] = field(default_factory=list)  # replies to requests
 
@@ -46,6 +54,7 @@ class Pending:
             devices=list(self.devices.values()),
             snapshot=self.snapshot,
             silent_alerts=self.silent_alerts,
+            notifications=self.notifications,
         )
 
 
@@ -61,6 +70,7 @@ class Backlog:
         self._devices: dict[str, DeviceRecord] = {}
         self._snapshot: str | None = None
         self._silent: list[SystemRecord] = []
+        self._notifications: list[NotificationRecord] = []
         self._after_commit: list[Thunk] = []
         self._answers: list[Thunk] = []
         self._dropped = 0
@@ -76,6 +86,7 @@ class Backlog:
             or self._system
             or self._devices
             or self._silent
+            or self._notifications
             or self._after_commit
             or self._answers
         ) and (self._snapshot is None)
@@ -93,6 +104,7 @@ class Backlog:
         devices: Iterable[DeviceRecord] = (),
         snapshot: str | None = None,
         silent_alerts: Iterable[SystemRecord] = (),
+        notifications: Iterable[NotificationRecord] = (),
         after_commit: Iterable[Thunk] = (),
         answers: Iterable[Thunk] = (),
     ) -> None:
@@ -104,6 +116,7 @@ class Backlog:
         if snapshot is not None:
             self._snapshot = snapshot
         self._silent.extend(silent_alerts)
+        self._notifications.extend(notifications)
         self._after_commit.extend(after_commit)
         self._answers.extend(answers)
         self._enforce_limit()
@@ -118,11 +131,13 @@ class Backlog:
             self._devices,
             self._snapshot,
             self._silent,
+            self._notifications,
             self._after_commit,
             self._answers,
         )
         self._sensor = deque()
         self._system, self._devices, self._snapshot, self._silent = [], {}, None, []
+        self._notifications = []
         self._after_commit, self._answers = [], []
         return pending
 
@@ -134,6 +149,7 @@ class Backlog:
         if self._snapshot is None:
             self._snapshot = pending.snapshot
         self._silent[:0] = pending.silent_alerts
+        self._notifications[:0] = pending.notifications
         self._after_commit[:0] = pending.after_commit
         self._answers[:0] = pending.answers
         self._enforce_limit()

@@ -85,12 +85,48 @@ class DeviceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification to deliver to one target of one route (the outbox's row), queued
+    in the same commit as the event that caused it (core.notifications decides them).
+
+    ``due``: not before (the end of quiet hours); ``urgent`` (alarm, duress): past quiet
+    hours and rate limits; ``silent`` (duress): never listed where the panel is shown;
+    ``snapshot``: attach a camera snapshot when sending."""
+
+    ts: float
+    route: str
+    target: str
+    kind: str
+    title: str
+    body: str
+    due: float
+    urgent: bool = False
+    silent: bool = False
+    snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A stored notification and where its delivery stands: ``state`` is ``pending``
+    (waiting or retrying), ``delivered``, ``failed`` (given up) or ``suppressed`` (told
+    as "and N more" by another, under a rate limit). ``last_error`` holds no secret."""
+
+    id: int
+    record: NotificationRecord
+    state: str
+    attempts: int
+    last_error: str | None
+    finished: float | None  # when delivered, suppressed or given up
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     """Everything to make durable in one transaction.
 
     ``snapshot`` is the serialised panel state; when not None it replaces the stored one.
     ``silent_alerts`` (duress) are kept apart from the system events that anyone
-    watching the panel can read.
+    watching the panel can read; ``notifications`` join the outbox with the events that
+    caused them.
     """
 
     sensor_events: Sequence[SensorRecord] = ()
@@ -98,11 +134,16 @@ class Batch:
     devices: Sequence[DeviceRecord] = ()
     snapshot: str | None = None
     silent_alerts: Sequence[SystemRecord] = ()
+    notifications: Sequence[NotificationRecord] = ()
 
     @property
     def empty(self) -> bool:
         return not (
-            self.sensor_events or self.system_events or self.devices or self.silent_alerts
+            self.sensor_events
+            or self.system_events
+            or self.devices
+            or self.silent_alerts
+            or self.notifications
         ) and (self.snapshot is None)
 
 

@@ -160,8 +160,16 @@ def _controller(
                 *discovery,
             ]
         ),
-        subscribe=_unique(topic for topic, _qos in topic_map.subscriptions()),
+        subscribe=_unique(
+            [topic for topic, _qos in topic_map.subscriptions()] + _snapshot_topics(config)
+        ),
     )
+
+
+def _snapshot_topics(config: Config) -> list[str]:
+    """A camera's snapshot topic, read for the notifications (docs/notifications.md)."""
+    snapshot = config.notifications.snapshot
+    return [snapshot.topic] if snapshot is not None and snapshot.topic else []
 
 
 def _sensors(config: Config, site: SiteTopics) -> list[Account]:

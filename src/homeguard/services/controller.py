@@ -31,6 +31,7 @@ from homeguard.core import snapshot
 from homeguard.core.backlog import DEFAULT_LIMIT
 from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import PanelSettings
+from homeguard.core.notifications import Routing
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import DeviceRecord
 from homeguard.core.signals import (
@@ -53,6 +54,7 @@ from homeguard.services.inbox import Surplus
 from homeguard.services.intake import Setup, Taken, intake
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
+from homeguard.services.outbox import NotificationQueue
 from homeguard.services.ports import EventLog, Publisher
 from homeguard.services.session import Session
 from homeguard.services.store_writer import StoreWriter
@@ -92,6 +94,7 @@ class Controller:
         backlog_limit: int = DEFAULT_LIMIT,
         flood: FloodPolicy | None = None,
         discovery: Mapping[str, str] | None = None,
+        notifications: Routing | None = None,
     ) -> None:
         # What messages are read against; discovery: Home Assistant's configs, by topic.
         configs = {t: p.encode() for t, p in (discovery or {}).items()}
@@ -106,6 +109,7 @@ class Controller:
         self._clock = clock
         self._clock_steps = clock_steps  # seconds the clock was set by since last asked
         self._notify = notify or _log_notification
+        self._outbox = NotificationQueue(notifications)  # rows committed with their events
         self._retention = retention
         self._next_prune = 0.0
         self._panel: Panel = new_panel(clock())
@@ -306,6 +310,7 @@ class Controller:
     def _record(self, record: RecordEvent, now: float) -> None:
         """Store ``record`` with the turn and publish it."""
         self._turn.record(record, now)
+        self._turn.notifications += self._outbox.rows(record, now)
         self._out.event(record, now)
 
     def _command(self, command: Input, now: float) -> Outcome:
@@ -357,7 +362,9 @@ class Controller:
                     self._record(effect, now)
                 case SilentAlert():  # stored apart and never published: see SilentAlert
                     self._turn.record(effect, now)
+                    self._turn.notifications += self._outbox.rows(effect, now)
                 case Notify():
+                    self._turn.notifications += self._outbox.rows(effect, now)  # a rule's
                     self._notify(effect)
                 case WakeAt(at=at):
                     self._wake = at

@@ -33,7 +33,13 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from homeguard.core.backlog import DEFAULT_LIMIT, Backlog, Pending, Thunk
-from homeguard.core.records import Batch, DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.records import (
+    Batch,
+    DeviceRecord,
+    NotificationRecord,
+    SensorRecord,
+    SystemRecord,
+)
 from homeguard.core.signals import SystemHealth, SystemPart
 from homeguard.errors import StoreError, StoreRejected, StoreUnavailable
 
@@ -96,6 +102,7 @@ class StoreWriter:
         after_commit: list[Thunk],
         answers: list[Thunk],
         silent_alerts: Sequence[SystemRecord] = (),
+        notifications: Sequence[NotificationRecord] = (),
     ) -> None:
         """Queue a turn's records; ``after_commit`` runs once they are committed,
         ``answers`` then or as soon as a write fails (at once while the store fails)."""
@@ -107,6 +114,7 @@ class StoreWriter:
                 devices=devices,
                 snapshot=snapshot,
                 silent_alerts=silent_alerts,
+                notifications=notifications,
                 after_commit=after_commit,
                 answers=[] if failing else answers,
             )
@@ -236,6 +244,7 @@ class StoreWriter:
         singles: list[Batch] = [Batch(sensor_events=[r]) for r in pending.sensor_events]
         singles += [Batch(system_events=[r]) for r in pending.system_events]
         singles += [Batch(silent_alerts=[r]) for r in pending.silent_alerts]
+        singles += [Batch(notifications=[r]) for r in pending.notifications]
         singles += [Batch(devices=[d]) for d in pending.devices.values()]
         if pending.snapshot is not None:
             singles.append(Batch(snapshot=pending.snapshot))
@@ -248,6 +257,7 @@ class StoreWriter:
                     rest.sensor_events += left.sensor_events
                     rest.system_events += left.system_events
                     rest.silent_alerts += left.silent_alerts
+                    rest.notifications += left.notifications
                     rest.devices.update((d.device_id, d) for d in left.devices)
                     rest.snapshot = left.snapshot or rest.snapshot
                 self._failed(rest, None, exc)

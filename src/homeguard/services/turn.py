@@ -17,7 +17,7 @@ from functools import partial
 
 from homeguard.adapters.mqtt import Message
 from homeguard.core.panel import Outcome
-from homeguard.core.records import DeviceRecord, SensorRecord, SystemRecord
+from homeguard.core.records import DeviceRecord, NotificationRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import Input, RecordEvent, SilentAlert
 from homeguard.services.store_writer import StoreWriter
 
@@ -41,17 +41,19 @@ class Turn:
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
     silent_alerts: list[SystemRecord] = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     replies: list[tuple[Request, Outcome]] = field(default_factory=list)
     device_writes: int = 0
 
     @property
-    def records(self) -> tuple[int, int, int, int]:
+    def records(self) -> tuple[int, int, int, int, int]:
         """How much waits for the store (grows with every record the turn gathers)."""
         return (
             len(self.sensor_events),
             len(self.system_events),
             len(self.silent_alerts),
             self.device_writes,
+            len(self.notifications),
         )
 
     @property
@@ -82,6 +84,7 @@ class Turn:
             devices=list(self.devices.values()),
             snapshot=snapshot,
             silent_alerts=self.silent_alerts,
+            notifications=self.notifications,
             after_commit=[partial(ack, message) for message in self.messages],
             answers=[partial(req.reply.set_result, outcome) for req, outcome in self.replies],
         )

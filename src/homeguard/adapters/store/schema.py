@@ -57,5 +57,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE event_type = 'duress' ORDER BY id""",
         "DELETE FROM system_events WHERE event_type = 'duress'",
     ),
+    (  # notifications: the outbox, written with the events that cause them (outbox.py)
+        """CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            timestamp REAL NOT NULL,
+            route TEXT NOT NULL,
+            target TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            urgent INTEGER NOT NULL,
+            silent INTEGER NOT NULL,
+            snapshot INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'failed', 'suppressed')),
+            due REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            finished REAL,
+            attachment BLOB
+        )""",
+        "CREATE INDEX notifications_pending ON notifications (state, due)",
+        "CREATE INDEX notifications_sent ON notifications (route, target, finished)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -41,7 +41,7 @@ from homeguard.core.records import (
 )
 from homeguard.errors import StoreError, StoreRejected, StoreUnavailable
 
-from . import queries, rows
+from . import outbox, queries, rows
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "EventStore"]
@@ -138,6 +138,8 @@ class EventStore:
                 connection.executemany(rows.UPSERT_DEVICE, device_rows)
             if silent_rows:
                 connection.executemany(rows.INSERT_SILENT, silent_rows)
+            if batch.notifications:
+                outbox.insert(connection, batch.notifications)
             if batch.snapshot is not None:
                 connection.execute(rows.REPLACE_SNAPSHOT, (batch.snapshot,))
         return WriteResult(
