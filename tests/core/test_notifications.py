@@ -59,7 +59,11 @@ def test_an_alarm_goes_to_every_target_of_every_route_that_takes_it() -> None:
 
 
 def test_event_kinds_are_told_apart_by_their_data() -> None:
-    assert kinds_of("armed", {"mode": "night"}) == {K.ARMED, K.ARMED_NIGHT}
+    # Armed: when the user arms (the exit delay starts, or arming without one), not
+    # again when the exit delay ends (no source: the panel's timer).
+    assert kinds_of("arming", {"mode": "night", "source": "mqtt"}) == {K.ARMED, K.ARMED_NIGHT}
+    assert kinds_of("armed", {"mode": "armed_night", "source": "web"}) == {K.ARMED, K.ARMED_NIGHT}
+    assert kinds_of("armed", {"mode": "night", "source": None}) == set()
     assert kinds_of("trouble", {"sensor": "front", "trouble": "low_battery"}) == {K.LOW_BATTERY}
     assert kinds_of("trouble", {"sensor": "front", "trouble": "offline"}) == {K.TROUBLE}
     assert kinds_of("trouble", {"part": "storage"}) == {K.STORAGE}
@@ -69,15 +73,16 @@ def test_event_kinds_are_told_apart_by_their_data() -> None:
     assert kinds_of("anomaly", {}) == {K.ANOMALY}
     assert kinds_of("messages_lost", {}) == {K.MESSAGES_LOST}
     # Never routed by their event type: duress (silent alerts only), and what is no event.
-    assert kinds_of("duress", {}) == kinds_of("flood", {}) == kinds_of("arming", {}) == set()
+    assert kinds_of("duress", {}) == kinds_of("flood", {}) == kinds_of("clock_step", {}) == set()
 
 
 def test_a_specific_armed_mode_reaches_only_the_routes_that_ask_for_it() -> None:
     now = at("2026-11-30T23:00:00")
-    night = route_event(ROUTING, "armed", "armed night", {"mode": "night", "user": "al"}, now)
-    away = route_event(ROUTING, "armed", "armed away", {"mode": "away", "user": "al"}, now)
+    mode = {"mode": "armed_night", "user": "al"}  # as the panel says it
+    night = route_event(ROUTING, "arming", "arming armed_night", mode, now)
+    away = route_event(ROUTING, "arming", "arming away", {"mode": "away", "user": "al"}, now)
     assert [r.route for r in night] == ["night-owl"] and away == []
-    assert night[0].title == "home: Armed by al"
+    assert night[0].title == "home: Armed night by al"
 
 
 def test_duress_goes_only_to_duress_routes_and_silently() -> None:

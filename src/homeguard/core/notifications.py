@@ -41,7 +41,7 @@ class NotificationKind(StrEnum):
 
     ALARM = "alarm"  # the siren sounds (triggered)
     PENDING = "pending"  # the entry delay started
-    ARMED = "armed"  # armed in any mode (with who)
+    ARMED = "armed"  # armed in any mode, with who: told when the exit delay starts
     ARMED_AWAY = "armed_away"
     ARMED_HOME = "armed_home"
     ARMED_NIGHT = "armed_night"
@@ -143,8 +143,10 @@ def kinds_of(event_type: str, data: Mapping[str, Any]) -> frozenset[Notification
     match event_type:
         case "triggered":
             return frozenset({K.ALARM})
-        case "armed":
-            mode = f"armed_{data.get('mode')}"
+        case "armed" if data.get("source") is None:
+            return frozenset()  # the exit delay's end: told when it started (arming)
+        case "arming" | "armed":
+            mode = "armed_" + str(data.get("mode")).removeprefix("armed_")
             specific = {K(mode)} if mode in K.__members__.values() else set()
             return frozenset({K.ARMED, *specific})
         case "trouble" | "restored" if part == "storage":
@@ -236,7 +238,9 @@ def _title(routing: Routing, kind: NotificationKind, data: Mapping[str, Any]) ->
     headline = _HEADLINES[kind]
     if kind is NotificationKind.ALARM and data.get("sensors"):
         headline += " - " + ", ".join(str(s) for s in data["sensors"])
-    elif kind in (NotificationKind.ARMED, NotificationKind.DISARMED) and data.get("user"):
+    if kind is NotificationKind.ARMED and data.get("mode"):
+        headline += " " + str(data["mode"]).removeprefix("armed_")
+    if kind in (NotificationKind.ARMED, NotificationKind.DISARMED) and data.get("user"):
         headline += f" by {data['user']}"
     return f"{routing.title}: {headline}"
 
@@ -248,7 +252,7 @@ def _body(description: str, data: Mapping[str, Any], now: float, zone: tzinfo) -
     return "\n".join([f"{description[:1].upper()}{description[1:]}", f"at {when}", *details])
 
 
-_DETAILS = ("user", "source", "mode", "sensors", "sensor", "trouble", "detail")
+_DETAILS = ("user", "source", "mode", "exit_delay", "sensors", "sensor", "trouble", "detail")
 
 
 # ------------------------------------------------------------------- rate limits
