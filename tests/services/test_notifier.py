@@ -1,0 +1,204 @@
+"""The outbox and its worker on a real SQLite store, with a fake service and clock:
+committed with the events, kept while the store fails, retried with backoff, given up,
+rate-limited into "and N more", a rule's route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from homeguard.adapters.store import EventStore, Outbox
+from homeguard.core.backlog import Backlog
+from homeguard.core.notifications import (
+    NotificationKind,
+    RateLimit,
+    Route,
+    Routing,
+    route_event,
+)
+from homeguard.core.records import Batch, NotificationRecord, SensorRecord, SystemRecord
+from homeguard.core.signals import EventKind, Notify, RecordEvent, SilentAlert
+from homeguard.errors import NotifyError
+from homeguard.services.notifier import Notifier, RetryPolicy
+from homeguard.services.outbox import NotificationQueue
+from homeguard.services.store_writer import StoreWriter
+from tests.services.test_store_writer import FlakyStore
+
+K = NotificationKind
+ROUTING = Routing(
+    (
+        Route("family", ("phone",), frozenset({K.ALARM, K.TROUBLE}), rate=RateLimit(2, 600.0)),
+        Route("company", ("monitor",), frozenset({K.ALARM}), duress=True),
+        Route("garage", ("pager",), frozenset()),
+    )
+)
+
+
+class Service:
+    """A fake notification service: records what it took; ``down`` refuses."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.attempts = 0
+        self.down = False
+
+    def __call__(
+        self, url: str, title: str, body: str, *, attachment: tuple[bytes, str] | None = None
+    ) -> None:
+        self.attempts += 1
+        if self.down:
+            raise NotifyError("A Connection error occurred sending JSON notification")
+        self.sent.append((url, title, body))
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EventStore]:
+    with EventStore(tmp_path / "events.db") as opened:
+        yield opened
+
+
+def worker(store: EventStore, service: Service, clock: Clock) -> Notifier:
+    return Notifier(
+        outbox=Outbox(store),
+        routing=ROUTING,
+        urls={"phone": "ntfy://phone", "monitor": "json://monitor", "pager": "json://pager"},
+        send=service,
+        clock=clock,
+        retry=RetryPolicy(first=10.0, max=40.0, give_up_after=300.0),
+    )
+
+
+def queue(store: EventStore, kind: str, description: str, now: float, **data: object) -> None:
+    store.write(
+        Batch(
+            system_events=[SystemRecord(now, kind, description, data)],
+            notifications=route_event(ROUTING, kind, description, data, now),
+        )
+    )
+
+
+def states(store: EventStore) -> list[tuple[str, str, int]]:
+    rows = Outbox(store).recent(100, silent=True)[::-1]
+    return [(r.record.kind, r.state, r.attempts) for r in rows]
+
+
+def test_a_failing_target_is_retried_with_doubling_backoff_then_given_up(
+    store: EventStore,
+) -> None:
+    service, clock = Service(), Clock()
+    notifier = worker(store, service, clock)
+    service.down = True
+    queue(store, "triggered", "alarm triggered by front", clock.now, sensors=["front"])
+    waits = []
+    for _ in range(5):
+        due = notifier.step(clock.now)
+        assert due is not None
+        waits.append(due - clock.now)
+        clock.now = due
+    assert waits == [10.0, 20.0, 40.0, 40.0, 40.0]  # first, doubling, capped at max
+    assert states(store) == [("alarm", "pending", 5), ("alarm", "pending", 5)]
+    clock.now = 1000.0 + 300.0  # give_up_after since the event
+    assert notifier.step(clock.now) is None
+    assert {(state, attempts) for _, state, attempts in states(store)} == {("failed", 6)}
+    assert "Connection error" in (Outbox(store).recent(1)[0].last_error or "")
+
+
+def test_one_failure_holds_the_targets_other_rows_for_that_pass(store: EventStore) -> None:
+    service, clock = Service(), Clock()
+    notifier = worker(store, service, clock)
+    service.down = True
+    for n in range(3):
+        queue(store, "triggered", f"alarm {n}", clock.now, sensors=["front"])
+    notifier.step(clock.now)
+    assert service.attempts == 2  # one per target (phone, monitor), not one per row
+    service.down = False
+    clock.now += 10.0
+    notifier.step(clock.now)
+    assert len(service.sent) == 6
+    assert {state for _, state, _ in states(store)} == {"delivered"}
+
+
+def test_a_rate_limit_tells_the_surplus_as_and_n_more_but_never_holds_an_alarm(
+    store: EventStore,
+) -> None:
+    service, clock = Service(), Clock()
+    notifier = worker(store, service, clock)
+    for n in range(5):
+        queue(store, "trouble", f"sensor s{n} offline", clock.now, sensor=f"s{n}")
+    notifier.step(clock.now)
+    phone = [body for url, _, body in service.sent if url == "ntfy://phone"]
+    assert len(phone) == 2  # count: 2 per 600 s
+    assert phone[0].startswith("Sensor s0 offline")
+    assert "... and 3 more: " in phone[1] and phone[1].count("Trouble (trouble)") == 3
+    assert [state for _, state, _ in states(store)] == [
+        "delivered",
+        "delivered",
+        "suppressed",
+        "suppressed",
+        "suppressed",
+    ]
+    # The window is full: a trouble waits for it, an alarm does not.
+    clock.now += 60.0
+    queue(store, "trouble", "sensor s5 offline", clock.now, sensor="s5")
+    queue(store, "triggered", "alarm triggered by front", clock.now, sensors=["front"])
+    due = notifier.step(clock.now)
+    assert service.sent[-1][1] == "homeguard: ALARM - front"
+    assert due == 1000.0 + 600.0  # the first send leaves the window
+    clock.now = due
+    notifier.step(clock.now)
+    assert service.sent[-1][2].startswith("Sensor s5 offline")
+
+
+def test_rows_wait_with_their_events_while_the_store_fails(tmp_path: Path) -> None:
+    flaky = FlakyStore(tmp_path / "events.db")
+    writer = StoreWriter(flaky, lambda health: None, limit=1)
+    flaky.failing = True
+    alarm = route_event(ROUTING, "triggered", "alarm", {"sensors": ["front"]}, 5.0)
+    sensors = [SensorRecord(float(n), "door", "front", "OPEN") for n in range(3)]
+    writer.submit(
+        sensor_events=sensors,
+        system_events=[SystemRecord(5.0, "triggered", "alarm")],
+        devices=[],
+        snapshot=None,
+        after_commit=[],
+        answers=[],
+        notifications=alarm,
+    )
+    assert writer.failing and len(Outbox(flaky.store).recent()) == 0
+    flaky.failing = False
+    assert writer.write_once()
+    assert [r.record for r in Outbox(flaky.store).recent()[::-1]] == alarm
+    assert flaky.store.count_system_events() == 1
+    flaky.store.close()
+
+
+def test_the_backlog_never_drops_notifications() -> None:
+    backlog = Backlog(limit=1)
+    row = NotificationRecord(1.0, "family", "phone", "alarm", "t", "b", 1.0, urgent=True)
+    backlog.add(notifications=[row] * 50)
+    backlog.add(sensor_events=[SensorRecord(float(n), "door", "f", "OPEN") for n in range(9)])
+    pending = backlog.take()
+    assert pending is not None and len(pending.notifications) == 50
+    assert len(pending.sensor_events) == 1
+
+
+def test_the_controllers_effects_become_rows_for_the_right_routes() -> None:
+    queue_ = NotificationQueue(ROUTING)
+    rule = queue_.rows(Notify(EventKind.TRIGGERED, "garage door open", route="garage"), 7.0)
+    assert [(r.route, r.target, r.kind) for r in rule] == [("garage", "pager", "rule")]
+    assert queue_.rows(Notify(EventKind.TRIGGERED, "Alarm!"), 7.0) == []  # the event routes
+    duress = queue_.rows(SilentAlert(EventKind.DURESS, "duress code used by bob"), 7.0)
+    assert [(r.route, r.silent) for r in duress] == [("company", True)]
+    alarm = queue_.rows(RecordEvent(EventKind.TRIGGERED, "alarm", {"sensors": ["x"]}), 7.0)
+    assert [r.route for r in alarm] == ["family", "company"]
+    assert NotificationQueue().rows(RecordEvent(EventKind.TRIGGERED, "alarm"), 7.0) == []
