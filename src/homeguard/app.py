@@ -18,7 +18,6 @@ from homeguard.adapters.broker_auth import accepts_tcp
 from homeguard.adapters.clock import SteppingClock, local_zone, wall_clock
 from homeguard.adapters.lockfile import FileLock, lock_holder
 from homeguard.adapters.mqtt import MessageSink, MqttClient, Will
-from homeguard.adapters.notifier import send as send_notification
 from homeguard.adapters.store import Outbox
 from homeguard.core.notifications import Routing
 from homeguard.errors import BrokerError, ConfigError, ControllerRunning, HomeguardError
@@ -268,6 +267,8 @@ def target_urls(site: Site) -> dict[str, str]:
 
 
 def _notifier(site: Site, snapshot: Callable[[], bytes | None] | None, outbox: Outbox) -> Notifier:
+    from homeguard.adapters.notifier import send as send_notification  # apprise loads slowly
+
     notifications = site.config.notifications
     retry = notifications.retry
     return Notifier(

@@ -4,6 +4,7 @@ test (an SMTP server, an HTTP receiver for apprise's json://), the outbox in the
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,9 @@ from aiosmtpd.controller import Controller as SmtpController
 
 from homeguard.adapters.store import Outbox
 from homeguard.app import Site, run_controller
+from homeguard.app import routing as site_routing
+from homeguard.core.notifications import route_event
+from homeguard.core.records import Batch
 from tests.conftest import free_port, wait_until
 from tests.services.conftest import House, Observer, event
 
@@ -238,3 +242,50 @@ def test_duress_reaches_only_its_route_and_nothing_visible(
     # The outbox lists the duress row only where asked for (never the dashboard's list).
     assert [r.record.kind for r in outbox_rows(site)] == ["disarmed", "armed"]
     assert "duress" in [r.record.kind for r in outbox_rows(site, silent=True)]
+
+
+def test_notify_test_reports_each_target_and_status_shows_the_delivery_state(
+    house_factory: Callable[..., House], receiver: Receiver
+) -> None:
+    receiver.start()
+    house = house_factory()
+    dead = free_port()
+    site = configure(
+        house,
+        f"""notifications:
+  targets:
+    hook: {{url: "json://127.0.0.1:{receiver.port}/hook"}}
+    dead: {{url: "json://watcher:{{secret}}@127.0.0.1:{dead}/x", secret_env: TEST_HOOK_SECRET}}
+  routes:
+    works: {{targets: [hook], events: [alarm]}}
+    broken: {{targets: [dead, hook], events: [alarm]}}
+""",
+    )
+    os.environ["TEST_HOOK_SECRET"] = "s3cret-pass"
+    try:
+        ok = house.cli("notify-test", "works")
+        everything = house.cli("notify-test")
+    finally:
+        del os.environ["TEST_HOOK_SECRET"]
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "works -> hook: delivered\n"
+    assert receiver.got("/hook")[0]["title"] == "homeguard: test"
+    assert everything.returncode == 1
+    lines = everything.stdout.splitlines()
+    assert lines[0] == "works -> hook: delivered" and lines[2] == "broken -> hook: delivered"
+    assert lines[1].startswith("broken -> dead: FAILED: A Connection error")
+    assert "s3cret" not in everything.stdout + everything.stderr
+    assert house.cli("notify-test", "nobody").returncode != 0
+    # What the outbox holds, as `homeguard status` tells it.
+    now = time.time()
+    rows = route_event(site_routing(site), "triggered", "alarm", {"sensors": ["front"]}, now)
+    with site.open_store() as store:
+        store.write(Batch(notifications=rows))
+        outbox = Outbox(store)
+        first, second, third = outbox.due(now)
+        outbox.delivered(first.id, now)
+        outbox.delivered(third.id, now)
+        outbox.retry(second.id, now + 60, "A Connection error occurred sending JSON notification")
+    status = house.cli("status", "--timeout", "0.5")
+    assert "notify:     1 pending, 2 delivered\n" in status.stdout
+    assert "last error: dead: A Connection error occurred" in status.stdout

@@ -17,7 +17,7 @@ from homeguard.adapters.mqtt import Message
 from homeguard.adapters.topics import availability_topics
 from homeguard.app import quiet_client
 from homeguard.cli import api as cli_api
-from homeguard.cli import household
+from homeguard.cli import household, notify
 from homeguard.cli.codes import read_code
 from homeguard.cli.site import load_site
 from homeguard.core.model import Action, ArmMode
@@ -170,6 +170,7 @@ def status(args: argparse.Namespace) -> int:
         elif message.topic.endswith("/state"):
             report["actuators"][message.topic.split("/")[-2]] = text
     report["maintenance"] = household.attention(site)
+    report["notifications"] = notify.deliveries(site)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -188,4 +189,5 @@ def status(args: argparse.Namespace) -> int:
         print(f"  {device:<12} {value}{trouble}")
     for entry in report["maintenance"]:
         print(f"service:    {entry['device']} ({entry['health']}: {entry['reason']})")
+    notify.print_deliveries(report["notifications"])
     return 0

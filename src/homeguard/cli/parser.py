@@ -11,6 +11,7 @@ from homeguard.cli import household
 from homeguard.cli.api import add_api_options
 from homeguard.cli.codes import CODE_VARIABLE
 from homeguard.cli.events import events
+from homeguard.cli.notify import notify_test
 from homeguard.cli.panel import arm, disarm, sensor, status
 from homeguard.cli.services import actuators, controller, simulate, up
 from homeguard.cli.setup import (
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for retained state")
     _events_arguments(command("events", events, "show logged events"))
     command("check-config", check_config, "validate the config and summarise it")
+    p = command("notify-test", notify_test, "send a test notification to a route (or all)")
+    p.add_argument("route", nargs="?", help="a route of notifications.routes (default: all)")
     p = command("broker-config", broker_config, "write a Mosquitto config that loses nothing")
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--bind", default="127.0.0.1")
