@@ -323,6 +323,7 @@ def serve_dashboard(
                 session_seconds=web.session_hours * 3600.0,
                 trusted_proxies=web.trusted_proxies,
             ),
+            notifications=Outbox(store) if site.config.notifications.routes else None,
         )
         server = WebServer(backend, host=web.host, port=web.port if port is None else port)
         server.start()

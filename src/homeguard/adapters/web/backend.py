@@ -14,7 +14,7 @@ from typing import Protocol
 
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel
-from homeguard.core.records import DeviceRecord, EventQuery, EventRecord
+from homeguard.core.records import Delivery, DeviceRecord, EventQuery, EventRecord
 from homeguard.core.signals import ActuatorKind, Input
 
 
@@ -70,6 +70,13 @@ class EventQueries(Protocol):
     def size_bytes(self) -> int: ...
 
 
+class NotificationLog(Protocol):
+    """The notification outbox, read side (duress rows never in it)."""
+
+    def recent(self, limit: int = 50) -> list[Delivery]: ...
+    def counts(self) -> dict[str, int]: ...
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """How the dashboard is served and who may log in."""
@@ -93,3 +100,4 @@ class Backend:
     broker_connected: Callable[[], bool]
     clock: Callable[[], float]
     web: WebSettings = WebSettings()
+    notifications: NotificationLog | None = None  # none: no routes configured

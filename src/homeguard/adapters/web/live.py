@@ -119,6 +119,10 @@ class LiveHub:
             store_bytes: int | None = backend.store.size_bytes()
         except StoreError:
             store_bytes = None
+        try:
+            notifications = backend.notifications.counts() if backend.notifications else {}
+        except StoreError:
+            notifications = {}
         return SystemFigures(
             broker=backend.broker(),
             broker_connected=backend.broker_connected(),
@@ -133,6 +137,7 @@ class LiveHub:
             store_dropped=stats.store_dropped,
             rejected=sum(stats.rejected.values()),
             rejected_by_reason=dict(stats.rejected),
+            notifications=notifications,
         )
 
     async def stream(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:

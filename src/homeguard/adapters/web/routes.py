@@ -50,6 +50,8 @@ from .schemas import (
     EventPage,
     EventRow,
     LoginBody,
+    NotificationPage,
+    NotificationRow,
     SensorDocument,
     SessionInfo,
     StateDocument,
@@ -223,6 +225,35 @@ def health(session: Reader, web: Web) -> list[dict[str, Any]]:
         reports = [report_of(r) for r in records if isinstance(r, SensorRecord)]
         rows.append(assess(sensor.id, reports, now).as_dict())
     return rows
+
+
+@panel.get("/notifications", responses=READ_ERRORS)
+def notifications(
+    session: Reader, web: Web, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50
+) -> NotificationPage:
+    """The newest notifications (docs/notifications.md) and the count per delivery state:
+    ``pending`` (waiting or retrying), ``delivered``, ``suppressed`` (told as "and N
+    more" under a rate limit), ``failed`` (given up); the last error names no secret."""
+    log_ = web.backend.notifications
+    if log_ is None:
+        return NotificationPage(counts={}, rows=[])
+    rows = [
+        NotificationRow(
+            id=d.id,
+            timestamp=d.record.ts,
+            route=d.record.route,
+            target=d.record.target,
+            kind=d.record.kind,
+            title=d.record.title,
+            state=d.state,  # type: ignore[arg-type]
+            attempts=d.attempts,
+            last_error=d.last_error,
+            due=d.record.due,
+            finished=d.finished,
+        )
+        for d in log_.recent(limit)
+    ]
+    return NotificationPage(counts=log_.counts(), rows=rows)
 
 
 @panel.get(

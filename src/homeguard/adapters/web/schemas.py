@@ -139,6 +139,11 @@ class SystemFigures(BaseModel):
     store_dropped: int
     rejected: int
     rejected_by_reason: dict[str, int]
+    notifications: dict[str, int] = Field(
+        default_factory=dict,
+        description="Notifications per delivery state (pending, delivered, suppressed, "
+        "failed); empty without notification routes.",
+    )
 
 
 class StateDocument(BaseModel):
@@ -162,6 +167,27 @@ class StateDocument(BaseModel):
         "cannot write; events wait in memory), with the time each began."
     )
     system: SystemFigures
+
+
+class NotificationRow(BaseModel):
+    """One notification to one target, and where its delivery stands."""
+
+    id: int
+    timestamp: float = Field(description="When the event that caused it happened.")
+    route: str
+    target: str
+    kind: str = Field(description="alarm, pending, armed, disarmed, trouble, ...")
+    title: str
+    state: Literal["pending", "delivered", "failed", "suppressed"]
+    attempts: int
+    last_error: str | None = Field(description="Why the last attempt failed; no secrets.")
+    due: float = Field(description="Pending: when it is tried next.")
+    finished: float | None = Field(description="When delivered, suppressed or given up.")
+
+
+class NotificationPage(BaseModel):
+    counts: dict[str, int]
+    rows: list[NotificationRow]
 
 
 class EventRow(BaseModel):

@@ -101,6 +101,7 @@ function enter(session) {
   $("#app").hidden = false;
   connect();
   refreshHealth();
+  refreshNotifications();
 }
 
 async function refreshHealth() {
@@ -109,6 +110,18 @@ async function refreshHealth() {
   if (doc) renderSystem();
 }
 setInterval(() => { if (csrf) refreshHealth(); }, 300000);
+
+// Notifications (docs/notifications.md): the newest, with where each delivery stands.
+async function refreshNotifications() {
+  const { ok, data } = await api("GET", "/api/notifications?limit=20");
+  if (!ok || !data || !Array.isArray(data.rows)) return;
+  $("#notifications").replaceChildren(...(data.rows.length ? data.rows.map((n) => el("tr",
+    { class: n.state === "pending" || n.state === "failed" ? "alarm" : "" },
+    el("td", {}, when(n.timestamp)), el("td", {}, `${n.route} → ${n.target}`),
+    el("td", {}, n.title), el("td", {}, n.state), el("td", {}, `${n.attempts}`),
+    el("td", {}, n.last_error || ""))) : [el("tr", {}, el("td", { colspan: "6" }, "none yet"))]));
+}
+setInterval(() => { if (csrf) refreshNotifications(); }, 15000);
 
 function showLogin() {
   if (source) { source.close(); source = null; }
@@ -271,6 +284,8 @@ function renderSystem() {
     ["Devices", `${s.devices} seen, ${s.sensors} sensors configured`],
     ["Rejected messages", `${s.rejected}` + (s.rejected ? ` (${Object.entries(s.rejected_by_reason)
       .map(([k, v]) => `${k}: ${v}`).join(", ")})` : "")],
+    ["Notifications", Object.entries(s.notifications || {}).map(([k, v]) => `${v} ${k}`).join(", ")
+      || "none"],
     ["Maintenance", health.filter((h) => h.health === "service" || h.health === "failed")
       .map((h) => `${h.device}: ${h.reason}`).join("; ") || "no device needs a visit"],
   ];
