@@ -3,6 +3,7 @@ test (an SMTP server, an HTTP receiver for apprise's json://), the outbox in the
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -289,3 +290,62 @@ def test_notify_test_reports_each_target_and_status_shows_the_delivery_state(
     status = house.cli("status", "--timeout", "0.5")
     assert "notify:     1 pending, 2 delivered\n" in status.stdout
     assert "last error: dead: A Connection error occurred" in status.stdout
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"not really a picture, but bytes all the same" + b"\xff\xd9"
+
+
+class Camera(Receiver):
+    """A Frigate-like HTTP server: GET /api/front/latest.jpg answers a JPEG."""
+
+    def start(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/api/front/latest.jpg" else 404)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(JPEG)))
+                self.end_headers()
+                self.wfile.write(JPEG)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("source", ["url", "topic"])
+def test_an_alarm_carries_the_camera_snapshot(
+    house_factory: Callable[..., House], observer: Observer, receiver: Receiver, source: str
+) -> None:
+    receiver.start()
+    camera = Camera(free_port())
+    camera.start()
+    snapshot = (
+        f'url: "http://127.0.0.1:{camera.port}/api/front/latest.jpg"'
+        if source == "url"
+        else "topic: frigate/front/person/snapshot"
+    )
+    site = configure(
+        house_factory(supervision=600),
+        f"""notifications:
+  targets:
+    hook: {{url: "json://127.0.0.1:{receiver.port}/hook"}}
+  routes:
+    family: {{targets: [hook], events: [alarm, armed], snapshot: true}}
+  snapshot: {{{snapshot}}}
+""",
+    )
+    try:
+        with controller(site, observer):
+            observer.publish("frigate/front/person/snapshot", JPEG, retain=True)
+            arm_away(observer)
+            observer.publish("home/security/window/living", "OPEN")
+            wait_until(lambda: len(receiver.got("/hook")) == 2, timeout=10, what="arm, alarm")
+    finally:
+        camera.stop()
+    armed, alarm = receiver.got("/hook")
+    assert armed["attachments"] == []  # a picture for alarms only
+    (picture,) = alarm["attachments"]
+    assert base64.b64decode(picture["base64"]) == JPEG
+    assert picture["mimetype"] == "image/jpeg"
