@@ -31,6 +31,7 @@ from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.notifier import Notifier, RetryPolicy, notifying
 from homeguard.services.outbound import Outbound
+from homeguard.services.outbox import route_records
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
@@ -234,8 +235,16 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
         # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
         topics, sensors = site.topics, site.settings.sensors
         publish = controller.client.publish
+        queue = partial(route_records, routing(site))  # maintenance, anomaly notifications
         web.enter_context(
-            watching(site.open_store, sensors, publish, topics.alarm_event, wall_clock)
+            watching(
+                site.open_store,
+                sensors,
+                publish,
+                topics.alarm_event,
+                wall_clock,
+                notifications=queue,
+            )
         )
         # Notifications: the outbox delivered off the hot path (docs/notifications.md).
         if notifications.routes:

@@ -5,6 +5,7 @@ rate-limited into "and N more", a rule's route."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from homeguard.core.notifications import (
 from homeguard.core.records import Batch, NotificationRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import EventKind, Notify, RecordEvent, SilentAlert
 from homeguard.errors import NotifyError
+from homeguard.services.intelligence import Intelligence
 from homeguard.services.notifier import Notifier, RetryPolicy
-from homeguard.services.outbox import NotificationQueue
+from homeguard.services.outbox import NotificationQueue, route_records
 from homeguard.services.store_writer import StoreWriter
+from tests.services.test_intelligence import filled  # noqa: F401 - its fixture, shared
 from tests.services.test_store_writer import FlakyStore
 
 K = NotificationKind
@@ -202,3 +205,24 @@ def test_the_controllers_effects_become_rows_for_the_right_routes() -> None:
     alarm = queue_.rows(RecordEvent(EventKind.TRIGGERED, "alarm", {"sensors": ["x"]}), 7.0)
     assert [r.route for r in alarm] == ["family", "company"]
     assert NotificationQueue().rows(RecordEvent(EventKind.TRIGGERED, "alarm"), 7.0) == []
+
+
+def test_maintenance_found_beside_the_controller_is_queued_with_its_event(
+    request: pytest.FixtureRequest,
+) -> None:
+    household, store = request.getfixturevalue("filled")  # a simulated household's store
+    routing = Routing((Route("fixit", ("pager",), frozenset({K.MAINTENANCE})),))
+    service = Intelligence(
+        store=store,
+        sensors=household.sensors,
+        publish=None,
+        event_topic="home/alarm/event",
+        clock=lambda: household.end,
+        notifications=partial(route_records, routing),
+    )
+    made = [r for r in service.step(household.end) if r.event_type == "maintenance"]
+    rows = Outbox(store).recent(100)[::-1]
+    assert made and [r.record.body.splitlines()[0] for r in rows] == [
+        m.description[:1].upper() + m.description[1:] for m in made
+    ]
+    assert {(r.record.route, r.record.kind) for r in rows} == {("fixit", "maintenance")}

@@ -27,7 +27,13 @@ from typing import Protocol
 
 from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess, report_of
 from homeguard.core.model import SensorSpec
-from homeguard.core.records import Batch, SensorRecord, SystemRecord, WriteResult
+from homeguard.core.records import (
+    Batch,
+    NotificationRecord,
+    SensorRecord,
+    SystemRecord,
+    WriteResult,
+)
 from homeguard.errors import FeatureUnavailable, StoreError
 from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
 
@@ -100,6 +106,7 @@ def watching(
     clock: Callable[[], float],
     *,
     settings: IntelligenceSettings | None = None,
+    notifications: Callable[[Sequence[SystemRecord]], Sequence[NotificationRecord]] | None = None,
 ) -> Iterator[Intelligence]:
     """Run the service in a thread of its own, with a store of its own, until exit."""
     with open_store() as store:
@@ -110,6 +117,7 @@ def watching(
             event_topic=event_topic,
             clock=clock,
             settings=settings or IntelligenceSettings(),
+            notifications=notifications,
         )
         stop = threading.Event()
         thread = threading.Thread(
@@ -135,8 +143,11 @@ class Intelligence:
         event_topic: str,
         clock: Callable[[], float],
         settings: IntelligenceSettings = IntelligenceSettings(),
+        notifications: Callable[[Sequence[SystemRecord]], Sequence[NotificationRecord]]
+        | None = None,
     ) -> None:
         self._store = store
+        self._notifications = notifications  # the outbox rows for what it finds
         self._sensors = tuple(sensors)
         self._publish = publish
         self._topic = event_topic
@@ -171,7 +182,8 @@ class Intelligence:
         """Assess, score, record and publish; returns the events it made."""
         made = [*self._maintenance(now), *self._anomalies(now)]
         if made:
-            self._store.write(Batch(system_events=made))
+            queued = self._notifications(made) if self._notifications else ()
+            self._store.write(Batch(system_events=made, notifications=queued))
             for record in made:
                 self._announce(record)
         return made
