@@ -257,6 +257,7 @@ def test_notify_test_reports_each_target_and_status_shows_the_delivery_state(
   targets:
     hook: {{url: "json://127.0.0.1:{receiver.port}/hook"}}
     dead: {{url: "json://watcher:{{secret}}@127.0.0.1:{dead}/x", secret_env: TEST_HOOK_SECRET}}
+    odd: {{url: "nonsense://somewhere/x"}}
   routes:
     works: {{targets: [hook], events: [alarm]}}
     broken: {{targets: [dead, hook], events: [alarm]}}
@@ -277,6 +278,11 @@ def test_notify_test_reports_each_target_and_status_shows_the_delivery_state(
     assert lines[1].startswith("broken -> dead: FAILED: A Connection error")
     assert "s3cret" not in everything.stdout + everything.stderr
     assert house.cli("notify-test", "nobody").returncode != 0
+    check = house.cli("check-config")  # the secret is not set here: that one is not checked
+    assert check.returncode == 1
+    assert "  target odd: apprise does not understand this nonsense:// URL" in check.stdout
+    assert "  target dead: not checked (" in check.stdout and "  target hook" not in check.stdout
+    assert "  route broken -> dead, hook: alarm\n" in check.stdout
     # What the outbox holds, as `homeguard status` tells it.
     now = time.time()
     rows = route_event(site_routing(site), "triggered", "alarm", {"sensors": ["front"]}, now)

@@ -13,7 +13,7 @@ from homeguard.cli.site import load_site
 from homeguard.core.notifications import test_message
 from homeguard.errors import ConfigError, HomeguardError, NotifyError
 
-__all__ = ["deliveries", "notify_test", "print_deliveries"]
+__all__ = ["check_targets", "deliveries", "notify_test", "print_deliveries"]
 
 
 def notify_test(args: argparse.Namespace) -> int:
@@ -42,6 +42,32 @@ def notify_test(args: argparse.Namespace) -> int:
             else:
                 print(f"{name} -> {target}: delivered")
     return 1 if failed else 0
+
+
+def check_targets(site: Site) -> tuple[list[str], bool]:
+    """For ``check-config``: the routes, and whether apprise understands each target's
+    URL (with its secret, when the secret is available here; never printed)."""
+    config = site.config.notifications
+    if not config.targets:
+        return [], True
+    from homeguard.adapters.notifier import url_problem  # apprise: only when needed
+
+    lines = [f"notifications: {len(config.routes)} routes, {len(config.targets)} targets"]
+    ok = True
+    for name, target in config.targets.items():
+        try:
+            problem = url_problem(target.resolved_url(name))
+        except ConfigError as exc:
+            lines.append(f"  target {name}: not checked ({exc})")
+            continue
+        if problem is not None:
+            ok = False
+            lines.append(f"  target {name}: {problem}")
+    for name, route in config.routes.items():
+        events = ", ".join(event.value for event in route.events) or "no events"
+        duress = " (and duress, silently)" if route.duress else ""
+        lines.append(f"  route {name} -> {', '.join(route.targets)}: {events}{duress}")
+    return lines, ok
 
 
 def deliveries(site: Site) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.app import default_data_dir
+from homeguard.cli import notify
 from homeguard.cli.site import load_site
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
@@ -29,7 +30,10 @@ def check_config(args: argparse.Namespace) -> int:
             f"  {sensor.id:<12} {sensor.type.value:<7} zone {sensor.zone_kind.value:<9} "
             f"family {sensor.family}"
         )
-    return 0
+    lines, targets_ok = notify.check_targets(site)
+    for line in lines:
+        print(line)
+    return 0 if targets_ok else 1
 
 
 def _security_folder(args: argparse.Namespace) -> Path:
