@@ -41,6 +41,7 @@ log = logging.getLogger("homeguard.notify")
 
 IDLE = 30.0  # seconds between passes with nothing due (the commit wakes us anyway)
 PRUNE_EVERY = 3600.0
+STOP_WAIT = 2.0  # seconds a stopping controller waits for a send in progress
 
 
 class Sender(Protocol):
@@ -96,6 +97,7 @@ class Notifier:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._woken.clear()  # before the pass: a commit during it wakes the next one
             now = self._clock()
             try:
                 due = self.step(now)
@@ -104,7 +106,6 @@ class Notifier:
                 due = now + 5.0
             wait = IDLE if due is None else min(IDLE, max(0.0, due - self._clock()))
             self._woken.wait(wait)
-            self._woken.clear()
 
     def stop_waiting(self) -> None:
         self._woken.set()
@@ -225,6 +226,6 @@ def notifying(
         finally:
             stop.set()
             notifier.stop_waiting()
-            thread.join(timeout=20.0)
-            if thread.is_alive():
+            thread.join(timeout=STOP_WAIT)
+            if thread.is_alive():  # a slow service: what it was sending stays pending
                 log.warning("the notifier is still sending at stop: its rows stay queued")
