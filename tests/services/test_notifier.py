@@ -226,3 +226,37 @@ def test_maintenance_found_beside_the_controller_is_queued_with_its_event(
         m.description[:1].upper() + m.description[1:] for m in made
     ]
     assert {(r.record.route, r.record.kind) for r in rows} == {("fixit", "maintenance")}
+
+
+def test_one_snapshot_per_alarm_kept_for_its_retries(store: EventStore) -> None:
+    routing = Routing((Route("cams", ("phone", "pager"), frozenset({K.ALARM}), snapshot=True),))
+    pictures: list[bytes] = []
+
+    def camera() -> bytes:
+        pictures.append(b"jpeg %d" % len(pictures))
+        return pictures[-1]
+
+    got: list[tuple[str, tuple[bytes, str] | None]] = []
+
+    def service(
+        url: str, title: str, body: str, *, attachment: tuple[bytes, str] | None = None
+    ) -> None:
+        got.append((url, attachment))
+        if url == "json://pager" and len(got) < 3:
+            raise NotifyError("down")
+
+    clock = Clock()
+    notifier = Notifier(
+        outbox=Outbox(store),
+        routing=routing,
+        urls={"phone": "ntfy://phone", "pager": "json://pager"},
+        send=service,
+        clock=clock,
+        snapshot=camera,
+    )
+    rows = route_event(routing, "triggered", "alarm", {"sensors": ["front"]}, clock.now)
+    store.write(Batch(notifications=rows))
+    clock.now = notifier.step(clock.now) or clock.now
+    notifier.step(clock.now)  # the pager's retry
+    assert pictures == [b"jpeg 0"]  # taken once, for both targets and the retry
+    assert [a for _, a in got] == [(b"jpeg 0", "snapshot.jpg")] * 3

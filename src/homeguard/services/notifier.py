@@ -90,6 +90,7 @@ class Notifier:
         self._woken = threading.Event()
         self._next_prune = 0.0
         self._failing: set[str] = set()  # targets whose last attempt failed
+        self._pictures: dict[tuple[float, str], bytes | None] = {}
 
     def wake(self) -> None:
         """Something was committed: look at the outbox (any thread; returns at once)."""
@@ -113,6 +114,7 @@ class Notifier:
     def step(self, now: float) -> float | None:
         """Deliver what is due; when the next row is due (None: nothing pending)."""
         rows = self._outbox.due(now)
+        self._pictures.clear()  # one picture per alarm and pass, whatever its targets
         groups: dict[tuple[str, str], list[Delivery]] = {}
         for row in rows:
             groups.setdefault((row.record.route, row.record.target), []).append(row)
@@ -197,11 +199,14 @@ class Notifier:
     def _attachment(self, row: Delivery) -> tuple[bytes, str] | None:
         data = self._outbox.attachment(row.id)
         if data is None and self._snapshot is not None:
-            try:
-                data = self._snapshot()
-            except NotifyError as exc:
-                log.warning("alarm notification without a snapshot: %s", exc)
-                data = None
+            alarm = (row.record.ts, row.record.title)
+            if alarm not in self._pictures:
+                try:
+                    self._pictures[alarm] = self._snapshot()
+                except NotifyError as exc:
+                    log.warning("alarm notification without a snapshot: %s", exc)
+                    self._pictures[alarm] = None
+            data = self._pictures[alarm]
             if data is not None:
                 self._outbox.keep_attachment(row.id, data)
         return None if data is None else (data, "snapshot.jpg")
