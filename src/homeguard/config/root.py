@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from homeguard.config.base import Misplaced, Section
+from homeguard.config.features import features
 from homeguard.config.home_assistant import HomeAssistantConfig
 from homeguard.config.mqtt import MqttConfig
 from homeguard.config.panel import ModeTimingConfig, PanelConfig
@@ -110,6 +111,14 @@ class Config(Section):
             raise Misplaced(f"duplicate {what} (also {info.field_name}[{first}])", index, key)
         return items
 
+    @model_validator(mode="after")
+    def _chime_sensors_known(self) -> Config:
+        known = {sensor.id for sensor in self.sensors}
+        for index, sensor_id in enumerate(self.panel.chime.sensors or ()):
+            if sensor_id not in known:
+                raise Misplaced("no such sensor", "panel", "chime", "sensors", index)
+        return self
+
     def panel_settings(self) -> PanelSettings:
         """The engine's view of this site: core types only, PINs hashed."""
         panel = self.panel
@@ -128,4 +137,5 @@ class Config(Section):
             ),
             report_grace=panel.report_grace,
             restart_grace=panel.restart_grace,
+            features=features(panel.chime, panel.walk_test, panel.squawk, panel.lights),
         )
