@@ -81,6 +81,20 @@ class ActuatorBody(_Body):
     )
 
 
+class ChimeBody(_Body):
+    on: bool = Field(description="Switch the door chime on or off.")
+    code: str | None = Field(default=None, max_length=64, description="A PIN that may arm.")
+
+
+class WalkTestDocument(BaseModel):
+    """A walk test under way (docs/panel-features.md)."""
+
+    started: float
+    until: float = Field(description="When it ends by itself.")
+    user: str | None
+    tested: list[str] = Field(description="The sensors tripped so far, in order.")
+
+
 class CommandResult(BaseModel):
     state: str = Field(description="The panel state once the command was carried out.")
     mode: str | None
@@ -162,6 +176,10 @@ class StateDocument(BaseModel):
         "cannot write; events wait in memory), with the time each began."
     )
     system: SystemFigures
+    walk_test: WalkTestDocument | None = Field(
+        default=None, description="The walk test under way (the panel stays disarmed)."
+    )
+    chime: bool = Field(default=False, description="Whether the door chime is on.")
 
 
 class EventRow(BaseModel):
