@@ -26,6 +26,10 @@ triggered          siren time over                  armed_<mode> (or disarmed)
 any but disarmed   DISARM (valid code)              disarmed
 any                24h zone trips, TRIGGER          triggered
 =================  ===============================  ====================================
+
+Besides the states, the disarmed panel may be in a walk test (core.walk_test: trips are
+recorded, none sounds), and the siren and light may be held for a time (core.holds: a
+chime, a squawk, a rule's action); the alarm's own use of them always wins.
 """
 
 from __future__ import annotations
