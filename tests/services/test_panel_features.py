@@ -108,3 +108,21 @@ def test_arming_and_disarming_squawk(
         observer.wait_for(STATE, "disarmed", after=disarmed)
         wait_until(lambda: len(sirens(observer, disarmed)) == 4, what="two chirps")
         assert [p for _, p in sirens(observer, disarmed)] == ["ON", "OFF", "ON", "OFF"]
+
+
+def test_a_walk_test_outlives_a_controller_restart(
+    house_factory: Callable[..., House], observer: Observer
+) -> None:
+    with house_with(house_factory, "  walk_test: {timeout: 600}") as (house, _):
+        observer.wait_for(STATE, "disarmed")
+        observer.command("WALK_TEST", "1234")
+        observer.wait_for(EVENT, event("walk_test_started"))
+    with running(house.site) as controller:
+        resumed = lambda: controller.panel.quiet_until > 0  # noqa: E731 - started
+        wait_until(resumed, what="the controller resumed the stored panel")
+        assert controller.panel.walk_test is not None
+        observer.publish("home/security/window/living", "OPEN")
+        wait_until(lambda: observer.events("walk_test"), what="a walk_test event")
+        assert not observer.events("triggered")
+        assert controller.panel.walk_test is not None
+        assert controller.panel.walk_test.tested == ("living",)
