@@ -117,16 +117,22 @@ class Uplink:
 
     # ------------------------------------------------------------------ the thread
 
-    def run(self, stop: threading.Event) -> None:
-        """Forward until ``stop`` is set; never raises (errors are logged and retried)."""
+    def resume(self) -> None:
+        """Start from the stored cursor: the alarms still unsent go out again, first."""
         cursor = self._outbox.open(duress=self._settings.duress)
-        self._alerted = cursor.sent_seq  # alarms still unsent go out again, first
+        self._alerted = cursor.sent_seq
+        self._in_flight = None
         log.info(
             "uplink to %s: %d event(s) to send, next seq %d",
             self._settings.topic,
             cursor.backlog,
             cursor.sent_seq + 1,
         )
+
+    def run(self, stop: threading.Event) -> None:
+        """`resume`, then forward until ``stop`` is set; never raises (errors are logged
+        and retried)."""
+        self.resume()
         backoff = Backoff(0.5, self._max_retry)
         try:
             while not stop.is_set():
