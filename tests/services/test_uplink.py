@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from homeguard.adapters.mqtt import BrokerAddress, MqttClient
+from homeguard.adapters import pki
+from homeguard.adapters.broker_auth import ListenerTls
+from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles
 from homeguard.adapters.store.uplink import UplinkCursor, UplinkOutbox
 from homeguard.app import Site
 from tests.conftest import MosquittoProcess, client_id, wait_until
@@ -234,9 +238,6 @@ def test_the_upstream_login_and_password_are_used(
     tmp_path: Path, house_factory: Callable[..., House], observer: Observer
 ) -> None:
     """A broker that wants a password: the uplink logs in with the one from its file."""
-    import shutil
-    import subprocess
-
     tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     password_file = tmp_path / "upstream-passwd"
     subprocess.run([tool, "-c", "-b", str(password_file), "site1", "s3cret"], check=True)
@@ -261,5 +262,47 @@ def test_the_upstream_login_and_password_are_used(
         body = json.loads(message.payload)
         assert message.topic == f"homeguard/{SITE}/events"
         assert front_seqs(body["events"]) == [1]
+    finally:
+        broker.stop()
+
+
+def test_tls_with_client_certificates(
+    tmp_path: Path, house_factory: Callable[..., House], observer: Observer
+) -> None:
+    """A TLS-only upstream that wants a client certificate: the uplink verifies the
+    broker with its CA file and shows its own certificate (whose name is its login)."""
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    now = time.time()
+    ca = pki.new_ca("upstream CA", now)
+    issued = {
+        "server": pki.issue(ca, "upstream", now, hosts=["127.0.0.1", "localhost"]),
+        "house": pki.issue(ca, SITE, now),
+        "monitor": pki.issue(ca, "monitor", now),
+    }
+    (folder / "ca.crt").write_text(ca.cert_pem)
+    for name, cert in issued.items():
+        (folder / f"{name}.crt").write_text(cert.cert_pem)
+        (folder / f"{name}.key").write_text(cert.key_pem)
+    tls = ListenerTls(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+    broker = MosquittoProcess(tmp_path / "tls-upstream", tls=tls).start()
+    try:
+        house = house_factory()
+        with house.config_path.open("a") as config:
+            config.write(
+                f"uplink:\n  host: 127.0.0.1\n  port: {broker.port}\n  site_id: {SITE}\n"
+                "  tls: {ca_file: pki/ca.crt, cert_file: pki/house.crt, key_file: pki/house.key}\n"
+                "  batch_interval: 0\n"
+            )
+        files = TlsFiles(folder / "ca.crt", folder / "monitor.crt", folder / "monitor.key")
+        receiving = MqttClient(
+            address=BrokerAddress(broker.host, broker.port, tls=files),
+            client_id=client_id("rx"),
+            subscriptions=[(f"homeguard/{SITE}/#", 1)],
+        )
+        with receiving, running(house.site):
+            door_messages(observer, range(1, 2))
+            message = receiving.messages.get(timeout=15)
+        assert front_seqs(json.loads(message.payload)["events"]) == [1]
     finally:
         broker.stop()
