@@ -31,7 +31,7 @@ from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
-from homeguard.services.uplink import forget_uplink, uplinking
+from homeguard.services.uplink import forget_uplink, uplink_figures, uplinking
 from homeguard.site import LOOPBACK, Site, default_data_dir
 
 __all__ = [
@@ -281,6 +281,7 @@ def serve_dashboard(
                 session_seconds=web.session_hours * 3600.0,
                 trusted_proxies=web.trusted_proxies,
             ),
+            uplink=partial(uplink_figures, store),
         )
         server = WebServer(backend, host=web.host, port=web.port if port is None else port)
         server.start()

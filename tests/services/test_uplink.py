@@ -18,19 +18,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from homeguard.adapters import pki
 from homeguard.adapters.broker_auth import ListenerTls
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles
 from homeguard.adapters.store.uplink import UplinkCursor, UplinkOutbox
-from homeguard.app import Site
+from homeguard.app import Site, serve_dashboard
 from tests.conftest import MosquittoProcess, client_id, wait_until
 from tests.services.conftest import House, Observer, event, running
 
 SITE = "house-1"
 UPLINK = """
 rate_limit: {{messages_per_second: 10000, burst: 10000}}
+web: {{loopback_without_login: true}}
 uplink:
   host: 127.0.0.1
   port: {port}
@@ -165,7 +167,8 @@ def test_a_thousand_events_and_an_alarm_survive_an_upstream_outage_alarm_first(
     uplinked: House, upstream: MosquittoProcess, receiver: Receiver, observer: Observer
 ) -> None:
     started = time.monotonic()
-    with running(uplinked.site):
+    site = uplinked.site
+    with running(site) as controller, serve_dashboard(site, controller, port=0) as url:
         door_messages(observer, range(1, 3))  # the uplink works: seq 1 and 2 arrive
         wait_until(lambda: front_seqs(receiver.events()) == [1, 2], 15, "the first events")
         wait_until(lambda: cursor(uplinked).backlog == 0, 15, "the cursor to catch up")
@@ -179,6 +182,12 @@ def test_a_thousand_events_and_an_alarm_survive_an_upstream_outage_alarm_first(
         wait_until(lambda: cursor(uplinked).backlog > 1000, 15, "the alarm committed")
         backlog = cursor(uplinked)
         assert len(receiver.messages()) == before  # nothing got through meanwhile
+        with httpx.Client(base_url=url) as web:  # a session on loopback, then the figures
+            web.get("/api/session").raise_for_status()
+            shown = web.get("/api/system").json()["uplink"]
+        assert shown["connected"] is False
+        assert shown["backlog"] == backlog.backlog > 1000
+        assert shown["batches"] >= 1
 
         upstream.start()
         wait_until(lambda: cursor(uplinked).backlog == 0, 60, "the backlog to be sent")

@@ -39,7 +39,14 @@ from homeguard.config.uplink import UplinkConfig
 from homeguard.core.uplink import Forwarded, Pacer, alarm_body, batch_body, event_body
 from homeguard.errors import BrokerError, HomeguardError
 
-__all__ = ["Uplink", "UplinkSettings", "UplinkStatus", "uplinking"]
+__all__ = [
+    "Uplink",
+    "UplinkSettings",
+    "UplinkStatus",
+    "forget_uplink",
+    "uplink_figures",
+    "uplinking",
+]
 
 log = logging.getLogger("homeguard.uplink")
 
@@ -300,6 +307,21 @@ def uplinking(
             thread.join(timeout=CONNECT_TIMEOUT + STOP_FLUSH + 2.0)
             if thread.is_alive():
                 log.error("the uplink did not stop in time")
+
+
+def uplink_figures(store: EventStore) -> dict[str, Any] | None:
+    """What the dashboard shows of the uplink, as its thread last stored it; None when
+    it is off."""
+    cursor = UplinkOutbox(store).cursor()
+    if cursor is None:
+        return None
+    return {
+        "connected": cursor.connected,
+        "backlog": cursor.backlog,
+        "sent_seq": cursor.sent_seq,
+        "batches": cursor.batches,
+        "last_sent_at": cursor.sent_at,
+    }
 
 
 def forget_uplink(store: EventStore) -> None:
