@@ -315,3 +315,26 @@ def test_tls_with_client_certificates(
         assert front_seqs(json.loads(message.payload)["events"]) == [1]
     finally:
         broker.stop()
+
+
+def test_removing_the_uplink_from_the_config_empties_its_outbox(
+    uplinked: House,
+    upstream: MosquittoProcess,
+    observer: Observer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upstream.stop()  # nothing can be sent: the events wait in the outbox
+    with running(uplinked.site):
+        door_messages(observer, range(1, 6))
+        stored_sensor_events(uplinked, 5)
+    assert cursor(uplinked).backlog >= 5
+    text = uplinked.config_path.read_text()
+    uplinked.config_path.write_text(text[: text.index("uplink:")])
+    with running(uplinked.site):
+        door_messages(observer, range(6, 8))
+        stored_sensor_events(uplinked, 7)
+    with uplinked.store() as store:
+        outbox = UplinkOutbox(store)
+        assert outbox.cursor() is None
+        assert outbox.unsent(10) == []
+    assert "event(s) never sent upstream were dropped" in caplog.text

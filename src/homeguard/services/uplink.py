@@ -54,6 +54,7 @@ CONNECT_TIMEOUT = 5.0  # seconds one attempt to reach the upstream broker may ta
 ACK_POLL = 0.02  # seconds between looks for the PUBACK of the batch in flight
 IDLE = 1.0  # seconds between rounds when nothing wakes the thread
 STOP_FLUSH = 1.0  # seconds the stopping uplink waits for its last PUBACKs
+STOP_JOIN = 2.0  # seconds the controller's stop waits for the uplink's thread
 
 Connect = Callable[[Callable[[bool], None]], MqttClient]
 
@@ -149,6 +150,8 @@ class Uplink:
                         continue
                     timeout = self.round(self._client)
                 except HomeguardError as exc:  # the store, mostly: try again shortly
+                    if stop.is_set():
+                        break
                     log.error("uplink: %s; retrying", exc)
                     timeout = backoff.next_delay(random.Random())
                 self._wake.wait(timeout)
@@ -304,9 +307,12 @@ def uplinking(
         finally:
             stop.set()
             uplink.wake()
-            thread.join(timeout=CONNECT_TIMEOUT + STOP_FLUSH + 2.0)
+            # Not longer: the process must stop within seconds. A thread still trying to
+            # reach the upstream broker is left behind (a daemon); it has nothing to
+            # lose, as the cursor only moves after a PUBACK.
+            thread.join(timeout=STOP_JOIN)
             if thread.is_alive():
-                log.error("the uplink did not stop in time")
+                log.info("the uplink was still trying to reach %s: left behind", address)
 
 
 def uplink_figures(store: EventStore) -> dict[str, Any] | None:
