@@ -108,10 +108,6 @@ def test_an_alarm_message_carries_the_event_with_its_seq() -> None:
     assert body["event"]["seq"] == 8
 
 
-def test_which_events_are_alarms() -> None:
-    kinds = frozenset({"triggered"})
-    assert ALARM.is_alarm(kinds)
-    assert not DOOR.is_alarm(kinds)
-    assert DURESS.is_alarm(kinds)
+def test_a_duress_alert_is_a_silent_event() -> None:
     assert event_body(DURESS)["kind"] == "silent"
-    assert not ALARM.is_alarm(frozenset({"trouble"}))
+    assert event_body(DURESS)["event"] == "duress"

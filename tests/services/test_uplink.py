@@ -338,3 +338,30 @@ def test_removing_the_uplink_from_the_config_empties_its_outbox(
         assert outbox.cursor() is None
         assert outbox.unsent(10) == []
     assert "event(s) never sent upstream were dropped" in caplog.text
+
+
+@pytest.mark.parametrize("forward", [False, True])
+def test_duress_leaves_only_when_configured(
+    uplinked: House, receiver: Receiver, observer: Observer, forward: bool
+) -> None:
+    if forward:
+        with uplinked.config_path.open("a") as config:
+            config.write("  forward_duress: true\n")
+    with running(uplinked.site):
+        start = time.monotonic()
+        observer.command("ARM_AWAY", "1234")
+        observer.wait_for("home/alarm/state", "armed_away", after=start)
+        observer.command("DISARM", "9999")  # the duress code: disarms visibly
+        observer.wait_for("home/alarm/state", "disarmed", after=start)
+        door_messages(observer, range(1, 2))  # an event after the duress alert
+        wait_until(lambda: front_seqs(receiver.events()) == [1], 15, "the door event upstream")
+    silent = [e for e in receiver.events() if e["kind"] == "silent"]
+    alarms = [b["event"] for _, b in receiver.messages() if b["type"] == "alarm"]
+    text = json.dumps(receiver.messages())
+    if forward:
+        assert [e["event"] for e in silent] == ["duress"]
+        assert alarms == silent
+    else:
+        assert silent == [] and alarms == []
+        assert "duress" not in text
+    check_stream(receiver, 1, 1)

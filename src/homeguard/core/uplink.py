@@ -30,13 +30,6 @@ class Forwarded:
     record: EventRecord
     silent: bool = False
 
-    def is_alarm(self, kinds: frozenset[str]) -> bool:
-        """An event the receiver must hear of at once: a system event of one of
-        ``kinds``, or a forwarded duress alert."""
-        if isinstance(self.record, SensorRecord):
-            return False
-        return self.silent or self.record.event_type in kinds
-
 
 def event_body(item: Forwarded) -> dict[str, Any]:
     """One event as the upstream receiver sees it."""
