@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from homeguard.config import parse_config
+from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.uplink import Forwarded, alarm_body, batch_body, event_body
 from homeguard.errors import ConfigError
 from homeguard.services.uplink import settings_of, upstream_address
 
@@ -75,3 +79,31 @@ def test_errors_name_the_line(extra: str, where: str) -> None:
 def test_site_id_is_required() -> None:
     with pytest.raises(ConfigError, match=r"uplink\.site_id"):
         parse_config("uplink: {host: a}\n", "site.yaml")
+
+
+def _blocks(language: str) -> list[str]:
+    text = (Path(__file__).parent.parent / "docs" / "uplink.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def test_the_documented_config_is_valid(tmp_path: Path) -> None:
+    (config_text,) = _blocks("yaml")
+    uplink = parse_config(config_text, "uplink.md", base_dir=tmp_path).uplink
+    assert uplink is not None
+    assert uplink.tls is not None and uplink.tls.cert_file is not None
+    assert uplink.password_env == "HOMEGUARD_UPLINK_PASSWORD"
+
+
+def test_the_documented_messages_have_the_fields_homeguard_sends() -> None:
+    batch_doc, alarm_doc = (json.loads(block) for block in _blocks("json"))
+    sensor = Forwarded(4101, SensorRecord(1.0, "door", "front", "OPEN", {}, None, 1))
+    system = Forwarded(4102, SystemRecord(2.0, "triggered", "alarm", {}, 2))
+    batch = batch_body("house-1", 42, [sensor, system], 3.0)
+    assert set(batch_doc) == set(batch)
+    assert set(batch_doc["events"][0]) == set(event_body(sensor))
+    assert set(batch_doc["events"][1]) == set(event_body(system))
+    assert batch_doc["count"] == batch_doc["last_seq"] - batch_doc["first_seq"] + 1
+    assert [e["seq"] for e in batch_doc["events"]] == list(range(4101, 4104))
+    alarm = alarm_body("house-1", system, 3.0)
+    assert set(alarm_doc) == set(alarm)
+    assert alarm_doc["event"] in batch_doc["events"]  # the same event, in the stream too
