@@ -12,7 +12,7 @@ from homeguard.config import parse_config
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.uplink import Forwarded, alarm_body, batch_body, event_body
 from homeguard.errors import ConfigError
-from homeguard.services.uplink import settings_of, upstream_address
+from homeguard.services.uplinking import settings_of, upstream_address
 
 UPLINK = """\
 uplink:

@@ -31,7 +31,7 @@ from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
-from homeguard.services.uplink import forget_uplink, uplink_figures, uplinking
+from homeguard.services.uplinking import forget_uplink, uplink_figures, uplinking
 from homeguard.site import LOOPBACK, Site, default_data_dir
 
 __all__ = [
