@@ -17,6 +17,7 @@ from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningCo
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
 from homeguard.config.simulation import SimulationConfig
 from homeguard.config.storage import StorageConfig
+from homeguard.config.uplink import UplinkConfig
 from homeguard.config.users import UserConfig, valid_pin
 from homeguard.config.web import WebConfig
 from homeguard.core import codes
@@ -65,6 +66,9 @@ class Config(Section):
     )
     home_assistant: HomeAssistantConfig = Field(
         default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
+    )
+    uplink: UplinkConfig | None = Field(
+        default=None, description="An upstream broker the event log is forwarded to; none: off."
     )
 
     @model_validator(mode="before")

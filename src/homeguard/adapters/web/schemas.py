@@ -139,6 +139,16 @@ class ActuatorStatus(BaseModel):
     on: bool | None = Field(description="As the actuator last reported; None: unknown.")
 
 
+class UplinkFigures(BaseModel):
+    """The uplink to an upstream broker (docs/uplink.md), as its thread last stored it."""
+
+    connected: bool
+    backlog: int = Field(description="Events committed, not yet acknowledged upstream.")
+    sent_seq: int = Field(description="The last event acknowledged upstream.")
+    batches: int = Field(description="Batches acknowledged upstream so far.")
+    last_sent_at: float | None = Field(description="When the last one was acknowledged.")
+
+
 class SystemFigures(BaseModel):
     broker: str
     broker_connected: bool
@@ -153,6 +163,9 @@ class SystemFigures(BaseModel):
     store_dropped: int
     rejected: int
     rejected_by_reason: dict[str, int]
+    uplink: UplinkFigures | None = Field(
+        default=None, description="The uplink to an upstream broker; None: not configured."
+    )
 
 
 class StateDocument(BaseModel):

@@ -289,6 +289,10 @@ function renderSystem() {
     ["Devices", `${s.devices} seen, ${s.sensors} sensors configured`],
     ["Rejected messages", `${s.rejected}` + (s.rejected ? ` (${Object.entries(s.rejected_by_reason)
       .map(([k, v]) => `${k}: ${v}`).join(", ")})` : "")],
+    ...(s.uplink ? [["Uplink", `${s.uplink.connected ? "connected" : "NOT CONNECTED"}, `
+      + `${s.uplink.backlog} events waiting` + (s.uplink.last_sent_at
+        ? `, last batch #${s.uplink.batches} at ${new Date(s.uplink.last_sent_at * 1000).toLocaleString()}`
+        : "")]] : []),
     ["Maintenance", health.filter((h) => h.health === "service" || h.health === "failed")
       .map((h) => `${h.device}: ${h.reason}`).join("; ") || "no device needs a visit"],
   ];
