@@ -15,12 +15,12 @@ from pathlib import Path
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
-from homeguard.adapters.clock import SteppingClock, local_zone, wall_clock
+from homeguard.adapters.clock import SteppingClock, wall_clock
 from homeguard.adapters.lockfile import FileLock, lock_holder
 from homeguard.adapters.mqtt import MessageSink, MqttClient, Will
 from homeguard.adapters.store import Outbox
 from homeguard.core.notifications import Routing
-from homeguard.errors import BrokerError, ConfigError, ControllerRunning, HomeguardError
+from homeguard.errors import BrokerError, ControllerRunning, HomeguardError
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
@@ -29,7 +29,7 @@ from homeguard.services.home_assistant import discovery
 from homeguard.services.inbox import FairInbox, device_of
 from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
-from homeguard.services.notifier import Notifier, RetryPolicy, notifying
+from homeguard.services.notifier import build_notifier, notifying, site_routing
 from homeguard.services.outbound import Outbound
 from homeguard.services.outbox import route_records
 from homeguard.services.presence import Identity, heartbeat, live_controller
@@ -53,7 +53,6 @@ __all__ = [
     "run_simulation",
     "serve_dashboard",
     "start_local_broker",
-    "target_urls",
     "warn_about_broker",
 ]
 
@@ -262,7 +261,7 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
         )
         # Notifications: the outbox delivered off the hot path (docs/notifications.md).
         if notifications.routes:
-            make = partial(_notifier, site, snapshot_source(notifications, images))
+            make = partial(build_notifier, notifications, snapshot_source(notifications, images))
             web.enter_context(notifying(site.open_store, controller.after_commit, make))
         # What startup built (config, settings, topic routes: objects per configured
         # device) lives as long as the process: out of the collector's full passes,
@@ -273,37 +272,7 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
 
 def routing(site: Site) -> Routing:
     """The site's notification routes, in its time zone (the machine's unless set)."""
-    notifications = site.config.notifications
-    return notifications.routing(local_zone(notifications.timezone))
-
-
-def target_urls(site: Site) -> dict[str, str]:
-    """Each notification target's URL, secret in place; a target whose secret is
-    missing is left out, with an error logged (its notifications fail, the rest go)."""
-    urls = {}
-    for name, target in site.config.notifications.targets.items():
-        try:
-            urls[name] = target.resolved_url(name)
-        except ConfigError as exc:
-            log.error("%s", exc)
-    return urls
-
-
-def _notifier(site: Site, snapshot: Callable[[], bytes | None] | None, outbox: Outbox) -> Notifier:
-    from homeguard.adapters.notifier import send as send_notification  # apprise loads slowly
-
-    notifications = site.config.notifications
-    retry = notifications.retry
-    return Notifier(
-        outbox=outbox,
-        routing=routing(site),
-        urls=target_urls(site),
-        send=send_notification,
-        clock=wall_clock,
-        retry=RetryPolicy(retry.first, retry.max, retry.give_up_after),
-        snapshot=snapshot,
-        keep=notifications.keep_days * 86400.0,
-    )
+    return site_routing(site.config.notifications)
 
 
 def warn_about_broker(site: Site) -> QueueCheck:

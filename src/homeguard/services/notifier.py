@@ -30,12 +30,22 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from homeguard.adapters.clock import local_zone, wall_clock
 from homeguard.adapters.store import EventStore, Outbox
+from homeguard.config import NotificationsConfig
 from homeguard.core.notifications import Routing, rate_plan, summary
 from homeguard.core.records import Delivery
-from homeguard.errors import NotifyError, StoreError
+from homeguard.errors import ConfigError, NotifyError, StoreError
 
-__all__ = ["Notifier", "RetryPolicy", "Sender", "notifying"]
+__all__ = [
+    "Notifier",
+    "RetryPolicy",
+    "Sender",
+    "build_notifier",
+    "notifying",
+    "site_routing",
+    "target_urls",
+]
 
 log = logging.getLogger("homeguard.notify")
 
@@ -234,3 +244,39 @@ def notifying(
             thread.join(timeout=STOP_WAIT)
             if thread.is_alive():  # a slow service: what it was sending stays pending
                 log.warning("the notifier is still sending at stop: its rows stay queued")
+
+
+def site_routing(config: NotificationsConfig) -> Routing:
+    """The configured routes, in the configured time zone (the machine's unless set)."""
+    return config.routing(local_zone(config.timezone))
+
+
+def target_urls(config: NotificationsConfig) -> dict[str, str]:
+    """Each target's URL, secret in place; a target whose secret is missing is left
+    out, with an error logged (its notifications fail, the others go)."""
+    urls = {}
+    for name, target in config.targets.items():
+        try:
+            urls[name] = target.resolved_url(name)
+        except ConfigError as exc:
+            log.error("%s", exc)
+    return urls
+
+
+def build_notifier(
+    config: NotificationsConfig, snapshot: Callable[[], bytes | None] | None, outbox: Outbox
+) -> Notifier:
+    """A notifier for the configured routes, sending through apprise."""
+    from homeguard.adapters.notifier import send  # apprise loads slowly: only when needed
+
+    retry = config.retry
+    return Notifier(
+        outbox=outbox,
+        routing=site_routing(config),
+        urls=target_urls(config),
+        send=send,
+        clock=wall_clock,
+        retry=RetryPolicy(retry.first, retry.max, retry.give_up_after),
+        snapshot=snapshot,
+        keep=config.keep_days * 86400.0,
+    )
