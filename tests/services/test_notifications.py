@@ -108,8 +108,9 @@ def controller(site: Site, observer: Observer) -> Iterator[None]:
 
 
 def arm_away(observer: Observer) -> None:
+    asked = time.monotonic()
     observer.command("ARM_AWAY", "1234")
-    observer.wait_for("home/alarm/state", "armed_away", timeout=10)
+    observer.wait_for("home/alarm/state", "armed_away", timeout=10, after=asked)
 
 
 def outbox_rows(site: Site, silent: bool = False) -> list[Any]:
