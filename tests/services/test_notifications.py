@@ -206,6 +206,8 @@ def test_a_receiver_down_at_the_alarm_gets_every_message_once_across_a_restart(
     )
     alarm = next(p for p in receiver.got("/hook") if p["title"].startswith("homeguard: ALARM"))
     assert "Alarm triggered by front" in alarm["message"]
+    assert alarm["type"] == "failure"  # urgent: shown as critical by the services
+    assert {p["type"] for p in receiver.got("/hook") if p is not alarm} == {"info"}
     assert all(r.attempts >= 2 for r in outbox_rows(site) if r.record.kind == "alarm")
 
 

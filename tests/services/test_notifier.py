@@ -48,7 +48,13 @@ class Service:
         self.down = False
 
     def __call__(
-        self, url: str, title: str, body: str, *, attachment: tuple[bytes, str] | None = None
+        self,
+        url: str,
+        title: str,
+        body: str,
+        *,
+        attachment: tuple[bytes, str] | None = None,
+        urgent: bool = False,
     ) -> None:
         self.attempts += 1
         if self.down:
@@ -239,7 +245,12 @@ def test_one_snapshot_per_alarm_kept_for_its_retries(store: EventStore) -> None:
     got: list[tuple[str, tuple[bytes, str] | None]] = []
 
     def service(
-        url: str, title: str, body: str, *, attachment: tuple[bytes, str] | None = None
+        url: str,
+        title: str,
+        body: str,
+        *,
+        attachment: tuple[bytes, str] | None = None,
+        urgent: bool = False,
     ) -> None:
         got.append((url, attachment))
         if url == "json://pager" and len(got) < 3:

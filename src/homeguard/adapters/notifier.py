@@ -50,9 +50,12 @@ def send(
     body: str,
     *,
     attachment: tuple[bytes, str] | None = None,
+    urgent: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> None:
-    """Deliver one message to one target; raises NotifyError (without secrets)."""
+    """Deliver one message to one target; raises NotifyError (without secrets).
+    ``urgent`` (alarm, duress) sends it as apprise's ``failure`` type, which services
+    show as critical (red, high priority); others are ``info``."""
     service = apprise.Apprise(asset=_ASSET)
     if not service.add(url):
         raise NotifyError(_not_understood(url))
@@ -61,7 +64,10 @@ def send(
         data, name = attachment
         attach = AttachMemory(content=data, name=name, mimetype="image/jpeg")  # type: ignore[no-untyped-call]
     try:
-        result = service.notify(body=body, title=title, attach=attach, timeout=timeout)
+        kind = apprise.NotifyType.FAILURE if urgent else apprise.NotifyType.INFO
+        result = service.notify(
+            body=body, title=title, notify_type=kind, attach=attach, timeout=timeout
+        )
     except Exception as exc:  # apprise should not raise; if it does, it is ours to say
         raise NotifyError(scrub(f"{type(exc).__name__}: {exc}", url)) from None
     if result:

@@ -56,7 +56,13 @@ STOP_WAIT = 2.0  # seconds a stopping controller waits for a send in progress
 
 class Sender(Protocol):
     def __call__(
-        self, url: str, title: str, body: str, *, attachment: tuple[bytes, str] | None = None
+        self,
+        url: str,
+        title: str,
+        body: str,
+        *,
+        attachment: tuple[bytes, str] | None = None,
+        urgent: bool = False,
     ) -> None: ...
 
 
@@ -170,7 +176,7 @@ class Notifier:
             body += summary([f"{f.record.title} ({f.record.kind})" for f in folded])
         try:
             attachment = self._attachment(row) if record.snapshot else None
-            self._send(url, record.title, body, attachment=attachment)
+            self._send(url, record.title, body, attachment=attachment, urgent=record.urgent)
         except NotifyError as exc:
             self._failed(row, folded, now, str(exc), retry_at)
             return
