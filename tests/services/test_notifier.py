@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from queue import Queue
+from typing import Any
 
 import pytest
 
 from homeguard.adapters.store import EventStore, Outbox
+from homeguard.adapters.topics import SiteTopics, TopicMap
 from homeguard.core.backlog import Backlog
+from homeguard.core.model import PanelSettings
 from homeguard.core.notifications import (
     NotificationKind,
     RateLimit,
@@ -19,13 +23,25 @@ from homeguard.core.notifications import (
     Routing,
     route_event,
 )
+from homeguard.core.panel import Outcome, Panel
 from homeguard.core.records import Batch, NotificationRecord, SensorRecord, SystemRecord
-from homeguard.core.signals import EventKind, Notify, RecordEvent, SilentAlert
+from homeguard.core.signals import (
+    ClockStep,
+    EventKind,
+    Input,
+    Notify,
+    RecordEvent,
+    SilentAlert,
+)
 from homeguard.errors import NotifyError
+from homeguard.services.controller import Controller
 from homeguard.services.intelligence import Intelligence
 from homeguard.services.notifier import Notifier, RetryPolicy
+from homeguard.services.outbound import Outbound
 from homeguard.services.outbox import NotificationQueue, route_records
 from homeguard.services.store_writer import StoreWriter
+from homeguard.services.turn import Request
+from tests.services.conftest import FakeClient
 from tests.services.test_intelligence import filled  # noqa: F401 - its fixture, shared
 from tests.services.test_store_writer import FlakyStore
 
@@ -271,3 +287,56 @@ def test_one_snapshot_per_alarm_kept_for_its_retries(store: EventStore) -> None:
     notifier.step(clock.now)  # the pager's retry
     assert pictures == [b"jpeg 0"]  # taken once, for both targets and the retry
     assert [a for _, a in got] == [(b"jpeg 0", "snapshot.jpg")] * 3
+
+
+def test_a_rules_notify_action_is_committed_for_its_route_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine's Notify with a route (a rule's action) becomes outbox rows of that
+    route, in the turn's commit; a Notify without one adds nothing by itself."""
+    from homeguard.services import controller as controller_module
+
+    committed: list[Batch] = []
+
+    class Store:
+        def write(self, batch: Batch) -> object:
+            committed.append(batch)
+            return None
+
+        def load_snapshot(self) -> str | None:
+            return None
+
+        def devices(self) -> list[Any]:
+            return []
+
+        def prune(self, before: float) -> int:
+            return 0
+
+    def engine(panel: Panel, settings: PanelSettings, event: Input, now: float) -> Outcome:
+        if not isinstance(event, ClockStep):  # the controller's own ticks: nothing
+            return Outcome(panel, ())
+        effects = (
+            Notify(EventKind.TRIGGERED, "garage door open for 10 min", route="garage"),
+            Notify(EventKind.TROUBLE, "no route: only logged"),
+        )
+        return Outcome(panel, effects)
+
+    client, inbox = FakeClient(), Queue[Any]()
+    controller = Controller(
+        settings=PanelSettings(),
+        topics=TopicMap.build("home", [], []),
+        outbound=Outbound(client, SiteTopics("home")),
+        client=client,
+        inbox=inbox,
+        store=Store(),
+        clock=lambda: 1000.0,
+        notifications=ROUTING,
+    )
+    controller.start()
+    monkeypatch.setattr(controller_module, "handle", engine)
+    inbox.put(Request(ClockStep(0.0)))  # stands for the input a rule acts on
+    controller.turn()
+    rows = [row for batch in committed for row in batch.notifications]
+    assert [(r.route, r.target, r.kind, r.title) for r in rows] == [
+        ("garage", "pager", "rule", "homeguard: garage door open for 10 min")
+    ]
