@@ -13,6 +13,7 @@ from homeguard.adapters.store import Outbox
 from homeguard.app import connected_controller, serve_dashboard
 from tests.conftest import MosquittoProcess, free_port, wait_until
 from tests.web.conftest import Dashboard, write_house
+from tests.web.test_cli_api import homeguard
 
 pytestmark = pytest.mark.broker
 
@@ -75,3 +76,7 @@ def test_the_api_lists_notifications_with_their_state_and_never_duress(
     with dashboard.house.store() as store:
         silent = [r for r in Outbox(store).recent(silent=True) if r.record.silent]
     assert [(r.record.kind, r.record.route) for r in silent] == [("duress", "security")]
+    # The command line through the API shows the same counts.
+    shown = homeguard("status", "--api", dashboard.url, "--user", "alice")
+    assert shown.returncode == 0, shown.stderr
+    assert "notify:     2 pending\n" in shown.stdout

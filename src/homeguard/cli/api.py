@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from homeguard.adapters.http_api import ApiClient
+from homeguard.cli import notify
 from homeguard.errors import CommandRejected
 
 PASSWORD_VARIABLE = "HOMEGUARD_PASSWORD"
@@ -59,6 +60,7 @@ def status(args: argparse.Namespace) -> int:
     for sensor in state.get("sensors", []):
         trouble = f" ({sensor['trouble']})" if sensor.get("trouble") else ""
         print(f"  {sensor['id']:<12} {sensor['status']}{trouble}")
+    notify.print_deliveries({"counts": system.get("notifications")})
     return 0
 
 
