@@ -116,3 +116,15 @@ def test_other_mistakes_name_their_line() -> None:
     assert problem(zone).startswith("house.yaml line 2: notifications.timezone: unknown time zone")
     typo = GOOD.replace("quiet_hours:", "quiet_hour:")
     assert "did you mean 'quiet_hours'?" in problem(typo)
+
+
+def test_the_controllers_login_may_read_the_snapshot_topic() -> None:
+    from homeguard.services.accounts import CONTROLLER, site_accounts
+
+    text = GOOD + "  snapshot: {topic: frigate/front/person/snapshot}\n"
+    config = parse_config(text, "house.yaml")
+    (controller,) = [a for a in site_accounts(config) if a.name == CONTROLLER]
+    assert "frigate/front/person/snapshot" in controller.subscribe
+    plain = parse_config(GOOD, "house.yaml")
+    (before,) = [a for a in site_accounts(plain) if a.name == CONTROLLER]
+    assert not [t for t in before.subscribe if t.startswith("frigate")]
