@@ -147,7 +147,7 @@ def kinds_of(event_type: str, data: Mapping[str, Any]) -> frozenset[Notification
             return frozenset()  # the exit delay's end: told when it started (arming)
         case "arming" | "armed":
             mode = "armed_" + str(data.get("mode")).removeprefix("armed_")
-            specific = {K(mode)} if mode in K.__members__.values() else set()
+            specific = {K(mode)} if mode in _ROUTED_BY_TYPE else set()
             return frozenset({K.ARMED, *specific})
         case "trouble" | "restored" if part == "storage":
             return frozenset({K.STORAGE})
@@ -155,12 +155,14 @@ def kinds_of(event_type: str, data: Mapping[str, Any]) -> frozenset[Notification
             return frozenset({K.LOW_BATTERY})
         case "records_dropped":
             return frozenset({K.STORAGE})
-        case _ if event_type in K.__members__.values() and event_type not in _NOT_EVENTS:
+        case _ if event_type in _ROUTED_BY_TYPE:
             return frozenset({K(event_type)})
     return frozenset()
 
 
-_NOT_EVENTS = frozenset({"duress", "rule", "test", "alarm"})
+# Kinds an event of the same name is: not duress (only ever a silent alert), nor what no
+# recorded event is (a rule's action, a test, "alarm", which is the triggered event).
+_ROUTED_BY_TYPE = frozenset(k.value for k in NotificationKind) - {"duress", "rule", "test", "alarm"}
 
 
 def route_event(
@@ -170,7 +172,8 @@ def route_event(
     kinds = kinds_of(event_type, data)
     if not kinds:
         return []
-    kind = NotificationKind.ALARM if NotificationKind.ALARM in kinds else min(kinds)
+    # The kind the rows say: the general one of an armed mode (armed), else the only one.
+    kind = NotificationKind.ARMED if NotificationKind.ARMED in kinds else next(iter(kinds))
     body = _body(description, data, now, routing.zone)
     rows = []
     for route in routing.routes:
