@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -114,6 +115,11 @@ def test_other_mistakes_name_their_line() -> None:
     )
     zone = GOOD.replace("Europe/Paris", "Mars/Olympus")
     assert problem(zone).startswith("house.yaml line 2: notifications.timezone: unknown time zone")
+    idle = GOOD.replace("      events: [alarm]\n      duress: true\n", "")
+    assert problem(idle).startswith(
+        "house.yaml line 18: notifications.routes.company.events: a route needs events, or "
+        "duress: true"
+    )
     typo = GOOD.replace("quiet_hours:", "quiet_hour:")
     assert "did you mean 'quiet_hours'?" in problem(typo)
 
@@ -128,3 +134,24 @@ def test_the_controllers_login_may_read_the_snapshot_topic() -> None:
     plain = parse_config(GOOD, "house.yaml")
     (before,) = [a for a in site_accounts(plain) if a.name == CONTROLLER]
     assert not [t for t in before.subscribe if t.startswith("frigate")]
+
+
+def test_the_documented_examples_are_valid() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "notifications.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 3
+    full = parse_config(blocks[0], "notifications.md").notifications
+    assert set(full.routes) == {
+        "family",
+        "maintenance",
+        "night-shift",
+        "security-company",
+        "sister",
+    }
+    assert full.routes["sister"].duress and not full.routes["sister"].events
+    route = (
+        '  targets: {t: {url: "json://x/y"}}\n'
+        "  routes: {r: {targets: [t], snapshot: true, events: [alarm]}}\n"
+    )
+    for block in blocks[1:]:  # the snapshot sources
+        assert parse_config(block + route, "notifications.md").notifications.snapshot

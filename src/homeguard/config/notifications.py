@@ -136,6 +136,12 @@ class RouteConfig(Section):
         default=False, description="Attach a camera snapshot (notifications.snapshot) to alarms."
     )
 
+    @model_validator(mode="after")
+    def _takes_something(self) -> Self:
+        if not self.events and not self.duress:
+            raise Misplaced("a route needs events, or duress: true", "events")
+        return self
+
     @field_validator("events")
     @classmethod
     def _routable(cls, events: tuple[NotificationKind, ...]) -> tuple[NotificationKind, ...]:
