@@ -92,11 +92,16 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
         yield opened
 
 
-def worker(store: EventStore, service: Service, clock: Clock) -> Notifier:
+URLS = {"phone": "ntfy://phone", "monitor": "json://monitor", "pager": "json://pager"}
+
+
+def worker(
+    store: EventStore, service: Service, clock: Clock, urls: dict[str, str] = URLS
+) -> Notifier:
     return Notifier(
         outbox=Outbox(store),
         routing=ROUTING,
-        urls={"phone": "ntfy://phone", "monitor": "json://monitor", "pager": "json://pager"},
+        urls=urls,
         send=service,
         clock=clock,
         retry=RetryPolicy(first=10.0, max=40.0, give_up_after=300.0),
@@ -340,3 +345,17 @@ def test_a_rules_notify_action_is_committed_for_its_route_alone(
     assert [(r.route, r.target, r.kind, r.title) for r in rows] == [
         ("garage", "pager", "rule", "homeguard: garage door open for 10 min")
     ]
+
+
+def test_a_target_without_its_secret_waits_for_a_restart_that_has_it(store: EventStore) -> None:
+    service, clock = Service(), Clock()
+    rows = route_event(ROUTING, "triggered", "alarm", {"sensors": ["front"]}, clock.now)
+    store.write(Batch(notifications=rows))
+    missing = worker(store, service, clock, {"phone": "ntfy://phone"})  # no monitor secret
+    missing.step(clock.now)
+    (waiting,) = [r for r in Outbox(store).recent() if r.state == "pending"]
+    assert waiting.record.target == "monitor" and "secret is missing" in (waiting.last_error or "")
+    clock.now += 3600.0
+    worker(store, service, clock).step(clock.now)  # restarted with the secret
+    assert {r.state for r in Outbox(store).recent()} == {"delivered"}
+    assert [url for url, _, _ in service.sent] == ["ntfy://phone", "json://monitor"]

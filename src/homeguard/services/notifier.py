@@ -168,8 +168,9 @@ class Notifier:
             self._outbox.postpone([row.id, *(f.id for f in folded)], retry_at[0])
             return
         url = self._urls.get(record.target)
-        if url is None:
-            self._outbox.failed(row.id, now, f"target {record.target!r} is not configured")
+        if url is None:  # gone from the config, or its secret missing: a restart may fix it
+            error = f"target {record.target!r} is not configured, or its secret is missing"
+            self._failed(row, folded, now, error, retry_at)
             return
         body = record.body
         if folded:
