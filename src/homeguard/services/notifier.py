@@ -195,6 +195,7 @@ class Notifier:
         retry_at: list[float],
     ) -> None:
         record = row.record
+        now = max(now, self._clock())  # after the attempt, which may have taken its timeout
         if now - record.ts >= self._retry.give_up_after:
             log.error("gave up notification %d to %s: %s", row.id, record.target, error)
             self._outbox.failed(row.id, now, error)
