@@ -21,7 +21,6 @@ from homeguard.adapters import isolation_forest
 from homeguard.core.activity import (
     FEATURES,
     Activation,
-    ActivityProfile,
     PanelTimeline,
     Window,
     activations,
@@ -29,6 +28,7 @@ from homeguard.core.activity import (
     surprise,
     windows,
 )
+from homeguard.core.habits import ActivityProfile
 from homeguard.core.records import SensorRecord, SystemRecord
 
 DAY = 86400.0
@@ -41,7 +41,7 @@ class AnomalyPolicy:
 
     model: Literal["surprise", "isolation_forest"] = "surprise"
     window: float = 600.0  # seconds per scored window
-    flags_per_week: float = 2.0  # the training history may have had this many
+    flags_per_week: float = 1.5  # the training history may have had this many
     merge_gap: float = 1800.0  # flagged windows closer than this are one anomaly
     min_days: float = 7.0  # history needed before the detector says anything
     seed: int = 0
@@ -132,7 +132,9 @@ class AnomalyDetector:
         rows: list[Window] = []
         halves = ((since, middle), (middle, until))
         for learn_from, score_on in (halves, halves[::-1]):
-            half = ActivityProfile.learn(acts, *learn_from, utc_offset=policy.utc_offset)
+            half = ActivityProfile.learn(
+                acts, *learn_from, panel=panel, utc_offset=policy.utc_offset
+            )
             rows += windows(acts, panel, half, *score_on, length=policy.window)
         if len(rows) < 10:
             raise ValueError(f"too little activity to learn from ({len(rows)} windows)")
@@ -143,7 +145,9 @@ class AnomalyDetector:
         allowed = int(policy.flags_per_week * (until - since) / (7 * DAY))
         threshold = scores[min(allowed, len(scores) - 1)]
         usual = [_percentile([w.features[i] for w in rows], 0.99) for i in range(len(FEATURES))]
-        profile = ActivityProfile.learn(acts, since, until, utc_offset=policy.utc_offset)
+        profile = ActivityProfile.learn(
+            acts, since, until, panel=panel, utc_offset=policy.utc_offset
+        )
         return cls(
             profile=profile,
             model=model,
