@@ -29,6 +29,7 @@ DAY = 86400.0
 HOUR = 3600.0
 STEP_GAP = 900.0  # activations further apart than this are not a sequence
 QUIET = 1800.0  # silence after which an activation starts the house's activity again
+NEIGHBOUR_HOURS = 0.5  # what the hours either side count for an hour's habits
 _PANEL_PRIOR = 2.0  # hours of "as usual" a panel state's rates start from
 
 
@@ -122,8 +123,12 @@ class ActivityProfile:
         (smoothed: a sensor never seen then is rare, not impossible)."""
         weekend, hour = when(act.ts, self.utc_offset)
         days = self.days - self._weekdays if weekend else self._weekdays
-        seen = self.hourly.get((act.device, weekend, hour), 0)
-        return -math.log2((seen + 0.2) / (max(days, 1.0) + 0.4))
+        seen = sum(
+            weight * self.hourly.get((act.device, weekend, (hour + shift) % 24), 0)
+            for shift, weight in ((-1, NEIGHBOUR_HOURS), (0, 1.0), (1, NEIGHBOUR_HOURS))
+        )
+        spread = 1.0 + 2 * NEIGHBOUR_HOURS
+        return -math.log2((seen / spread + 0.2) / (max(days, 1.0) + 0.4))
 
     def step_surprise(self, before: Act, after: Act) -> float:
         """-log2 of the chance that ``after`` follows ``before`` (smoothed)."""
