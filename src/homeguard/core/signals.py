@@ -87,6 +87,18 @@ class HoldActuator:
 
 
 @dataclass(frozen=True, slots=True)
+class Advisory:
+    """What a service beside the panel found (sensor health, anomaly detection): the
+    controller records and publishes it as its own events, on its thread and through
+    its store writer, but never feeds it to the panel: advice never arms or triggers.
+    ``data`` holds JSON-ready values only."""
+
+    kind: EventKind
+    description: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
@@ -161,6 +173,8 @@ class EventKind(StrEnum):
     MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
     FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
     CLOCK_STEP = "clock_step"  # the wall clock was set; the panel's timers moved along
+    MAINTENANCE = "maintenance"  # a device needs a visit, or no longer does (an Advisory)
+    ANOMALY = "anomaly"  # activity unlike the house's habits (an Advisory)
 
 
 @dataclass(frozen=True, slots=True)

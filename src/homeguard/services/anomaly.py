@@ -30,6 +30,7 @@ from homeguard.core.activity import (
 )
 from homeguard.core.habits import ActivityProfile
 from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.signals import Advisory, EventKind
 
 DAY = 86400.0
 
@@ -56,8 +57,8 @@ class Anomaly:
     reasons: tuple[str, ...]
     devices: tuple[str, ...]
 
-    def record(self) -> SystemRecord:
-        """The ``anomaly`` system event for this anomaly."""
+    def advisory(self) -> Advisory:
+        """The ``anomaly`` event for this anomaly, for the controller to record."""
         data: dict[str, Any] = {
             "score": round(self.score, 3),
             "start": self.start,
@@ -65,7 +66,7 @@ class Anomaly:
             "reasons": list(self.reasons),
             "devices": list(self.devices),
         }
-        return SystemRecord(self.end, "anomaly", f"unusual activity: {self.reasons[0]}", data)
+        return Advisory(EventKind.ANOMALY, f"unusual activity: {self.reasons[0]}", data)
 
 
 class Scorer(Protocol):
