@@ -4,18 +4,25 @@ controller (recorded with its turn, published, seen by whatever follows the comm
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.store import EventStore
 from homeguard.core.household import HouseholdSpec, IncidentKind, simulate_household
+from homeguard.core.records import Batch, SensorRecord
 from homeguard.core.signals import Advisory, EventKind
 from homeguard.services.controller import Controller
 from homeguard.services.household_player import write_into
-from homeguard.services.intelligence import Intelligence, device_health
+from homeguard.services.intelligence import (
+    Intelligence,
+    IntelligenceSettings,
+    device_health,
+    watching,
+)
 from tests.conftest import wait_until
-from tests.services.conftest import House, Observer, event
+from tests.services.conftest import House, Observer, event, running
 
 DAY = 86400.0
 
@@ -93,3 +100,33 @@ def test_the_controller_records_and_publishes_the_advice(
 
     wait_until(stored, timeout=10, what="the maintenance event in the store")
     assert controller.panel.state is state
+
+
+def test_the_running_service_hands_its_findings_to_the_controller(
+    house: House, observer: Observer
+) -> None:
+    """As ``homeguard controller`` wires it: the service reads its own connection, the
+    controller stores and publishes what it found. The front door reported every ten
+    minutes for two days and then fell silent."""
+    now = time.time()
+    reports = [
+        SensorRecord(t, "door", "front", "CLOSED", {"seq": n, "ts": t}, f"front:{n}")
+        for n, t in enumerate(range(int(now - 2 * DAY), int(now - 3 * 3600), 600))
+    ]
+    house.data_dir.mkdir(parents=True, exist_ok=True)
+    with house.store() as store:
+        store.write(Batch(sensor_events=reports))
+    site = house.site
+    settings = IntelligenceSettings(every=0.2)
+    with (
+        running(site) as controller,
+        watching(
+            site.open_store, site.settings.sensors, controller.advise, time.time, settings=settings
+        ),
+    ):
+        observer.wait_for("home/alarm/event", event("maintenance"), timeout=20)
+    body = observer.events("maintenance")[0]
+    assert body["device"] == "front" and body["health"] == "failed"
+    with house.store() as store:
+        stored = store.system_events(event_type="maintenance", limit=None)
+    assert [e.data["device"] for e in stored] == ["front"]  # type: ignore[index]
