@@ -31,7 +31,6 @@ from homeguard.services.intelligence import watching
 from homeguard.services.message_security import DeviceSigner, load_security
 from homeguard.services.notifier import build_notifier, notifying, site_routing
 from homeguard.services.outbound import Outbound
-from homeguard.services.outbox import route_records
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
@@ -246,19 +245,9 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
         # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
-        topics, sensors = site.topics, site.settings.sensors
-        publish = controller.client.publish
-        queue = partial(route_records, routing(site))  # maintenance, anomaly notifications
-        web.enter_context(
-            watching(
-                site.open_store,
-                sensors,
-                publish,
-                topics.alarm_event,
-                wall_clock,
-                notifications=queue,
-            )
-        )
+        # What it finds, the controller records and publishes (Controller.advise).
+        sensors = site.settings.sensors
+        web.enter_context(watching(site.open_store, sensors, controller.advise, wall_clock))
         # Notifications: the outbox delivered off the hot path (docs/notifications.md).
         if notifications.routes:
             make = partial(build_notifier, notifications, snapshot_source(notifications, images))

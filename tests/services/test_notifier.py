@@ -5,7 +5,6 @@ rate-limited into "and N more", a rule's route."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -26,6 +25,7 @@ from homeguard.core.notifications import (
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.records import Batch, NotificationRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import (
+    Advisory,
     ClockStep,
     EventKind,
     Input,
@@ -35,14 +35,12 @@ from homeguard.core.signals import (
 )
 from homeguard.errors import NotifyError
 from homeguard.services.controller import Controller
-from homeguard.services.intelligence import Intelligence
 from homeguard.services.notifier import Notifier, RetryPolicy
 from homeguard.services.outbound import Outbound
-from homeguard.services.outbox import NotificationQueue, route_records
+from homeguard.services.outbox import NotificationQueue
 from homeguard.services.store_writer import StoreWriter
 from homeguard.services.turn import Request
 from tests.services.conftest import FakeClient
-from tests.services.test_intelligence import filled  # noqa: F401 - its fixture, shared
 from tests.services.test_store_writer import FlakyStore
 
 K = NotificationKind
@@ -234,27 +232,6 @@ def test_the_controllers_effects_become_rows_for_the_right_routes() -> None:
     assert NotificationQueue().rows(RecordEvent(EventKind.TRIGGERED, "alarm"), 7.0) == []
 
 
-def test_maintenance_found_beside_the_controller_is_queued_with_its_event(
-    request: pytest.FixtureRequest,
-) -> None:
-    household, store = request.getfixturevalue("filled")  # a simulated household's store
-    routing = Routing((Route("fixit", ("pager",), frozenset({K.MAINTENANCE})),))
-    service = Intelligence(
-        store=store,
-        sensors=household.sensors,
-        publish=None,
-        event_topic="home/alarm/event",
-        clock=lambda: household.end,
-        notifications=partial(route_records, routing),
-    )
-    made = [r for r in service.step(household.end) if r.event_type == "maintenance"]
-    rows = Outbox(store).recent(100)[::-1]
-    assert made and [r.record.body.splitlines()[0] for r in rows] == [
-        m.description[:1].upper() + m.description[1:] for m in made
-    ]
-    assert {(r.record.route, r.record.kind) for r in rows} == {("fixit", "maintenance")}
-
-
 def test_one_snapshot_per_alarm_kept_for_its_retries(store: EventStore) -> None:
     routing = Routing((Route("cams", ("phone", "pager"), frozenset({K.ALARM}), snapshot=True),))
     pictures: list[bytes] = []
@@ -294,28 +271,51 @@ def test_one_snapshot_per_alarm_kept_for_its_retries(store: EventStore) -> None:
     assert [a for _, a in got] == [(b"jpeg 0", "snapshot.jpg")] * 3
 
 
+class Committed:
+    """The controller's store, faked: what each commit held."""
+
+    def __init__(self) -> None:
+        self.batches: list[Batch] = []
+
+    def write(self, batch: Batch) -> object:
+        self.batches.append(batch)
+        return None
+
+    def load_snapshot(self) -> str | None:
+        return None
+
+    def devices(self) -> list[Any]:
+        return []
+
+    def prune(self, before: float) -> int:
+        return 0
+
+    def notifications(self) -> list[NotificationRecord]:
+        return [row for batch in self.batches for row in batch.notifications]
+
+
+def started_controller(routing: Routing) -> tuple[Controller, Queue[Any], Committed]:
+    client, inbox, store = FakeClient(), Queue[Any](), Committed()
+    controller = Controller(
+        settings=PanelSettings(),
+        topics=TopicMap.build("home", [], []),
+        outbound=Outbound(client, SiteTopics("home")),
+        client=client,
+        inbox=inbox,
+        store=store,
+        clock=lambda: 1000.0,
+        notifications=routing,
+    )
+    controller.start()
+    return controller, inbox, store
+
+
 def test_a_rules_notify_action_is_committed_for_its_route_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The engine's Notify with a route (a rule's action) becomes outbox rows of that
     route, in the turn's commit; a Notify without one adds nothing by itself."""
     from homeguard.services import controller as controller_module
-
-    committed: list[Batch] = []
-
-    class Store:
-        def write(self, batch: Batch) -> object:
-            committed.append(batch)
-            return None
-
-        def load_snapshot(self) -> str | None:
-            return None
-
-        def devices(self) -> list[Any]:
-            return []
-
-        def prune(self, before: float) -> int:
-            return 0
 
     def engine(panel: Panel, settings: PanelSettings, event: Input, now: float) -> Outcome:
         if not isinstance(event, ClockStep):  # the controller's own ticks: nothing
@@ -326,25 +326,35 @@ def test_a_rules_notify_action_is_committed_for_its_route_alone(
         )
         return Outcome(panel, effects)
 
-    client, inbox = FakeClient(), Queue[Any]()
-    controller = Controller(
-        settings=PanelSettings(),
-        topics=TopicMap.build("home", [], []),
-        outbound=Outbound(client, SiteTopics("home")),
-        client=client,
-        inbox=inbox,
-        store=Store(),
-        clock=lambda: 1000.0,
-        notifications=ROUTING,
-    )
-    controller.start()
+    controller, inbox, store = started_controller(ROUTING)
     monkeypatch.setattr(controller_module, "handle", engine)
     inbox.put(Request(ClockStep(0.0)))  # stands for the input a rule acts on
     controller.turn()
-    rows = [row for batch in committed for row in batch.notifications]
-    assert [(r.route, r.target, r.kind, r.title) for r in rows] == [
+    assert [(r.route, r.target, r.kind, r.title) for r in store.notifications()] == [
         ("garage", "pager", "rule", "homeguard: garage door open for 10 min")
     ]
+
+
+def test_maintenance_and_anomalies_are_queued_with_their_events() -> None:
+    """What sensor health and anomaly detection find reaches the controller as an
+    Advisory, recorded as its own events: the routes that ask for them get them."""
+    routing = Routing(
+        (
+            Route("fixit", ("pager",), frozenset({K.MAINTENANCE})),
+            Route("odd", ("phone",), frozenset({K.ANOMALY})),
+        )
+    )
+    controller, _inbox, store = started_controller(routing)
+    controller.advise(Advisory(EventKind.MAINTENANCE, "shed needs attention: silent"))
+    controller.advise(Advisory(EventKind.ANOMALY, "unusual activity: hall at 03:00"))
+    controller.turn()
+    rows = store.notifications()
+    assert [(r.route, r.kind, r.body.splitlines()[0]) for r in rows] == [
+        ("fixit", "maintenance", "Shed needs attention: silent"),
+        ("odd", "anomaly", "Unusual activity: hall at 03:00"),
+    ]
+    written = [e for batch in store.batches for e in batch.system_events]
+    assert [e.event_type for e in written][-2:] == ["maintenance", "anomaly"]
 
 
 def test_a_target_without_its_secret_waits_for_a_restart_that_has_it(store: EventStore) -> None:

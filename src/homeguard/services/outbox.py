@@ -11,13 +11,11 @@ routes follow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from homeguard.core.notifications import Routing, notify_route, route_duress, route_event
-from homeguard.core.records import NotificationRecord, SystemRecord
+from homeguard.core.records import NotificationRecord
 from homeguard.core.signals import EventKind, Notify, RecordEvent, SilentAlert
 
-__all__ = ["NotificationQueue", "route_records"]
+__all__ = ["NotificationQueue"]
 
 
 class NotificationQueue:
@@ -40,15 +38,3 @@ class NotificationQueue:
             case Notify(route=str(route), message=message):
                 return notify_route(routing, route, message, now)
         return []
-
-
-def route_records(routing: Routing, records: Sequence[SystemRecord]) -> list[NotificationRecord]:
-    """The rows for system events recorded outside the controller (maintenance and
-    anomaly, from services.intelligence), to write in the same batch."""
-    return [
-        row
-        for record in records
-        for row in route_event(
-            routing, record.event_type, record.description, record.data or {}, record.ts
-        )
-    ]
