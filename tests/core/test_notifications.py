@@ -108,6 +108,7 @@ def test_quiet_hours_hold_a_trouble_until_morning_but_never_an_alarm() -> None:
     trouble = route_event(ROUTING, "trouble", "sensor shed offline", {"sensor": "shed"}, now)
     alarm = route_event(ROUTING, "triggered", "alarm", {"sensors": ["front"]}, now)
     assert {r.due for r in trouble} == {at("2026-12-01T07:00:00")}
+    assert trouble[0].title == "home: Trouble - shed"
     assert all(r.due == now for r in alarm)
     day = at("2026-11-30T12:00:00")
     assert {r.due for r in route_event(ROUTING, "trouble", "x", {}, day)} == {day}

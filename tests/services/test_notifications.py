@@ -199,7 +199,7 @@ def test_a_receiver_down_at_the_alarm_gets_every_message_once_across_a_restart(
     assert titles == sorted(
         [
             "homeguard: Armed away by alice",
-            "homeguard: Entry delay",
+            "homeguard: Entry delay - front",
             "homeguard: ALARM - front",
             "homeguard: Disarmed by alice",
         ]

@@ -245,6 +245,8 @@ def _title(routing: Routing, kind: NotificationKind, data: Mapping[str, Any]) ->
         headline += " " + str(data["mode"]).removeprefix("armed_")
     if kind in (NotificationKind.ARMED, NotificationKind.DISARMED) and data.get("user"):
         headline += f" by {data['user']}"
+    elif kind is not NotificationKind.DURESS and data.get("sensor"):
+        headline += f" - {data['sensor']}"  # entry delay, trouble, low battery...
     return f"{routing.title}: {headline}"
 
 

@@ -174,7 +174,8 @@ class Notifier:
             return
         body = record.body
         if folded:
-            body += summary([f"{f.record.title} ({f.record.kind})" for f in folded])
+            prefix = f"{self._routing.title}: "
+            body += summary([f.record.title.removeprefix(prefix) for f in folded])
         try:
             attachment = self._attachment(row) if record.snapshot else None
             self._send(url, record.title, body, attachment=attachment, urgent=record.urgent)
