@@ -120,6 +120,10 @@ def test_other_mistakes_name_their_line() -> None:
         "house.yaml line 18: notifications.routes.company.events: a route needs events, or "
         "duress: true"
     )
+    twice = GOOD.replace("targets: [phone, mail]", "targets: [phone, mail, phone]")
+    assert problem(twice).startswith(
+        "house.yaml line 13: notifications.routes.family.targets[2]: target 'phone' twice"
+    )
     typo = GOOD.replace("quiet_hours:", "quiet_hour:")
     assert "did you mean 'quiet_hours'?" in problem(typo)
 

@@ -215,6 +215,14 @@ class NotificationsConfig(Section):
     def _known_targets(self) -> Self:
         for name, route in self.routes.items():
             for index, target in enumerate(route.targets):
+                if target in route.targets[:index]:
+                    raise Misplaced(
+                        f"target {target!r} twice: it would get each message twice",
+                        "routes",
+                        name,
+                        "targets",
+                        index,
+                    )
                 if target not in self.targets:
                     known = ", ".join(self.targets) or "none"
                     raise Misplaced(
