@@ -4,7 +4,9 @@ rate-limited into "and N more", a rule's route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -35,7 +37,7 @@ from homeguard.core.signals import (
 )
 from homeguard.errors import NotifyError
 from homeguard.services.controller import Controller
-from homeguard.services.notifier import Notifier, RetryPolicy
+from homeguard.services.notifier import STOP_WAIT, Notifier, RetryPolicy, notifying
 from homeguard.services.outbound import Outbound
 from homeguard.services.outbox import NotificationQueue
 from homeguard.services.store_writer import StoreWriter
@@ -369,3 +371,37 @@ def test_a_target_without_its_secret_waits_for_a_restart_that_has_it(store: Even
     worker(store, service, clock).step(clock.now)  # restarted with the secret
     assert {r.state for r in Outbox(store).recent()} == {"delivered"}
     assert [url for url, _, _ in service.sent] == ["ntfy://phone", "json://monitor"]
+
+
+def test_a_stopping_controller_waits_at_most_briefly_for_a_slow_service(tmp_path: Path) -> None:
+    """A service that hangs (a black-holed host) never holds up a stop: the row stays
+    pending for the next start."""
+    entered, release = threading.Event(), threading.Event()
+
+    def hanging(
+        url: str,
+        title: str,
+        body: str,
+        *,
+        attachment: tuple[bytes, str] | None = None,
+        urgent: bool = False,
+    ) -> None:
+        entered.set()
+        release.wait(30)
+
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.write(Batch(notifications=route_event(ROUTING, "triggered", "a", {}, 1.0)))
+    listeners: list[Callable[[], None]] = []
+
+    def make(outbox: Outbox) -> Notifier:
+        return Notifier(outbox=outbox, routing=ROUTING, urls=URLS, send=hanging, clock=Clock())
+
+    with notifying(lambda: EventStore(path), listeners.append, make):
+        assert entered.wait(10)
+        stopping = time.monotonic()
+    took = time.monotonic() - stopping
+    release.set()
+    assert took < STOP_WAIT + 1.0 and listeners  # woken after commits, stopped in time
+    with EventStore(path) as store:
+        assert {r.state for r in Outbox(store).recent()} == {"pending"}
