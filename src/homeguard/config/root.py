@@ -12,6 +12,8 @@ from homeguard.config.base import Misplaced, Section
 from homeguard.config.home_assistant import HomeAssistantConfig
 from homeguard.config.mqtt import MqttConfig
 from homeguard.config.panel import ModeTimingConfig, PanelConfig
+from homeguard.config.rule_checks import check_rules
+from homeguard.config.rules import RulesConfig
 from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningConfig
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
 from homeguard.config.simulation import SimulationConfig
@@ -65,6 +67,20 @@ class Config(Section):
     home_assistant: HomeAssistantConfig = Field(
         default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
     )
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Edge rules.")
+
+    @model_validator(mode="after")
+    def _rules_name_what_exists(self) -> Config:
+        ha = self.home_assistant
+        check_rules(
+            self.rules,
+            sensors=self.sensors,
+            actuators=self.actuators,
+            base_topic=self.mqtt.base_topic,
+            discovery_prefix=ha.prefix if ha.discovery else None,
+            notifications=getattr(self, "notifications", None),
+        )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -128,4 +144,5 @@ class Config(Section):
             ),
             report_grace=panel.report_grace,
             restart_grace=panel.restart_grace,
+            rules=self.rules.book(),
         )

@@ -41,7 +41,7 @@ def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> di
 def command(run: Run, command: Command, now: float) -> None:
     if command.action is Action.TRIGGER:
         if run.panel.state is not PanelState.TRIGGERED:
-            trigger(run, (), now)
+            trigger(run, command.sensors, now)
         return
     mode = command.action.mode
     # Changing the mode of an armed panel unwatches zones: as strong as a disarm.
@@ -57,9 +57,11 @@ def command(run: Run, command: Command, now: float) -> None:
         if user is None:
             return
     if mode is None:
-        _disarm(run, user, command.source, now)
+        _disarm(run, user, command.source, now, by=command.by)
     else:
-        _arm(run, mode, force=command.force, user=user, source=command.source, now=now)
+        _arm(
+            run, mode, force=command.force, user=user, source=command.source, now=now, by=command.by
+        )
     _succeeded(run, user)
 
 
@@ -129,7 +131,14 @@ def _succeeded(run: Run, user: User | None) -> None:
 
 
 def _arm(
-    run: Run, mode: ArmMode, *, force: bool, user: User | None, source: str, now: float
+    run: Run,
+    mode: ArmMode,
+    *,
+    force: bool,
+    user: User | None,
+    source: str,
+    now: float,
+    by: str | None = None,
 ) -> None:
     state = run.panel.state
     if state in (PanelState.PENDING, PanelState.TRIGGERED):
@@ -154,7 +163,7 @@ def _arm(
             sensors=list(names),
             forced=True,
         )
-    who = user.shown_name if user else None
+    who = user.shown_name if user else by
     run.panel = replace(run.panel, mode=mode, alarm_trips=NO_TRIPS, triggered_by=())
     exit_delay = run.settings.timing(mode).exit_delay
     if exit_delay > 0:
@@ -171,7 +180,7 @@ def _arm(
         enter_armed(run, mode, now, who, source)
 
 
-def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
+def _disarm(run: Run, user: User | None, source: str, now: float, by: str | None = None) -> None:
     previous = run.panel.state
     if previous is PanelState.DISARMED:
         return
@@ -179,7 +188,7 @@ def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
         run.panel, mode=None, triggered_by=(), bypassed=frozenset(), alarm_trips=NO_TRIPS
     )
     run.become(PanelState.DISARMED, now)
-    who = user.shown_name if user else None
+    who = user.shown_name if user else by
     run.event(
         EventKind.DISARMED,
         f"disarmed from {previous.value}",

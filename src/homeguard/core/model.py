@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from homeguard.core.rulebook import RuleBook
+
 
 class PanelState(StrEnum):
     """What the panel shows, named as Home Assistant names alarm states."""
@@ -217,6 +219,9 @@ class PanelSettings:
     # Seconds after a (re)start during which an offline is stale, not news: see
     # panel.resume.
     restart_grace: float = 60.0
+    rules: RuleBook = field(
+        default_factory=RuleBook
+    )  # the edge rules (core.rules), evaluated with the panel
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
     # A memo for the panel's timers (core.timers.pending_timers): per sensor, the status
     # and panel times its timer was last worked out from, and the timer. Not a setting.

@@ -36,6 +36,8 @@ class Command:
     # From a channel whose publishers are authenticated (panel.mqtt_commands: trusted):
     # no code needed; a code that is given is still checked (duress, lockout).
     trusted: bool = False
+    by: str | None = None  # who, when no user's code says it: a rule's name
+    sensors: tuple[str, ...] = ()  # TRIGGER: the sensors that made a rule raise the alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ class EventKind(StrEnum):
     MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
     FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
     CLOCK_STEP = "clock_step"  # the wall clock was set; the panel's timers moved along
+    RULE_FIRED = "rule_fired"  # an edge rule fired (data: rule, actions, sensors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,4 +216,15 @@ class WakeAt:
     at: float
 
 
-Effect = SetActuator | PublishState | RecordEvent | SilentAlert | Notify | WakeAt
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish a message: a rule's action, on a topic the panel takes no input from
+    (checked when the config is loaded)."""
+
+    topic: str
+    payload: str
+    qos: int = 1
+    retain: bool = False
+
+
+Effect = SetActuator | PublishState | RecordEvent | SilentAlert | Notify | WakeAt | Publish

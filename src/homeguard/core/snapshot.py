@@ -9,7 +9,9 @@ from typing import Any
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.panel import Panel, SensorStatus, Trouble
+from homeguard.core.rulebook import SequenceTrigger
 from homeguard.core.signals import SystemPart
+from homeguard.core.state import RuleState, StepSeen
 from homeguard.errors import PayloadError
 
 VERSION = 1
@@ -31,6 +33,14 @@ def dump(panel: Panel) -> str:
         "quiet_until": panel.quiet_until,
         "message_seqs": dict(sorted(panel.message_seqs.items())),
         "system_troubles": {part.value: t for part, t in sorted(panel.system_troubles.items())},
+        "rules": {
+            "last_fired": dict(sorted(panel.rules.last_fired.items())),
+            "steps": {
+                name: [None if s is None else [s.at, s.sensor] for s in seen]
+                for name, seen in sorted(panel.rules.steps.items())
+            },
+            "scheduled_until": panel.rules.scheduled_until,
+        },
     }
     return json.dumps(data, separators=(",", ":"))
 
@@ -69,6 +79,7 @@ def load(text: str, settings: PanelSettings) -> Panel:
             system_troubles={  # absent from older snapshots
                 SystemPart(part): float(t) for part, t in data.get("system_troubles", {}).items()
             },
+            rules=_rule_state(data.get("rules"), settings),  # absent before rules
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PayloadError("bad_snapshot", str(exc)) from exc
@@ -85,4 +96,31 @@ def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
         battery_low=bool(raw.get("battery_low", False)),
         battery=None if raw.get("battery") is None else int(raw["battery"]),
         offline_since=None if raw.get("offline_since") is None else float(raw["offline_since"]),
+    )
+
+
+def _rule_state(raw: dict[str, Any] | None, settings: PanelSettings) -> RuleState:
+    """The rules' memory; rules no longer configured, or whose sequence changed, are
+    forgotten."""
+    if raw is None:
+        return RuleState()
+    book = settings.rules
+    steps: dict[str, tuple[StepSeen | None, ...]] = {}
+    for name, seen in raw["steps"].items():
+        rule = book.rule(name)
+        if (
+            rule is not None
+            and isinstance(rule.trigger, SequenceTrigger)
+            and len(seen) == len(rule.trigger.steps)
+        ):
+            steps[name] = tuple(
+                None if s is None else StepSeen(float(s[0]), str(s[1])) for s in seen
+            )
+    until = raw["scheduled_until"]
+    return RuleState(
+        last_fired={
+            str(name): float(t) for name, t in raw["last_fired"].items() if book.rule(name)
+        },
+        steps=steps,
+        scheduled_until=None if until is None else float(until),
     )

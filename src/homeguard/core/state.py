@@ -50,6 +50,29 @@ class SensorStatus:
         return Trouble.LOW_BATTERY.value if self.battery_low else None
 
 
+@dataclass(frozen=True, slots=True)
+class StepSeen:
+    """A step of a rule's sequence happened: when, and which sensor made it."""
+
+    at: float
+    sensor: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """What the edge rules (core.rules) remember between inputs, kept with the panel so
+    that a restart resumes them."""
+
+    last_fired: Mapping[str, float] = field(default_factory=dict)  # rule name -> time
+    # Per sequence rule, when each of its steps last happened (None: not since it fired).
+    steps: Mapping[str, tuple[StepSeen | None, ...]] = field(default_factory=dict)
+    # The wall-clock time up to which schedules have run (None: not yet counting).
+    # Schedules name wall-clock times, so a clock step does not move it: a time the
+    # clock jumps over is made up for (within its catch_up), one it jumps back over
+    # does not run twice.
+    scheduled_until: float | None = None
+
+
 _UNKNOWN = SensorStatus()
 NO_TRIPS: Mapping[str, int] = MappingProxyType({})  # alarm_trips when a period starts
 
@@ -78,6 +101,7 @@ class Panel:
     # Parts of homeguard itself in trouble, and since when (the event store that cannot
     # write). They do not keep the panel from arming: it works on without them.
     system_troubles: Mapping[SystemPart, float] = field(default_factory=dict)
+    rules: RuleState = field(default_factory=RuleState)  # the edge rules' memory
 
     def sensor(self, sensor_id: str) -> SensorStatus:
         return self.sensors.get(sensor_id, _UNKNOWN)
@@ -162,4 +186,12 @@ def shift_times(panel: Panel, delta: float) -> Panel:
         supervised_since=panel.supervised_since + delta,
         quiet_until=panel.quiet_until + delta,
         system_troubles={part: t + delta for part, t in panel.system_troubles.items()},
+        rules=replace(
+            panel.rules,
+            last_fired={name: t + delta for name, t in panel.rules.last_fired.items()},
+            steps={
+                name: tuple(None if s is None else replace(s, at=s.at + delta) for s in seen)
+                for name, seen in panel.rules.steps.items()
+            },
+        ),
     )

@@ -21,7 +21,7 @@ controller    ``<base>/alarm/state|event|availability``,  everything it subscrib
               ``security/status``, the actuators'         birth and its configs)
               command topics, its HA discovery configs,
               ``<base>/alarm/set`` (only to clear a
-              retained command)
+              retained command), the rules' topics
 user          ``<base>/alarm/set``; HA's birth message    the panel's state, events,
               (and the actuators' command topics with     status, availability,
               ``home_assistant.control_actuators``)       sensors and the controller's
@@ -158,10 +158,16 @@ def _controller(
                 site.sensor_state("+"),
                 *commands,
                 *discovery,
+                *_rule_topics(config),
             ]
         ),
         subscribe=_unique(topic for topic, _qos in topic_map.subscriptions()),
     )
+
+
+def _rule_topics(config: Config) -> list[str]:
+    """Where the rules publish (docs/rules.md)."""
+    return [a.publish.topic for r in config.rules.list for a in r.actions if a.publish]
 
 
 def _sensors(config: Config, site: SiteTopics) -> list[Account]:
