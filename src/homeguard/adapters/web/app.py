@@ -30,6 +30,7 @@ from .auth import Sessions
 from .backend import Backend
 from .live import LiveHub
 from .routes import ROUTERS, WebState
+from .rule_routes import rules
 from .schemas import ApiError
 
 STATIC = Path(__file__).parent / "static"
@@ -70,7 +71,7 @@ def create_app(backend: Backend) -> FastAPI:
         redoc_url=None,
     )
     app.state.web = web
-    for router in ROUTERS:
+    for router in (*ROUTERS, rules):
         app.include_router(router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
