@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,12 @@ def test_check_config_lists_the_rules_and_names_the_line_of_a_bad_one(tmp_path: 
     assert (
         f"line {HOUSE.count(chr(10)) + 8}: rules.list[0].trigger.sequence[1].sensor" in bad.stderr
     )
+
+
+def test_every_example_in_the_rules_guide_loads() -> None:
+    guide = Path(__file__).parent.parent / "docs" / "rules.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", guide.read_text(), re.DOTALL)
+    assert len(blocks) == 5
+    for block in blocks:
+        config = parse_config(HOUSE + block, "rules.md")
+        assert config.panel_settings().rules.rules
