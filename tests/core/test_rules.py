@@ -391,3 +391,12 @@ def test_a_clock_step_moves_the_rules_memory_but_not_the_schedule() -> None:
     state = RuleState({"a": 100.0}, {"b": (StepSeen(90.0, "front"), None)}, 50.0)
     moved = shift_times(replace(new_panel(0.0), rules=state), 10.0).rules
     assert moved == RuleState({"a": 110.0}, {"b": (StepSeen(100.0, "front"), None)}, 50.0)
+
+
+def test_an_input_that_changes_nothing_leaves_the_panel_as_it_was() -> None:
+    """The controller stores a snapshot of a panel that is a new object: rules must not
+    make one on every input."""
+    house = house_with(GUIDE, rule("nightly", ScheduleTrigger(AT_2230)))
+    panel = house.panel
+    assert house.send(Tick()).panel is panel
+    assert house.send(SensorReport("living", None)).panel.rules is panel.rules

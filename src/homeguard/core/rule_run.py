@@ -51,7 +51,7 @@ from homeguard.core.signals import (
     Tick,
     WakeAt,
 )
-from homeguard.core.state import Outcome, Panel
+from homeguard.core.state import Outcome, Panel, RuleState
 from homeguard.core.timers import next_wake
 
 Engine = Callable[[Panel, PanelSettings, Input, float], Outcome]
@@ -89,28 +89,28 @@ class RuleRun:
         state, firings = rules.react(
             happening, panel, self.settings, self.now, frozenset(self.done)
         )
-        self.panel = replace(self.panel, rules=state)
+        self.remember(state)
         for firing in firings:
             self.fire(firing)
 
     def schedules(self) -> None:
         book = self.settings.rules
         state, due = rules.schedules_due(book, self.panel.rules, self.now)
-        self.panel = replace(self.panel, rules=state)
+        self.remember(state)
+        done = frozenset(self.done)
         for rule in due:
             if rules.may_fire(
-                rule,
-                self.panel.rules,
-                self.panel,
-                self.settings,
-                self.now,
-                done=frozenset(self.done),
+                rule, self.panel.rules, self.panel, self.settings, self.now, done=done
             ):
                 last_fired = {**self.panel.rules.last_fired, rule.name: self.now}
-                self.panel = replace(
-                    self.panel, rules=replace(self.panel.rules, last_fired=last_fired)
-                )
+                self.remember(replace(self.panel.rules, last_fired=last_fired))
                 self.fire(Firing(rule))
+
+    def remember(self, state: RuleState) -> None:
+        """The rules' new memory; the panel stays the same object when it is unchanged
+        (the controller stores a snapshot only of a panel that changed)."""
+        if state is not self.panel.rules:
+            self.panel = replace(self.panel, rules=state)
 
     def fire(self, firing: Firing) -> None:
         rule = firing.rule
