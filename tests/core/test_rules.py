@@ -304,7 +304,6 @@ def test_actions_come_out_as_inputs_and_effects() -> None:
         new_panel(MONDAY_NOON), panel_settings, report, MONDAY_NOON, engine
     )
     assert fed == [
-        Tick(),
         HoldActuator(ActuatorKind.LIGHT, True, 120),
         Command(Action.DISARM, source="rule:hall_light", trusted=True, by="hall_light"),
         report,

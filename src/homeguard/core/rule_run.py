@@ -3,7 +3,7 @@ the rules' reactions to it, their actions fed back through the engine in the sam
 
 The order within one call:
 
-1. the timers due by ``now`` run (as for any input), and the schedules whose time came;
+1. the schedules whose time came run, and (before a sensor's change) the timers due;
 2. a sensor report's change is shown to the rules *before* the panel's zones act on it,
    with the sensor already in its new state: a rule that raises the alarm on a door
    that opens (after motion inside, say) sounds it at once, with no entry delay, and a
@@ -69,14 +69,18 @@ class RuleRun:
         self.effects: list[Effect] = []
         self.done: set[str] = set()
         self.waiting: list[Happening] = []
+        self.wake: float | None = None  # when the engine's timers are next due
 
     def feed(self, event: Input) -> Outcome:
         outcome = self.engine(self.panel, self.settings, event, self.now)
         self.panel = outcome.panel
+        self.wake = None  # the engine's latest says when its timers are due
         for effect in outcome.effects:
             if isinstance(effect, PublishState):
                 self.waiting.append(PanelChanged(effect.state))
-            if not isinstance(effect, WakeAt):  # one, worked out at the end
+            if isinstance(effect, WakeAt):  # one, worked out at the end
+                self.wake = effect.at
+            else:
                 self.effects.append(effect)
         return outcome
 
@@ -146,14 +150,8 @@ class RuleRun:
                 self.effects.append(Publish(topic, payload, qos, retain))
 
     def outcome(self, main: Outcome) -> Outcome:
-        wakes = [
-            t
-            for t in (
-                next_wake(self.panel, self.settings),
-                rules.next_schedule(self.settings.rules, self.panel.rules),
-            )
-            if t is not None
-        ]
+        schedule = rules.next_schedule(self.settings.rules, self.panel.rules)
+        wakes = [t for t in (self.wake, schedule) if t is not None]
         if wakes:
             self.effects.append(WakeAt(min(wakes)))
         return Outcome(self.panel, tuple(self.effects), main.rejection)
@@ -178,12 +176,16 @@ def handle_with_rules(
         run.schedules()
         run.settle()
         return run.outcome(main)
-    run.feed(Tick())
     run.schedules()
     run.settle()
     if isinstance(event, SensorReport) and event.state is not None:
         before = run.panel.sensor(event.sensor_id)
         if settings.sensor(event.sensor_id) is not None and before.state is not event.state:
+            due = next_wake(run.panel, settings)
+            if due is not None and due <= now:
+                run.feed(Tick())  # the panel as it is now, before the change
+                run.settle()
+                before = run.panel.sensor(event.sensor_id)
             preview = replace(
                 run.panel,
                 sensors={**run.panel.sensors, event.sensor_id: replace(before, state=event.state)},
@@ -200,6 +202,7 @@ def resumed(outcome: Outcome, settings: PanelSettings, now: float, engine: Engin
     (within their catch_up), and the panel wakes for the next one."""
     run = RuleRun(outcome.panel, settings, now, engine)
     run.effects.extend(e for e in outcome.effects if not isinstance(e, WakeAt))
+    run.wake = next((e.at for e in outcome.effects if isinstance(e, WakeAt)), None)
     run.schedules()
     run.settle()
     return run.outcome(outcome)

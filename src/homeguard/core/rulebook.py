@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ class RuleSpec:
     cooldown: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RuleBook:
     """A site's rules, and the time zone their times of day and days are in (an IANA
     name, read with zoneinfo)."""
@@ -216,6 +217,6 @@ class RuleBook:
     def rule(self, name: str) -> RuleSpec | None:
         return next((r for r in self.rules if r.name == name), None)
 
-    @property
+    @cached_property
     def scheduled(self) -> tuple[RuleSpec, ...]:
         return tuple(r for r in self.rules if isinstance(r.trigger, ScheduleTrigger))
