@@ -46,6 +46,7 @@ from homeguard.core.signals import (
 )
 from homeguard.core.state import Outcome, Panel, RuleState, StepSeen
 from tests.core.harness import MODES, PINS, SENSORS, USERS, House
+from tests.core.test_properties import inputs
 
 # A Monday noon, UTC.
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
@@ -399,3 +400,56 @@ def test_an_input_that_changes_nothing_leaves_the_panel_as_it_was() -> None:
     panel = house.panel
     assert house.send(Tick()).panel is panel
     assert house.send(SensorReport("living", None)).panel.rules is panel.rules
+
+
+_triggers = st.one_of(
+    st.builds(PanelTrigger, st.frozensets(st.sampled_from(PanelState), min_size=1)),
+    st.builds(
+        SensorTrigger,
+        st.builds(
+            SensorMatch,
+            st.sampled_from(StateMatch),
+            st.frozensets(st.sampled_from(["front", "hall", "living"])),
+        ),
+    ),
+    st.builds(
+        SequenceTrigger,
+        st.tuples(st.just(HALL_MOTION), st.just(FRONT_OPENS)),
+        st.integers(1, 60).map(float),
+        st.booleans(),
+    ),
+    st.builds(ScheduleTrigger, st.integers(0, 86399)),
+)
+_actions = st.sampled_from(
+    [
+        RaiseAlarm(),
+        ArmPanel(ArmMode.AWAY),
+        ArmPanel(ArmMode.HOME, force=True),
+        DisarmPanel(),
+        PUBLISH,
+    ]
+)
+_rules = st.lists(
+    st.builds(rule, st.text("abcdef", min_size=1, max_size=4), _triggers, _actions, _actions),
+    max_size=5,
+    unique_by=lambda r: r.name,
+)
+
+
+@given(_rules, st.lists(st.tuples(st.integers(0, 4000), inputs), max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_any_rules_keep_the_panel_sound(
+    rules: list[RuleSpec], steps: list[tuple[int, Input]]
+) -> None:
+    """Whatever the rules say, every input ends (the loop guard), each rule fires at most
+    once per input, and the siren and light sound exactly while triggered."""
+    house = house_with(*rules)
+    for delay, event in steps:
+        house.at(delay)
+        names = [
+            e.data["rule"]
+            for e in house.send(event).effects
+            if isinstance(e, RecordEvent) and e.kind is EventKind.RULE_FIRED
+        ]
+        assert len(names) == len(set(names))
+        assert house.siren == (house.state is PanelState.TRIGGERED) == house.light
