@@ -269,6 +269,17 @@ def test_a_time_missed_while_down_is_made_up_for_within_catch_up_only() -> None:
         assert outcome.panel.rules.scheduled_until == now
 
 
+def test_a_time_the_clock_jumps_over_runs_within_catch_up_only() -> None:
+    for jump, runs in ((10 * 60, 1), (HOUR, 0)):
+        house = house_with(rule("nightly", ScheduleTrigger(AT_2230, catch_up=600)))
+        house.at(10.5 * HOUR - 5 * 60)  # 22:25
+        house.now += jump
+        house.send(ClockStep(jump))  # 22:35 (5 min late) or 23:25 (55 min late)
+        assert len(fired(house)) == runs, jump
+        house.at(DAY)
+        assert len(fired(house)) == runs + 1  # the next day as usual
+
+
 def test_a_clock_stepped_back_does_not_run_a_schedule_twice() -> None:
     house = house_with(rule("nightly", ScheduleTrigger(AT_2230)))
     house.at(10.5 * HOUR + 60)
