@@ -115,6 +115,7 @@ async function refreshRules() {
     : [el("tr", {}, el("td", { colSpan: 5 }, "no rules configured"))]));
 }
 setInterval(() => { if (csrf && !$("#tab-system").hidden) refreshRules(); }, 10000);
+$('[data-tab="system"]').addEventListener("click", refreshRules);
 
 async function refreshHealth() {
   const { ok, data } = await api("GET", "/api/health");
