@@ -150,3 +150,13 @@ def test_every_example_in_the_rules_guide_loads() -> None:
     for block in blocks:
         config = parse_config(HOUSE + block, "rules.md")
         assert config.panel_settings().rules.rules
+
+
+def test_the_controller_s_broker_login_may_publish_on_the_rules_topics() -> None:
+    from homeguard.services.accounts import CONTROLLER, site_accounts
+
+    config = parse_config(HOUSE + RULES, "house.yaml")
+    controller = next(a for a in site_accounts(config) if a.name == CONTROLLER)
+    assert "home/rules/hall_light" in controller.publish
+    plain = next(a for a in site_accounts(parse_config(HOUSE)) if a.name == CONTROLLER)
+    assert "home/rules/hall_light" not in plain.publish

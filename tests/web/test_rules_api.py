@@ -73,4 +73,3 @@ def test_the_api_lists_the_rules_and_when_each_last_fired(
 
     wait_until(lambda: fired()["hall_light"] is not None, what="hall_light's firing shown")
     assert fired()["away_alarm"] is None
-
