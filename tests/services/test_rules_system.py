@@ -122,3 +122,35 @@ rules:
         wait_until(lambda: len(observer.events("rule_fired")) == 2)
     with house.store() as store:
         assert store.count_system_events(event_type="rule_fired") == 2
+
+
+def test_a_schedule_missed_while_the_controller_was_down_runs_when_it_is_back(
+    house_factory: Callable[..., House], observer: Observer
+) -> None:
+    rules = f"""
+rules:
+  timezone: UTC
+  list:
+    - name: night_arming
+      trigger: {{at: "{_in(3)}", catch_up: 300}}
+      actions:
+        - arm: armed_home
+"""
+    house = with_rules(house_factory(), rules)
+    with running(house.site):
+        observer.wait_for(STATE, "disarmed")
+    wait_until(lambda: time.time() > _at_seconds(house) + 1, what="the time passes while down")
+    assert not observer.events("armed")
+    back = time.monotonic()
+    with running(house.site):
+        observer.wait_for(STATE, "armed_home", after=back)
+    (armed,) = observer.events("armed")
+    assert armed["user"] == "night_arming"
+
+
+def _at_seconds(house: House) -> float:
+    """When the config's schedule comes (today, UTC)."""
+    at = house.config_path.read_text().split('at: "')[1].split('"')[0]
+    hours, minutes, seconds = (int(x) for x in at.split(":"))
+    today = datetime.now(UTC).replace(hour=hours, minute=minutes, second=seconds, microsecond=0)
+    return today.timestamp()
