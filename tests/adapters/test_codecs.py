@@ -208,6 +208,9 @@ def test_extra_keeps_small_scalars_only() -> None:
 
 # -------------------------------------------------------------------- zigbee2mqtt
 
+# Source: the "Exposes" of zigbee2mqtt.io's device pages: contact (false = open) e.g.
+# zigbee2mqtt.io/devices/SNTZ007.html, occupancy (e.g. RTCGQ11LM), smoke, water_leak,
+# tamper, action (SOS buttons), battery, linkquality.
 Z2M = [
     (DOOR, {"contact": False}, S.OPEN),  # beware: false means OPEN
     (DOOR, {"contact": True}, S.CLOSED),
@@ -271,6 +274,8 @@ def test_zigbee2mqtt_rejections(payload: bytes, reason: str) -> None:
 
 # ------------------------------------------------------------------------ tasmota
 
+# Source: tasmota.github.io/docs/Commands (POWER, SetOption114: Switch1 with Action) and
+# tasmota.github.io/docs/MQTT (stat/<topic>/POWER, stat/<topic>/RESULT).
 TASMOTA = [
     (DOOR, b"ON", S.OPEN),
     (DOOR, b"OFF", S.CLOSED),
@@ -312,6 +317,9 @@ def test_tasmota_rejections(payload: bytes, reason: str) -> None:
 
 # ------------------------------------------------------------------------- shelly
 
+# Source: shelly-api-docs.shelly.cloud/gen1 (Door/Window 2: sensor/state open/close;
+# Flood, Smoke: sensor/flood, sensor/smoke true/false; Motion: status JSON with bat;
+# inputs 0/1) and .../gen2/ComponentsAndServices/Input (status {"id", "state"}).
 SHELLY = [
     (DOOR, b"open", S.OPEN),
     (DOOR, b"close", S.CLOSED),
@@ -356,6 +364,9 @@ def test_shelly_rejections(kind: SensorType, payload: bytes, reason: str) -> Non
 
 
 # --------------------------------------------------- esphome and home assistant
+
+# Sources: esphome.io/components/mqtt (a binary sensor's state topic: ON/OFF) and
+# home-assistant.io/integrations/mqtt_statestream (the entity's state: on/off).
 
 
 @pytest.mark.parametrize("family", ["esphome", "homeassistant"])
@@ -489,15 +500,15 @@ def test_announce_rejections(payload: bytes, reason: str) -> None:
     [
         (b"online", True),
         (b"offline", False),
-        (b"Online", True),  # Tasmota LWT
+        (b"Online", True),  # Tasmota LWT (tasmota.github.io/docs/MQTT)
         (b"OFFLINE", False),
-        (b"true", True),  # Shelly
+        (b"true", True),  # Shelly (shellies/<id>/online, shelly-api-docs Gen1 MQTT)
         (b"false", False),
         (b"1", True),
         (b"0", False),
         (b"ON", True),
         (b"off", False),
-        (b'{"state": "online"}', True),  # Zigbee2MQTT
+        (b'{"state": "online"}', True),  # Zigbee2MQTT (zigbee2mqtt.io, availability)
         (b'{"state": "offline"}', False),
         (b'{"state": true}', True),
     ],

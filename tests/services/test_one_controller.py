@@ -106,6 +106,7 @@ def second(house: House, command: str, data_dir: Path) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.faults
 def test_a_second_controller_for_the_site_refuses_to_start(
     controller: Controller, observer: Observer, house: House
 ) -> None:
@@ -121,6 +122,7 @@ def test_a_second_controller_for_the_site_refuses_to_start(
     assert not controller.client.session_contested
 
 
+@pytest.mark.faults
 def test_a_crashed_controller_never_blocks_the_restart(house: House, observer: Observer) -> None:
     first = house.process("controller")
     observer.wait_for("home/alarm/availability", "online", timeout=20)
@@ -136,6 +138,7 @@ def test_a_crashed_controller_never_blocks_the_restart(house: House, observer: O
         stop_process(restarted)
 
 
+@pytest.mark.faults
 def test_a_stale_retained_online_delays_the_start_but_never_blocks_it(
     house: House, observer: Observer
 ) -> None:

@@ -16,7 +16,7 @@ from homeguard.config import load_config
 from tests.conftest import MosquittoProcess
 from tests.services.conftest import Observer
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.faults]
 
 GRACE = 3.0
 DEBOUNCE = 0.5

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from homeguard.adapters.mqtt import MqttClient
+from homeguard.adapters.mqtt import BrokerAddress, MqttClient
 from homeguard.adapters.store import EventStore
 from homeguard.app import Site
 from homeguard.config import load_config
@@ -30,6 +31,7 @@ from homeguard.services.broker_check import (
     PROBE_TOPIC,
     QueueCheck,
     check_queue,
+    diagnose,
     queue_warning,
 )
 from tests.conftest import MosquittoProcess, client_id, free_port, wait_until
@@ -262,6 +264,34 @@ def test_up_with_its_own_broker_does_not_check_it(tmp_path: Path) -> None:
     assert "keeps what is queued" not in text
 
 
+@pytest.mark.faults
+@pytest.mark.slow
+def test_up_on_a_stock_broker_says_once_what_it_drops(
+    stock_mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """`up` with a broker already running that homeguard did not configure: the one line
+    from its controller, in `up`'s output."""
+    config = tmp_path / "homeguard.yaml"
+    example = (Path(__file__).parents[2] / "src/homeguard/examples/house.yaml").read_text()
+    config.write_text(example.replace("port: 1883", f"port: {stock_mosquitto.port}"))
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "homeguard", "up", "--data-dir", str(tmp_path / "data")],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: "kept only" in log.read_text(), timeout=60, what="the warning")
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
+    lines = [line for line in log.read_text().splitlines() if "kept only" in line]
+    assert len(lines) == 1, lines
+    assert "WARNING" in lines[0] and "homeguard broker-config" in lines[0]
+
+
 # ------------------------------------------------------------------ homeguard doctor
 
 
@@ -291,3 +321,17 @@ def test_doctor_says_when_nothing_answers(mosquitto: MosquittoProcess, tmp_path:
     result = _house(mosquitto, tmp_path).cli("doctor", "--broker", f"127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "FIX reachable: nothing answers MQTT at 127.0.0.1:" in result.stdout
+
+
+def test_doctor_says_when_the_login_is_refused(tmp_path: Path) -> None:
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    password_file = tmp_path / "passwd"
+    subprocess.run([tool, "-c", "-b", str(password_file), "controller", "s3cret"], check=True)
+    broker = MosquittoProcess(tmp_path / "mosquitto", password_file=password_file).start()
+    try:
+        wrong = BrokerAddress(broker.host, broker.port, username="controller", password="nope")
+        findings = diagnose(wrong, client_id("probe"))
+    finally:
+        broker.stop()
+    assert [(f.check, f.ok) for f in findings] == [("reachable", True), ("login", False)]
+    assert "check mqtt.username and mqtt.password" in findings[-1].text
