@@ -32,6 +32,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from homeguard.adapters.broker import broker_answers, find_mosquitto, mosquitto_config
+from homeguard.adapters.broker_auth import ListenerTls, accepts_tcp
 from homeguard.adapters.mqtt import BrokerAddress, Message, MqttClient
 
 # CI (CI=true) replays the same examples every run, so that a red build is a bug found
@@ -127,6 +128,7 @@ class MosquittoProcess:
         password_file: Path | None = None,
         acl_file: Path | None = None,
         stock: bool = False,
+        tls: ListenerTls | None = None,
     ) -> None:
         binary = find_mosquitto()
         if binary is None:
@@ -138,6 +140,7 @@ class MosquittoProcess:
         self.password_file = password_file
         self.acl_file = acl_file
         self.stock = stock
+        self.tls = tls  # the listener speaks TLS only
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -183,6 +186,7 @@ class MosquittoProcess:
                 password_file=self.password_file,
                 acl_file=self.acl_file,
                 run_as_user=_current_user(),
+                tls=self.tls,
             )
         )
         with (self.data_dir / "mosquitto.stderr").open("wb") as stderr:
@@ -196,7 +200,8 @@ class MosquittoProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
-            if broker_answers(self.host, self.port, timeout=0.5):
+            answers = accepts_tcp if self.tls is not None else broker_answers
+            if answers(self.host, self.port, timeout=0.5):
                 return True
             time.sleep(0.02)
         self.kill()

@@ -31,6 +31,7 @@ from homeguard.services.outbound import Outbound
 from homeguard.services.presence import Identity, heartbeat, live_controller
 from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
+from homeguard.services.uplinking import forget_uplink, uplink_figures, uplinking
 from homeguard.site import LOOPBACK, Site, default_data_dir
 
 __all__ = [
@@ -174,7 +175,7 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
         )
         address = site.broker_address()
         log.info("controller connected to %s, base topic %r", address, topics.base)
-        yield Controller(
+        controller = Controller(
             settings=site.settings,
             topics=site.topic_map,
             outbound=Outbound(client, topics, site.actuator_topics()),
@@ -188,6 +189,19 @@ def connected_controller(site: Site, clock: SteppingClock | None = None) -> Iter
             flood=flood,
             discovery={m.topic: m.payload for m in discovery(site.config)},
         )
+        _uplink(site, controller, stack)
+        yield controller
+
+
+def _uplink(site: Site, controller: Controller, stack: ExitStack) -> None:
+    """Forward the event log upstream when configured (docs/uplink.md), from before the
+    controller's first commit; otherwise make sure the store keeps no outbox for it."""
+    config = site.config.uplink
+    if config is None:
+        with site.open_store() as store:
+            forget_uplink(store)
+        return
+    stack.enter_context(uplinking(config, site.open_store, controller.after_commit, wall_clock))
 
 
 def _days(days: int | None) -> float | None:
@@ -267,6 +281,7 @@ def serve_dashboard(
                 session_seconds=web.session_hours * 3600.0,
                 trusted_proxies=web.trusted_proxies,
             ),
+            uplink=partial(uplink_figures, store),
         )
         server = WebServer(backend, host=web.host, port=web.port if port is None else port)
         server.start()

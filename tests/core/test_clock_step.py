@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, RejectReason, SensorStatus, Trouble, shift_times
-from homeguard.core.signals import ClockStep, EventKind, Input, SystemHealth, SystemPart
+from homeguard.core.signals import (
+    ActuatorKind,
+    ClockStep,
+    EventKind,
+    Input,
+    SystemHealth,
+    SystemPart,
+)
+from homeguard.core.state import Hold, WalkTest
 from tests.core.harness import PINS, House
 from tests.core.test_properties import inputs
 
@@ -128,7 +136,7 @@ def test_a_system_trouble_keeps_its_start() -> None:
 
 # ---------------------------------------------------- every time field is moved
 
-_TIME_HOLDERS = (Panel, SensorStatus, CodeLock)
+_TIME_HOLDERS = (Panel, SensorStatus, CodeLock, Hold, WalkTest)
 # Fields that hold no time although their type mentions float: none today. A new float
 # field of one of these classes is a time to move in shift_times, or belongs here.
 _NOT_TIMES: frozenset[str] = frozenset()
@@ -151,6 +159,15 @@ def _filled(cls: type, values: itertools.count[float]) -> object:
             fields[f.name] = {"a": _filled(SensorStatus, values), "b": SensorStatus()}
         elif kind == "CodeLock":
             fields[f.name] = _filled(CodeLock, values)
+        elif kind == "Mapping[ActuatorKind, tuple[Hold, ...]]":
+            fields[f.name] = {
+                ActuatorKind.SIREN: (_filled(Hold, values), _filled(Hold, values)),
+                ActuatorKind.LIGHT: (_filled(Hold, values),),
+            }
+        elif kind == "WalkTest | None":
+            fields[f.name] = _filled(WalkTest, values)
+        elif kind == "bool":
+            fields[f.name] = True  # no time (Hold.on needs a value)
         else:
             assert "float" not in kind, f"{cls.__name__}.{f.name}: {kind}: unknown time field"
     return cls(**fields)

@@ -16,6 +16,7 @@ from homeguard.core.signals import (
     Availability,
     BypassRequest,
     Command,
+    HoldActuator,
     Input,
     SensorReport,
     Tick,
@@ -23,6 +24,7 @@ from homeguard.core.signals import (
 from tests.core.harness import PINS, SENSORS, House
 
 SENSOR_IDS = [s.id for s in SENSORS]
+MAX_HOLD = 100.0
 CODES = st.sampled_from([*PINS.values(), "0000", "", None])
 
 inputs: st.SearchStrategy[Input] = st.one_of(
@@ -36,6 +38,12 @@ inputs: st.SearchStrategy[Input] = st.one_of(
     st.builds(BypassRequest, st.sampled_from(SENSOR_IDS), st.booleans(), CODES),
     # Only OFF: switching ON by hand sounds the siren outside an alarm, on purpose.
     st.builds(ActuatorRequest, st.sampled_from(ActuatorKind), st.just(False), CODES),
+    st.builds(
+        HoldActuator,
+        st.sampled_from(ActuatorKind),
+        st.booleans(),
+        st.floats(min_value=0, max_value=MAX_HOLD),
+    ),
     st.just(Tick()),
 )
 steps = st.lists(
@@ -43,16 +51,34 @@ steps = st.lists(
 )
 
 
+def held_on(house: House, kind: ActuatorKind) -> bool:
+    """A hold (core.holds) keeps ``kind`` on now, and for no longer than any asks."""
+    held = house.panel.holds.get(kind, ())
+    assert all(house.now < step.until <= house.now + MAX_HOLD for step in held)
+    return bool(held) and held[0].on
+
+
+def check_actuators(house: House) -> None:
+    triggered = house.state is PanelState.TRIGGERED
+    assert house.siren == (triggered or held_on(house, ActuatorKind.SIREN))
+    alarm_light = triggered or house.state is PanelState.PENDING  # and the entry delay
+    assert house.light == (alarm_light or held_on(house, ActuatorKind.LIGHT))
+
+
 @given(steps)
 @settings(max_examples=300, deadline=None)
-def test_siren_is_on_exactly_while_triggered(sequence: list[tuple[float, Input]]) -> None:
+def test_siren_is_on_exactly_while_triggered_or_held(sequence: list[tuple[float, Input]]) -> None:
+    """The siren sounds exactly while the alarm does or a hold (a rule's, a walk test's
+    chime) keeps it on; the light as well, and during the entry delay."""
     house = House()
     for delay, event in sequence:
         house.at(delay)
-        assert house.siren == (house.state is PanelState.TRIGGERED)
+        check_actuators(house)
         house.send(event)
-        assert house.siren == (house.state is PanelState.TRIGGERED)
-        assert house.light == house.siren
+        check_actuators(house)
+    house.at(MAX_HOLD + 1)  # every hold is over
+    check_actuators(house)
+    assert house.siren == (house.state is PanelState.TRIGGERED)
 
 
 @given(steps, st.sampled_from([PINS["alice"], PINS["guest"], PINS["coerced"]]))

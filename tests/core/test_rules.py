@@ -46,7 +46,7 @@ from homeguard.core.signals import (
 )
 from homeguard.core.state import Outcome, Panel, RuleState, StepSeen
 from tests.core.harness import MODES, PINS, SENSORS, USERS, House
-from tests.core.test_properties import inputs
+from tests.core.test_properties import check_actuators, inputs
 
 # A Monday noon, UTC.
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
@@ -453,7 +453,8 @@ def test_any_rules_keep_the_panel_sound(
     rules: list[RuleSpec], steps: list[tuple[int, Input]]
 ) -> None:
     """Whatever the rules say, every input ends (the loop guard), each rule fires at most
-    once per input, and the siren and light sound exactly while triggered."""
+    once per input, and the siren and light sound exactly while triggered (the light
+    during the entry delay too) or held."""
     house = house_with(*rules)
     for delay, event in steps:
         house.at(delay)
@@ -463,4 +464,17 @@ def test_any_rules_keep_the_panel_sound(
             if isinstance(e, RecordEvent) and e.kind is EventKind.RULE_FIRED
         ]
         assert len(names) == len(set(names))
-        assert house.siren == (house.state is PanelState.TRIGGERED) == house.light
+        check_actuators(house)
+
+
+def test_a_light_rule_holds_the_light_for_its_time() -> None:
+    light = rule(
+        "hall_light", SensorTrigger(HALL_MOTION), HoldActuatorFor(ActuatorKind.LIGHT, True, 120)
+    )
+    house = house_with(light)
+    house.sensor("hall", "MOTION")
+    assert house.light and not house.siren
+    house.at(119)
+    assert house.light
+    house.at(2)
+    assert not house.light

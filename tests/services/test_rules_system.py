@@ -154,3 +154,27 @@ def _at_seconds(house: House) -> float:
     hours, minutes, seconds = (int(x) for x in at.split(":"))
     today = datetime.now(UTC).replace(hour=hours, minute=minutes, second=seconds, microsecond=0)
     return today.timestamp()
+
+
+def test_a_rule_holds_the_light_on_for_its_time(
+    house_factory: Callable[..., House], observer: Observer
+) -> None:
+    rules = """
+rules:
+  list:
+    - name: hall_light
+      trigger: {sensor: hall, state: motion}
+      conditions:
+        panel: [disarmed]
+      actions:
+        - hold: {actuator: light, state: on, seconds: 1.5}
+"""
+    house = with_rules(house_factory(), rules)
+    with running(house.site):
+        observer.wait_for(STATE, "disarmed")
+        moved = time.monotonic()
+        observer.publish("home/security/motion/hall", "MOTION")
+        on = observer.wait_for("home/control/light", "ON", after=moved)
+        off = observer.wait_for("home/control/light", "OFF", after=on)
+        assert off - on >= 1.5 - 0.1  # its time (less the observer's jitter)
+        assert not [m for t, m in observer.seen if t >= moved and m.topic == SIREN]

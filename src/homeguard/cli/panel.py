@@ -20,6 +20,7 @@ from homeguard.cli import api as cli_api
 from homeguard.cli import household
 from homeguard.cli.codes import read_code
 from homeguard.cli.site import load_site
+from homeguard.cli.uplink import uplink_line, uplink_report
 from homeguard.core.model import Action, ArmMode
 from homeguard.errors import HomeguardError, PayloadError
 from homeguard.services.message_security import DeviceSigner, load_security
@@ -170,6 +171,7 @@ def status(args: argparse.Namespace) -> int:
         elif message.topic.endswith("/state"):
             report["actuators"][message.topic.split("/")[-2]] = text
     report["maintenance"] = household.attention(site)
+    report["uplink"] = uplink_report(site)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -188,4 +190,6 @@ def status(args: argparse.Namespace) -> int:
         print(f"  {device:<12} {value}{trouble}")
     for entry in report["maintenance"]:
         print(f"service:    {entry['device']} ({entry['health']}: {entry['reason']})")
+    if report["uplink"] is not None:
+        print(f"uplink:     {uplink_line(report['uplink'])}")
     return 0

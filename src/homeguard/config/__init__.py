@@ -38,6 +38,7 @@ from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningCo
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
 from homeguard.config.simulation import SimulationConfig
 from homeguard.config.storage import StorageConfig
+from homeguard.config.uplink import UplinkConfig
 from homeguard.config.users import UserConfig
 from homeguard.config.web import WebConfig
 
@@ -57,6 +58,7 @@ __all__ = [
     "SimulationConfig",
     "StorageConfig",
     "TlsConfig",
+    "UplinkConfig",
     "UserConfig",
     "WebConfig",
     "bundled_example",

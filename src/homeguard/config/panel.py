@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from homeguard.config.base import Misplaced, Seconds, Section
+from homeguard.config.features import ChimeConfig, LightsConfig, SquawkConfig, WalkTestConfig
 from homeguard.core.model import ArmMode, CodePolicy, ModeTiming
 
 _TIMING = ModeTiming()
@@ -107,4 +108,15 @@ class PanelConfig(Section):
         description="Seconds after the controller starts by which every sensor that is not "
         "event_only must have been heard, or it is in trouble (no_report) and blocks "
         "arming without force; null: no such check.",
+    )
+    # The panel's comforts (homeguard.config.features, docs/panel-features.md).
+    chime: ChimeConfig = Field(default_factory=ChimeConfig, description="The door chime.")
+    walk_test: WalkTestConfig = Field(
+        default_factory=WalkTestConfig, description="The walk test (no alarm, every trip chimes)."
+    )
+    squawk: SquawkConfig = Field(
+        default_factory=SquawkConfig, description="Siren chirps on arming and disarming."
+    )
+    lights: LightsConfig = Field(
+        default_factory=LightsConfig, description="When the panel switches the light on."
     )

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from homeguard.config.base import Misplaced, Section
+from homeguard.config.features import features
 from homeguard.config.home_assistant import HomeAssistantConfig
 from homeguard.config.mqtt import MqttConfig
 from homeguard.config.panel import ModeTimingConfig, PanelConfig
@@ -18,6 +19,7 @@ from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningCo
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
 from homeguard.config.simulation import SimulationConfig
 from homeguard.config.storage import StorageConfig
+from homeguard.config.uplink import UplinkConfig
 from homeguard.config.users import UserConfig, valid_pin
 from homeguard.config.web import WebConfig
 from homeguard.core import codes
@@ -66,6 +68,9 @@ class Config(Section):
     )
     home_assistant: HomeAssistantConfig = Field(
         default_factory=HomeAssistantConfig, description="Home Assistant MQTT discovery."
+    )
+    uplink: UplinkConfig | None = Field(
+        default=None, description="An upstream broker the event log is forwarded to; none: off."
     )
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Edge rules.")
 
@@ -126,6 +131,14 @@ class Config(Section):
             raise Misplaced(f"duplicate {what} (also {info.field_name}[{first}])", index, key)
         return items
 
+    @model_validator(mode="after")
+    def _chime_sensors_known(self) -> Config:
+        known = {sensor.id for sensor in self.sensors}
+        for index, sensor_id in enumerate(self.panel.chime.sensors or ()):
+            if sensor_id not in known:
+                raise Misplaced("no such sensor", "panel", "chime", "sensors", index)
+        return self
+
     def panel_settings(self) -> PanelSettings:
         """The engine's view of this site: core types only, PINs hashed."""
         panel = self.panel
@@ -144,5 +157,6 @@ class Config(Section):
             ),
             report_grace=panel.report_grace,
             restart_grace=panel.restart_grace,
+            features=features(panel.chime, panel.walk_test, panel.squawk, panel.lights),
             rules=self.rules.book(),
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from homeguard.core import holds, walk_test
 from homeguard.core.model import ArmMode, PanelState, ZoneKind
 from homeguard.core.run import Run
-from homeguard.core.signals import EventKind, Notify
+from homeguard.core.signals import ActuatorKind, EventKind, Notify
 from homeguard.core.state import NO_TRIPS
 
 
@@ -47,6 +48,9 @@ def enter_armed(
 
 def trip(run: Run, sensor_id: str, t: float, *, tamper: bool = False) -> None:
     """A sensor became active (or went missing, with trigger_unavailable)."""
+    if run.panel.walk_test is not None:
+        walk_test.tripped(run, sensor_id, t, tamper=tamper)
+        return
     spec = run.settings.sensor(sensor_id)
     assert spec is not None
     state, mode = run.panel.state, run.panel.mode
@@ -94,6 +98,9 @@ def _alarm(run: Run, sensor_id: str, t: float, *, instant: bool, delay: float = 
 
 
 def trigger(run: Run, sensors: tuple[str, ...], t: float) -> None:
+    walk_test.end(run, t, "alarm")
+    # The alarm has the siren from now on: a hold (a chirp) must not outlast it.
+    holds.end(run, ActuatorKind.SIREN, tell=False)
     run.panel = replace(run.panel, triggered_by=sensors)
     run.become(PanelState.TRIGGERED, t, t + run.timing().siren_time)
     what = ", ".join(sensors) or "manual trigger"

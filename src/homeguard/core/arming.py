@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from homeguard.core import chime, holds, walk_test
 from homeguard.core.alarm import enter_armed, trigger
 from homeguard.core.codes import verify_pin
 from homeguard.core.model import Action, ArmMode, PanelSettings, PanelState, User, ZoneKind
 from homeguard.core.run import Run
 from homeguard.core.signals import (
+    ActuatorKind,
     ActuatorRequest,
     BypassRequest,
     Command,
@@ -44,8 +46,11 @@ def command(run: Run, command: Command, now: float) -> None:
             trigger(run, command.sensors, now)
         return
     mode = command.action.mode
-    # Changing the mode of an armed panel unwatches zones: as strong as a disarm.
-    needs_disarm_right = mode is None or _changes_armed_mode(run, mode)
+    # Changing the mode of an armed panel unwatches zones: as strong as a disarm; so is
+    # a walk test, during which no zone trips.
+    needs_disarm_right = command.action in _DISARM_RIGHT or (
+        mode is not None and _changes_armed_mode(run, mode)
+    )
     needs_code = run.settings.codes_required and (
         needs_disarm_right or run.settings.code_arm_required
     )
@@ -56,13 +61,29 @@ def command(run: Run, command: Command, now: float) -> None:
         user = _check_code(run, command.code, needs_disarm_right, command.source, now)
         if user is None:
             return
-    if mode is None:
-        _disarm(run, user, command.source, now, by=command.by)
-    else:
+    if mode is not None:
         _arm(
             run, mode, force=command.force, user=user, source=command.source, now=now, by=command.by
         )
+    elif command.action is Action.DISARM:
+        _disarm(run, user, command.source, now, by=command.by)
+    else:
+        _comfort(run, command.action, user, command.source, now)
     _succeeded(run, user)
+
+
+_DISARM_RIGHT = frozenset({Action.DISARM, Action.WALK_TEST})
+
+
+def _comfort(run: Run, action: Action, user: User | None, source: str, now: float) -> None:
+    """The walk test and the door chime (core.walk_test, core.chime)."""
+    who = user.shown_name if user else None
+    if action is Action.WALK_TEST:
+        walk_test.start(run, who, source, now)
+    elif action is Action.WALK_TEST_END:
+        walk_test.end(run, now, "command", who, source)
+    else:
+        chime.switch(run, action is Action.CHIME_ON, who, source)
 
 
 def _changes_armed_mode(run: Run, mode: ArmMode) -> bool:
@@ -164,6 +185,8 @@ def _arm(
             forced=True,
         )
     who = user.shown_name if user else by
+    walk_test.end(run, now, "arming", who, source)
+    chime.squawk_arm(run, now)
     run.panel = replace(run.panel, mode=mode, alarm_trips=NO_TRIPS, triggered_by=())
     exit_delay = run.settings.timing(mode).exit_delay
     if exit_delay > 0:
@@ -181,8 +204,12 @@ def _arm(
 
 
 def _disarm(run: Run, user: User | None, source: str, now: float, by: str | None = None) -> None:
+    """Disarm; a valid disarm also silences a hold of the siren and ends a walk test,
+    even on a panel that was disarmed already."""
+    holds.end(run, ActuatorKind.SIREN)
     previous = run.panel.state
     if previous is PanelState.DISARMED:
+        walk_test.end(run, now, "disarm", user.shown_name if user else None, source)
         return
     run.panel = replace(
         run.panel, mode=None, triggered_by=(), bypassed=frozenset(), alarm_trips=NO_TRIPS
@@ -196,6 +223,7 @@ def _disarm(run: Run, user: User | None, source: str, now: float, by: str | None
         source=source,
         previous=previous.value,
     )
+    chime.squawk_disarm(run, now)
 
 
 def bypass(run: Run, request: BypassRequest, now: float) -> None:
@@ -246,6 +274,7 @@ def switch(run: Run, request: ActuatorRequest, now: float) -> None:
     code that may disarm (counted like any other) and disarms."""
     state = run.panel.state
     if request.on or state not in (PanelState.PENDING, PanelState.TRIGGERED):
+        holds.end(run, request.actuator, tell=False)  # the hand has the last word
         run.effects.append(SetActuator(request.actuator, request.on))
         return
     user = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from homeguard.core.features import Features
 from homeguard.core.rulebook import RuleBook
 
 
@@ -108,6 +109,11 @@ class Action(StrEnum):
     ARM_VACATION = "ARM_VACATION"
     DISARM = "DISARM"
     TRIGGER = "TRIGGER"
+    # The panel's comforts (core.chime, core.walk_test): never change the panel state.
+    WALK_TEST = "WALK_TEST"  # from disarmed, with a code that may disarm
+    WALK_TEST_END = "WALK_TEST_END"
+    CHIME_ON = "CHIME_ON"
+    CHIME_OFF = "CHIME_OFF"
 
     @property
     def mode(self) -> ArmMode | None:
@@ -219,9 +225,8 @@ class PanelSettings:
     # Seconds after a (re)start during which an offline is stale, not news: see
     # panel.resume.
     restart_grace: float = 60.0
-    rules: RuleBook = field(
-        default_factory=RuleBook
-    )  # the edge rules (core.rules), evaluated with the panel
+    features: Features = field(default_factory=Features)  # chime, walk test, squawk, lights
+    rules: RuleBook = field(default_factory=RuleBook)  # edge rules, evaluated with the panel
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
     # A memo for the panel's timers (core.timers.pending_timers): per sensor, the status
     # and panel times its timer was last worked out from, and the timer. Not a setting.

@@ -26,13 +26,17 @@ triggered          siren time over                  armed_<mode> (or disarmed)
 any but disarmed   DISARM (valid code)              disarmed
 any                24h zone trips, TRIGGER          triggered
 =================  ===============================  ====================================
+
+Besides the states, the disarmed panel may be in a walk test (core.walk_test: trips are
+recorded, none sounds), and the siren and light may be held for a time (core.holds: a
+chime, a squawk, a rule's action); the alarm's own use of them always wins.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from homeguard.core import arming, rule_run, supervision
+from homeguard.core import arming, chime, holds, rule_run, supervision, walk_test
 from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import blocking_sensors
 from homeguard.core.model import PanelSettings, SensorState
@@ -45,6 +49,7 @@ from homeguard.core.signals import (
     ClockStep,
     Command,
     EventKind,
+    HoldActuator,
     Input,
     Notify,
     PublishState,
@@ -63,7 +68,7 @@ from homeguard.core.state import (
     new_panel,
     shift_times,
 )
-from homeguard.core.timers import next_wake, pending_timers
+from homeguard.core.timers import comfort_timers, next_wake, pending_timers
 
 __all__ = [
     "Outcome",
@@ -111,6 +116,8 @@ def _engine(panel: Panel, settings: PanelSettings, event: Input, now: float) -> 
             run.system_health(event, now)
         case ActuatorRequest():
             run.switch(event, now)
+        case HoldActuator():
+            holds.hold(run, event, now)
         case ClockStep():
             run.clock_step(event)
         case Tick():
@@ -139,7 +146,7 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     )
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
-    run.effects.extend(run.panel.actuators)
+    run.effects.extend(run.panel.actuators(settings))
     if settings.rules:
         return rule_run.resumed(run.outcome(), settings, now, _engine)
     return run.outcome()
@@ -149,9 +156,14 @@ class _Run(Run):
     """One call of the engine, with a method for each input."""
 
     def advance(self, now: float) -> None:
-        """Carry out every timer due by ``now``, earliest first, each at its own time."""
+        """Carry out every timer due by ``now``, earliest first, each at its own time
+        (a hold's step or the walk test's end before others due at the same time)."""
         while True:
             due = [(t, sid) for t, sid in pending_timers(self.panel, self.settings) if t <= now]
+            comfort = min(comfort_timers(self.panel), default=None)
+            if comfort is not None and comfort <= now and all(comfort <= t for t, _ in due):
+                self.comfort_timer(comfort)
+                continue
             if not due:
                 return
             t, sensor_id = min(due, key=lambda item: (item[0], item[1] is not None))
@@ -159,6 +171,12 @@ class _Run(Run):
                 panel_timer(self, t)
             else:
                 supervision.sensor_timer(self, sensor_id, t)
+
+    def comfort_timer(self, t: float) -> None:
+        holds.expire(self, t)
+        current = self.panel.walk_test
+        if current is not None and current.until <= t:
+            walk_test.end(self, t, "timeout")
 
     def sensor_report(self, report: SensorReport, now: float) -> None:
         if self.known_sensor(report.sensor_id) is None:
@@ -185,6 +203,7 @@ class _Run(Run):
             trip(self, report.sensor_id, now, tamper=True)
         elif status.active and not before.active:
             trip(self, report.sensor_id, now)
+            chime.door_opened(self, report.sensor_id, now)
 
     def count_seq(self, sensor_id: str, seq: int) -> None:
         """Remember the device's last seq; a gap before this one is a loss, reported."""

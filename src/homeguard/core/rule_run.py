@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import cast
 
 from homeguard.core import rules
 from homeguard.core.model import Action, ArmMode, PanelSettings
@@ -144,7 +143,7 @@ class RuleRun:
             case DisarmPanel():
                 self.feed(Command(Action.DISARM, source=source, trusted=True, by=name))
             case HoldActuatorFor(actuator=actuator, on=on, seconds=seconds):
-                self.feed(_as_input(HoldActuator(actuator, on, seconds)))
+                self.feed(HoldActuator(actuator, on, seconds))
             case NotifyRoute(route=route, message=message):
                 self.effects.append(Notify(EventKind.RULE_FIRED, message, route=route))
             case PublishMessage(topic=topic, payload=payload, qos=qos, retain=retain):
@@ -161,10 +160,6 @@ class RuleRun:
 def _arm_action(mode: ArmMode) -> Action:
     return Action(f"ARM_{mode.name}")
 
-
-def _as_input(hold: HoldActuator) -> Input:
-    """A hold is an input of the engine's (carried out by core.panel.handle)."""
-    return cast(Input, hold)
 
 
 def handle_with_rules(

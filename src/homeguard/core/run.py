@@ -49,11 +49,21 @@ class Run:
             self.event(EventKind.COMMAND_REJECTED, message, reason=reason.value)
 
     def become(self, state: PanelState, t: float, deadline: float | None = None) -> None:
-        was_triggered = self.panel.siren_on
-        self.panel = replace(self.panel, state=state, since=t, deadline=deadline)
-        if was_triggered != self.panel.siren_on:
-            self.effects.extend(self.panel.actuators)
+        self.update(replace(self.panel, state=state, since=t, deadline=deadline))
         self.effects.append(PublishState(state))
+
+    def update(self, panel: Panel) -> None:
+        """Take ``panel`` as the panel, switching the siren and the light whose state
+        (``Panel.actuators``) changes with it; both, when the alarm starts or ends (a
+        light switched by hand meanwhile is set right)."""
+        before = self.panel.actuators(self.settings)
+        alarm = self.panel.siren_on
+        self.panel = panel
+        after = self.panel.actuators(self.settings)
+        every = alarm != panel.siren_on
+        self.effects.extend(
+            new for new, old in zip(after, before, strict=True) if every or new != old
+        )
 
     def timing(self) -> ModeTiming:
         return self.settings.timing(self.panel.mode or ArmMode.AWAY)

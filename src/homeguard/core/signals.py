@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -85,7 +86,11 @@ class HoldActuator:
 
     actuator: ActuatorKind
     on: bool
-    seconds: float
+    seconds: float  # 0 ends the actuator's hold
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.seconds) and self.seconds >= 0):
+            raise ValueError("a hold lasts a finite number of seconds, 0 or more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,7 @@ Input = (
     | Revoked
     | BypassRequest
     | ActuatorRequest
+    | HoldActuator
     | Tick
     | SystemHealth
     | ClockStep
@@ -163,6 +169,10 @@ class EventKind(StrEnum):
     MESSAGES_LOST = "messages_lost"  # a gap in a device's seq (core.sequence)
     FLOOD = "flood"  # a device sent more than its budget: the surplus, summarised
     CLOCK_STEP = "clock_step"  # the wall clock was set; the panel's timers moved along
+    WALK_TEST_STARTED = "walk_test_started"
+    WALK_TEST = "walk_test"  # a sensor tripped during a walk test: recorded, no alarm
+    WALK_TEST_ENDED = "walk_test_ended"  # by a command, its timeout, arming or an alarm
+    CHIME = "chime"  # the door chime switched on or off at run time
     RULE_FIRED = "rule_fired"  # an edge rule fired (data: rule, actions, sensors)
 
 

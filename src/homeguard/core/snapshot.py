@@ -10,8 +10,8 @@ from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.panel import Panel, SensorStatus, Trouble
 from homeguard.core.rulebook import SequenceTrigger
-from homeguard.core.signals import SystemPart
-from homeguard.core.state import RuleState, StepSeen
+from homeguard.core.signals import ActuatorKind, SystemPart
+from homeguard.core.state import Hold, RuleState, StepSeen, WalkTest
 from homeguard.errors import PayloadError
 
 VERSION = 1
@@ -33,6 +33,12 @@ def dump(panel: Panel) -> str:
         "quiet_until": panel.quiet_until,
         "message_seqs": dict(sorted(panel.message_seqs.items())),
         "system_troubles": {part.value: t for part, t in sorted(panel.system_troubles.items())},
+        "holds": {
+            kind.value: [[step.on, step.until] for step in held]
+            for kind, held in sorted(panel.holds.items())
+        },
+        "walk_test": None if panel.walk_test is None else asdict(panel.walk_test),
+        "chime": panel.chime,
         "rules": {
             "last_fired": dict(sorted(panel.rules.last_fired.items())),
             "steps": {
@@ -79,6 +85,14 @@ def load(text: str, settings: PanelSettings) -> Panel:
             system_troubles={  # absent from older snapshots
                 SystemPart(part): float(t) for part, t in data.get("system_troubles", {}).items()
             },
+            # The rest is absent from snapshots older than holds and the walk test.
+            holds={
+                ActuatorKind(kind): tuple(Hold(bool(on), float(until)) for on, until in held)
+                for kind, held in data.get("holds", {}).items()
+                if held
+            },
+            walk_test=_walk_test(data.get("walk_test"), known),
+            chime=None if data.get("chime") is None else bool(data["chime"]),
             rules=_rule_state(data.get("rules"), settings),  # absent before rules
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -96,6 +110,17 @@ def _sensor_status(raw: dict[str, Any]) -> SensorStatus:
         battery_low=bool(raw.get("battery_low", False)),
         battery=None if raw.get("battery") is None else int(raw["battery"]),
         offline_since=None if raw.get("offline_since") is None else float(raw["offline_since"]),
+    )
+
+
+def _walk_test(raw: dict[str, Any] | None, known: set[str]) -> WalkTest | None:
+    if raw is None:
+        return None
+    return WalkTest(
+        started=float(raw["started"]),
+        until=float(raw["until"]),
+        user=None if raw["user"] is None else str(raw["user"]),
+        tested=tuple(str(s) for s in raw["tested"] if s in known),
     )
 
 

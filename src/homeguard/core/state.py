@@ -9,7 +9,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from homeguard.core.codes import CodeLock
-from homeguard.core.model import ArmMode, PanelState, SensorState
+from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.signals import ActuatorKind, Effect, SetActuator, SystemPart
 
 
@@ -48,6 +48,25 @@ class SensorStatus:
         if self.trouble is not None:
             return self.trouble.value
         return Trouble.LOW_BATTERY.value if self.battery_low else None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An actuator held on (or off) until ``until``; see core.holds."""
+
+    on: bool
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class WalkTest:
+    """A walk test under way (the panel stays disarmed): every trip is recorded and
+    chimes, none sounds the alarm. See core.walk_test."""
+
+    started: float
+    until: float  # when it ends by itself
+    user: str | None = None
+    tested: tuple[str, ...] = ()  # the sensors that tripped so far, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +120,11 @@ class Panel:
     # Parts of homeguard itself in trouble, and since when (the event store that cannot
     # write). They do not keep the panel from arming: it works on without them.
     system_troubles: Mapping[SystemPart, float] = field(default_factory=dict)
+    # Timed holds of the siren and the light (chime, squawk, a rule's action): per
+    # actuator, steps that follow one another, the first one current (core.holds).
+    holds: Mapping[ActuatorKind, tuple[Hold, ...]] = field(default_factory=dict)
+    walk_test: WalkTest | None = None
+    chime: bool | None = None  # the door chime switched at run time; None: as configured
     rules: RuleState = field(default_factory=RuleState)  # the edge rules' memory
 
     def sensor(self, sensor_id: str) -> SensorStatus:
@@ -110,12 +134,24 @@ class Panel:
     def siren_on(self) -> bool:
         return self.state is PanelState.TRIGGERED
 
-    @property
-    def actuators(self) -> tuple[SetActuator, SetActuator]:
-        """What the siren and the light are to do: both on while the alarm sounds. The
-        one place that decides it (on a change of state, at a restart, a reconnection)."""
-        on = self.siren_on
-        return SetActuator(ActuatorKind.SIREN, on), SetActuator(ActuatorKind.LIGHT, on)
+    def actuators(self, settings: PanelSettings) -> tuple[SetActuator, SetActuator]:
+        """What the siren and the light are to do. The one place that decides it (on a
+        change of state or of a hold, at a restart, a reconnection): on while the alarm
+        wants them (the siren while it sounds; the light then and during the entry
+        delay, as configured); otherwise as their hold says; otherwise off. A hold never
+        silences the alarm."""
+        features = settings.features
+        light = (self.siren_on and features.light_alarm) or (
+            self.state is PanelState.PENDING and features.light_entry_delay
+        )
+        return (
+            SetActuator(ActuatorKind.SIREN, self.siren_on or self._held(ActuatorKind.SIREN)),
+            SetActuator(ActuatorKind.LIGHT, light or self._held(ActuatorKind.LIGHT)),
+        )
+
+    def _held(self, kind: ActuatorKind) -> bool:
+        steps = self.holds.get(kind, ())
+        return bool(steps) and steps[0].on
 
 
 class RejectReason(StrEnum):
@@ -186,6 +222,17 @@ def shift_times(panel: Panel, delta: float) -> Panel:
         supervised_since=panel.supervised_since + delta,
         quiet_until=panel.quiet_until + delta,
         system_troubles={part: t + delta for part, t in panel.system_troubles.items()},
+        holds={
+            kind: tuple(replace(hold, until=hold.until + delta) for hold in steps)
+            for kind, steps in panel.holds.items()
+        },
+        walk_test=None
+        if panel.walk_test is None
+        else replace(
+            panel.walk_test,
+            started=panel.walk_test.started + delta,
+            until=panel.walk_test.until + delta,
+        ),
         rules=replace(
             panel.rules,
             last_fired={name: t + delta for name, t in panel.rules.last_fired.items()},

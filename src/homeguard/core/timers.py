@@ -1,5 +1,6 @@
-"""When the panel must wake next: its own deadline, and each sensor's supervision,
-report grace, restart grace and unavailability debounce, read from the stored panel."""
+"""When the panel must wake next: its own deadline, each sensor's supervision, report
+grace, restart grace and unavailability debounce, and the end of a hold or a walk test,
+read from the stored panel."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from homeguard.core.state import Panel, SensorStatus, Trouble
 
 def next_wake(panel: Panel, settings: PanelSettings) -> float | None:
     due = [t for t, _ in pending_timers(panel, settings)]
+    due.extend(comfort_timers(panel))
     return min(due) if due else None
+
+
+def comfort_timers(panel: Panel) -> list[float]:
+    """When a step of a hold (core.holds) or the walk test (core.walk_test) ends."""
+    due = [held[0].until for held in panel.holds.values()]
+    if panel.walk_test is not None:
+        due.append(panel.walk_test.until)
+    return due
 
 
 def pending_timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | None]]:

@@ -65,7 +65,7 @@ class Session:
         """After (re)connecting: say we are online and restate everything retained."""
         self._out.online()
         self._out.state(panel, now)
-        for actuator in panel.actuators:
+        for actuator in panel.actuators(self._settings):
             self._out.actuator(actuator.actuator, actuator.on)
         self._out.discovery(self._discovery)
         self._sensors_said.clear()

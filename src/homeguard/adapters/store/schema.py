@@ -57,5 +57,49 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE event_type = 'duress' ORDER BY id""",
         "DELETE FROM system_events WHERE event_type = 'duress'",
     ),
+    (  # version 3: the uplink's outbox and cursor (adapters/store/uplink.py)
+        """CREATE TABLE uplink_cursor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            sent_seq INTEGER NOT NULL,
+            batches INTEGER NOT NULL,
+            sent_at REAL,
+            duress INTEGER NOT NULL DEFAULT 0,
+            connected INTEGER NOT NULL DEFAULT 0,
+            connected_changed REAL
+        )""",
+        # A copy of each committed event, numbered in commit order, taken by the triggers
+        # below in the event's own transaction while an uplink is on (a cursor row exists);
+        # deleted once the upstream broker acknowledged it. Pruning the events never
+        # touches it, so nothing unsent is lost to retention.
+        """CREATE TABLE uplink_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            timestamp REAL NOT NULL,
+            first TEXT,
+            second TEXT,
+            third TEXT,
+            fourth TEXT
+        )""",
+        """CREATE TRIGGER uplink_sensor_events AFTER INSERT ON sensor_events
+            WHEN EXISTS (SELECT 1 FROM uplink_cursor)
+            BEGIN
+                INSERT INTO uplink_outbox (kind, event_id, timestamp, first, second, third, fourth)
+                VALUES (0, NEW.id, NEW.timestamp, NEW.sensor_type, NEW.device_id, NEW.state,
+                        NEW.metadata);
+            END""",
+        """CREATE TRIGGER uplink_system_events AFTER INSERT ON system_events
+            WHEN EXISTS (SELECT 1 FROM uplink_cursor)
+            BEGIN
+                INSERT INTO uplink_outbox (kind, event_id, timestamp, first, second, third)
+                VALUES (1, NEW.id, NEW.timestamp, NEW.event_type, NEW.description, NEW.data);
+            END""",
+        """CREATE TRIGGER uplink_silent_alerts AFTER INSERT ON silent_alerts
+            WHEN EXISTS (SELECT 1 FROM uplink_cursor WHERE duress = 1)
+            BEGIN
+                INSERT INTO uplink_outbox (kind, event_id, timestamp, first, second, third)
+                VALUES (2, NEW.id, NEW.timestamp, NEW.event_type, NEW.description, NEW.data);
+            END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel
@@ -93,3 +93,5 @@ class Backend:
     broker_connected: Callable[[], bool]
     clock: Callable[[], float]
     web: WebSettings = WebSettings()
+    # The uplink's figures (UplinkFigures' fields), or None when there is no uplink.
+    uplink: Callable[[], Mapping[str, Any] | None] = lambda: None

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from homeguard.core.chime import chime_on
 from homeguard.core.model import ArmMode, PanelSettings, SensorState
 from homeguard.core.panel import SensorStatus, Trouble, blocking_sensors
 from homeguard.core.records import EventRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
+from homeguard.core.state import WalkTest
 
 from .backend import PanelView
-from .schemas import ActuatorStatus, SensorDocument, SensorLight, StateDocument, SystemFigures
+from .schemas import (
+    ActuatorStatus,
+    SensorDocument,
+    SensorLight,
+    StateDocument,
+    SystemFigures,
+    WalkTestDocument,
+)
 
 ALARM_EVENTS = ("triggered", "locked_out")  # duress is never among the events shown
 
@@ -87,6 +96,16 @@ def state_document(
         siren_commanded=panel.siren_on,
         system_troubles=dict(panel.system_troubles),
         system=system,
+        walk_test=walk_test_document(panel.walk_test),
+        chime=chime_on(panel, settings),
+    )
+
+
+def walk_test_document(walk: WalkTest | None) -> WalkTestDocument | None:
+    if walk is None:
+        return None
+    return WalkTestDocument(
+        started=walk.started, until=walk.until, user=walk.user, tested=list(walk.tested)
     )
 
 

@@ -22,7 +22,7 @@ from homeguard.errors import StoreError
 
 from .backend import Backend, PanelView
 from .documents import state_document
-from .schemas import StateDocument, SystemFigures
+from .schemas import StateDocument, SystemFigures, UplinkFigures
 
 log = logging.getLogger("homeguard.web")
 
@@ -133,7 +133,16 @@ class LiveHub:
             store_dropped=stats.store_dropped,
             rejected=sum(stats.rejected.values()),
             rejected_by_reason=dict(stats.rejected),
+            uplink=self._uplink(),
         )
+
+    def _uplink(self) -> UplinkFigures | None:
+        try:
+            figures = self._backend.uplink()
+        except StoreError as exc:  # the live view goes on without it
+            log.warning("uplink figures unavailable: %s", exc)
+            return None
+        return None if figures is None else UplinkFigures.model_validate(dict(figures))
 
     async def stream(self, disconnected: Callable[[], Any]) -> AsyncIterator[str]:
         """Server-Sent Events: ``state`` documents as they change, then every HEARTBEAT."""

@@ -81,6 +81,20 @@ class ActuatorBody(_Body):
     )
 
 
+class ChimeBody(_Body):
+    on: bool = Field(description="Switch the door chime on or off.")
+    code: str | None = Field(default=None, max_length=64, description="A PIN that may arm.")
+
+
+class WalkTestDocument(BaseModel):
+    """A walk test under way (docs/panel-features.md)."""
+
+    started: float
+    until: float = Field(description="When it ends by itself.")
+    user: str | None
+    tested: list[str] = Field(description="The sensors tripped so far, in order.")
+
+
 class CommandResult(BaseModel):
     state: str = Field(description="The panel state once the command was carried out.")
     mode: str | None
@@ -125,6 +139,16 @@ class ActuatorStatus(BaseModel):
     on: bool | None = Field(description="As the actuator last reported; None: unknown.")
 
 
+class UplinkFigures(BaseModel):
+    """The uplink to an upstream broker (docs/uplink.md), as its thread last stored it."""
+
+    connected: bool
+    backlog: int = Field(description="Events committed, not yet acknowledged upstream.")
+    sent_seq: int = Field(description="The last event acknowledged upstream.")
+    batches: int = Field(description="Batches acknowledged upstream so far.")
+    last_sent_at: float | None = Field(description="When the last one was acknowledged.")
+
+
 class SystemFigures(BaseModel):
     broker: str
     broker_connected: bool
@@ -139,6 +163,9 @@ class SystemFigures(BaseModel):
     store_dropped: int
     rejected: int
     rejected_by_reason: dict[str, int]
+    uplink: UplinkFigures | None = Field(
+        default=None, description="The uplink to an upstream broker; None: not configured."
+    )
 
 
 class StateDocument(BaseModel):
@@ -162,6 +189,10 @@ class StateDocument(BaseModel):
         "cannot write; events wait in memory), with the time each began."
     )
     system: SystemFigures
+    walk_test: WalkTestDocument | None = Field(
+        default=None, description="The walk test under way (the panel stays disarmed)."
+    )
+    chime: bool = Field(default=False, description="Whether the door chime is on.")
 
 
 class EventRow(BaseModel):

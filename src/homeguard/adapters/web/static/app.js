@@ -173,6 +173,7 @@ function render() {
   renderBanner();
   renderReadiness();
   renderActuators();
+  renderWalkTest();
   renderZones();
   renderSystem();
   fillDevices();
@@ -245,6 +246,20 @@ function renderActuators() {
   }
 }
 
+// The walk test (the panel stays disarmed) and the door chime: docs/panel-features.md.
+function renderWalkTest() {
+  const walk = doc.walk_test;
+  const total = doc.sensors.length;
+  $("#walk-test").textContent = walk
+    ? `Walk test: ${walk.tested.length} of ${total} sensors tested — trip each one; no alarm`
+    : "No walk test";
+  $("#walk-test").dataset.active = walk ? "true" : "false";
+  $("#walk-test-start").hidden = Boolean(walk);
+  $("#walk-test-end").hidden = !walk;
+  $("#chime").textContent = doc.chime ? "Chime: on (switch off)" : "Chime: off (switch on)";
+  $("#chime").dataset.on = String(Boolean(doc.chime));
+}
+
 function renderZones() {
   const zones = $("#zones");
   zones.replaceChildren();
@@ -262,11 +277,14 @@ function renderZones() {
       const seen = el("span", { "data-seen": s.last_seen == null ? "" : String(s.last_seen) }, ago(s.last_seen));
       const bypass = el("button", { class: "small", "data-bypass": s.id, "data-value": s.bypassed ? "0" : "1" },
         s.bypassed ? "Unbypass" : "Bypass");
-      grid.append(el("div", { class: "sensor", "data-sensor": s.id, "data-status": s.status },
+      const tested = doc.walk_test ? doc.walk_test.tested.includes(s.id) : null;
+      const walk = tested == null ? "" : tested ? " · tested ✓" : " · not tested yet";
+      grid.append(el("div", { class: "sensor", "data-sensor": s.id, "data-status": s.status,
+        "data-tested": tested == null ? "" : String(tested) },
         el("span", { class: `light ${s.status}`, title: label }),
         el("span", { class: "name" }, s.name),
         bypass,
-        el("span", { class: "meta" }, `${s.type} · ${label}${battery} · `, seen)));
+        el("span", { class: "meta" }, `${s.type} · ${label}${battery}${walk} · `, seen)));
     }
     zones.append(el("div", { class: "zone" }, el("h2", {}, ZONES[zone] || zone), grid));
   }
@@ -285,6 +303,10 @@ function renderSystem() {
     ["Devices", `${s.devices} seen, ${s.sensors} sensors configured`],
     ["Rejected messages", `${s.rejected}` + (s.rejected ? ` (${Object.entries(s.rejected_by_reason)
       .map(([k, v]) => `${k}: ${v}`).join(", ")})` : "")],
+    ...(s.uplink ? [["Uplink", `${s.uplink.connected ? "connected" : "NOT CONNECTED"}, `
+      + `${s.uplink.backlog} events waiting` + (s.uplink.last_sent_at
+        ? `, last batch #${s.uplink.batches} at ${new Date(s.uplink.last_sent_at * 1000).toLocaleString()}`
+        : "")]] : []),
     ["Maintenance", health.filter((h) => h.health === "service" || h.health === "failed")
       .map((h) => `${h.device}: ${h.reason}`).join("; ") || "no device needs a visit"],
   ];
@@ -355,6 +377,17 @@ $("#force-arm").addEventListener("click", () => {
 });
 $("#disarm").addEventListener("click", () => {
   command("/api/disarm", { code: code || null }, (r) => `Disarmed: ${r.state}`);
+});
+
+$("#walk-test-start").addEventListener("click", () => {
+  command("/api/walk-test", { code: code || null }, () => "Walk test started: trip every sensor");
+});
+$("#walk-test-end").addEventListener("click", () => {
+  command("/api/walk-test/end", { code: code || null }, () => "Walk test ended");
+});
+$("#chime").addEventListener("click", () => {
+  const on = !doc.chime;
+  command("/api/chime", { on, code: code || null }, () => `Chime ${on ? "on" : "off"}`);
 });
 
 document.addEventListener("click", async (event) => {
