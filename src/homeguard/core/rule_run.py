@@ -161,7 +161,6 @@ def _arm_action(mode: ArmMode) -> Action:
     return Action(f"ARM_{mode.name}")
 
 
-
 def handle_with_rules(
     panel: Panel, settings: PanelSettings, event: Input, now: float, engine: Engine
 ) -> Outcome:
