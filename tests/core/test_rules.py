@@ -478,3 +478,15 @@ def test_a_light_rule_holds_the_light_for_its_time() -> None:
     assert house.light
     house.at(2)
     assert not house.light
+
+
+def test_no_rule_sees_a_sensor_during_a_walk_test() -> None:
+    alarm = rule("door_alarm", SensorTrigger(FRONT_OPENS), RaiseAlarm())
+    house = house_with(alarm)
+    assert house.cmd("WALK_TEST", PINS["alice"]).rejection is None
+    house.sensor("front", "OPEN")
+    assert house.state is PanelState.DISARMED and not fired(house)
+    house.sensor("front", "CLOSED")
+    house.cmd("WALK_TEST_END", PINS["alice"])
+    house.sensor("front", "OPEN")
+    assert house.state is PanelState.TRIGGERED and len(fired(house)) == 1

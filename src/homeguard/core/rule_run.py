@@ -12,6 +12,8 @@ The order within one call:
 4. every change of the panel's state (from the timers, the input, or a rule's own
    command) is shown to the rules, until nothing more fires.
 
+During a walk test (core.walk_test) a sensor's change is a test: no rule sees it.
+
 Loop guard: a rule fires at most once per input, so a rule whose action changes the
 panel in a way that would trigger it again, or two rules that trigger each other, stop
 after one round each. Rules' commands come from the trusted source ``rule:<name>``
@@ -175,6 +177,7 @@ def handle_with_rules(
     run.settle()
     if isinstance(event, SensorReport) and event.state is not None:
         before = run.panel.sensor(event.sensor_id)
+        walking = run.panel.walk_test is not None  # its trips are tests, not events
         if settings.sensor(event.sensor_id) is not None and before.state is not event.state:
             due = next_wake(run.panel, settings)
             if due is not None and due <= now:
@@ -185,8 +188,9 @@ def handle_with_rules(
                 run.panel,
                 sensors={**run.panel.sensors, event.sensor_id: replace(before, state=event.state)},
             )
-            run.react(SensorChanged(event.sensor_id, event.state), preview)
-            run.settle()
+            if not walking:
+                run.react(SensorChanged(event.sensor_id, event.state), preview)
+                run.settle()
     main = run.feed(event)
     run.settle()
     return run.outcome(main)
