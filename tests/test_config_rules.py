@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from homeguard.config import parse_config
+from homeguard.config import Config, parse_config
+from homeguard.config.base import Misplaced
+from homeguard.config.rule_checks import check_rules
+from homeguard.config.rules import RulesConfig
 from homeguard.core.model import ArmMode, PanelState
 from homeguard.core.rulebook import (
     ArmPanel,
@@ -147,8 +151,16 @@ def test_every_example_in_the_rules_guide_loads() -> None:
     guide = Path(__file__).parent.parent / "docs" / "rules.md"
     blocks = re.findall(r"```yaml\n(.*?)```", guide.read_text(), re.DOTALL)
     assert len(blocks) == 5
+    # The guide's `notify` names the route `family`, which must then exist wherever the
+    # config has notification routes.
+    routes = ""
+    if "notifications" in Config.model_fields:
+        routes = (
+            "notifications:\n  targets: {phone: {url: 'json://127.0.0.1:9/'}}\n"
+            "  routes: {family: {targets: [phone], events: [alarm]}}\n"
+        )
     for block in blocks:
-        config = parse_config(HOUSE + block, "rules.md")
+        config = parse_config(HOUSE + routes + block, "rules.md")
         assert config.panel_settings().rules.rules
 
 
@@ -160,3 +172,27 @@ def test_the_controller_s_broker_login_may_publish_on_the_rules_topics() -> None
     assert "home/rules/hall_light" in controller.publish
     plain = next(a for a in site_accounts(parse_config(HOUSE)) if a.name == CONTROLLER)
     assert "home/rules/hall_light" not in plain.publish
+
+
+class _Routes:
+    routes = {"family": object()}  # noqa: RUF012 - a stand-in for a notifications section
+
+
+def test_a_notify_action_names_an_existing_route_when_there_are_routes() -> None:
+    """Checked against the config's notification routes, when it has any section."""
+    house = parse_config(HOUSE)
+    where = {
+        "sensors": house.sensors,
+        "actuators": house.actuators,
+        "base_topic": "home",
+        "discovery_prefix": None,
+    }
+
+    def rules(route: str) -> RulesConfig:
+        text = RULES.replace("- alarm: true", f"- notify: {{route: {route}, message: hi}}")
+        return RulesConfig.model_validate(yaml.safe_load(text)["rules"])
+
+    check_rules(rules("family"), **where, notifications=_Routes())
+    check_rules(rules("famly"), **where)  # no section: unchecked
+    with pytest.raises(Misplaced, match="no notification route 'famly'"):
+        check_rules(rules("famly"), **where, notifications=_Routes())
