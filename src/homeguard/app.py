@@ -229,11 +229,9 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
         # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
-        topics, sensors = site.topics, site.settings.sensors
-        publish = controller.client.publish
-        web.enter_context(
-            watching(site.open_store, sensors, publish, topics.alarm_event, wall_clock)
-        )
+        # What it finds, the controller records and publishes (Controller.advise).
+        sensors = site.settings.sensors
+        web.enter_context(watching(site.open_store, sensors, controller.advise, wall_clock))
         # What startup built (config, settings, topic routes: objects per configured
         # device) lives as long as the process: out of the collector's full passes,
         # which would otherwise scan it all and pause the controller thread.

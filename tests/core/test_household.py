@@ -110,3 +110,21 @@ def test_impossible_specs_are_refused() -> None:
     with pytest.raises(ValueError, match="resident"):
         HouseholdSpec(residents=())
     assert DEFAULT_LAYOUT.path("kitchen", "bedroom") == ["kitchen", "hall", "landing", "bedroom"]
+
+
+def test_whoever_opens_or_closes_a_bedroom_window_is_seen_in_the_room(month: Household) -> None:
+    rooms = {"bedroom_window": "bedroom_motion", "kids_window": "kids_motion"}
+    faulty = {d for incident in month.incidents for d in incident.devices}
+    state: dict[str, str] = {}
+    checked = 0
+    for record in sorted(month.sensor_events, key=lambda r: r.metadata["ts"]):  # type: ignore[index]
+        device, sent = record.device_id, record.metadata["ts"]  # type: ignore[index]
+        before, state[device] = state.get(device), record.state
+        sensor = rooms.get(device)
+        if sensor is None or before in (None, record.state) or {device, sensor} & faulty:
+            continue  # not a bedroom window, or a check-in, or a fault
+        if any(i.start - 60 <= sent <= i.end for i in month.intrusions()):
+            continue  # the intruder comes in by the window, then into the room
+        assert state.get(sensor) == "MOTION", (record, sent)
+        checked += 1
+    assert checked >= 10

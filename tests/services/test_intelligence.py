@@ -1,17 +1,28 @@
 """The live health and anomaly service, on a real event store filled by the simulated
-household, and the household's way into a store."""
+household, and the household's way into a store; what it finds goes through the
+controller (recorded with its turn, published, seen by whatever follows the commits)."""
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
 
 import pytest
 
 from homeguard.adapters.store import EventStore
 from homeguard.core.household import HouseholdSpec, IncidentKind, simulate_household
+from homeguard.core.records import Batch, SensorRecord
+from homeguard.core.signals import Advisory, EventKind
+from homeguard.services.controller import Controller
 from homeguard.services.household_player import write_into
-from homeguard.services.intelligence import Intelligence, IntelligenceSettings, device_health
+from homeguard.services.intelligence import (
+    Intelligence,
+    IntelligenceSettings,
+    device_health,
+    watching,
+)
+from tests.conftest import wait_until
+from tests.services.conftest import House, Observer, event, running
 
 DAY = 86400.0
 
@@ -29,28 +40,23 @@ def filled(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield household, store
 
 
-def test_maintenance_events_name_the_faulty_devices_and_are_published(filled) -> None:  # type: ignore[no-untyped-def]
+def test_maintenance_advice_names_the_faulty_devices_once(filled) -> None:  # type: ignore[no-untyped-def]
     household, store = filled
-    published: list[tuple[str, str]] = []
+    advised: list[Advisory] = []
     service = Intelligence(
-        store=store,
-        sensors=household.sensors,
-        publish=lambda topic, body: published.append((topic, body)),
-        event_topic="home/alarm/event",
-        clock=lambda: household.end,
-        settings=IntelligenceSettings(),
+        store=store, sensors=household.sensors, advise=advised.append, clock=lambda: 0.0
     )
     made = service.step(household.end)
-    flagged = {r.data["device"] for r in made if r.event_type == "maintenance"}  # type: ignore[index]
+    assert made == advised
+    flagged = {a.data["device"] for a in made if a.kind is EventKind.MAINTENANCE}
     silent = [f for f in household.faults() if f.kind is IncidentKind.SILENT]
     assert silent and silent[0].devices[0] in flagged
-    stored = store.system_events(event_type="maintenance", limit=None)
-    assert {e.data["device"] for e in stored} == flagged  # type: ignore[index]
-    bodies = [json.loads(body) for topic, body in published if topic == "home/alarm/event"]
-    assert {b["event"] for b in bodies} >= {"maintenance"}
-    assert all(b["health"] in {"service", "failed"} for b in bodies if b["event"] == "maintenance")
-    # Nothing changed: no new maintenance events on the next round.
-    assert not [r for r in service.step(household.end + 1) if r.event_type == "maintenance"]
+    assert all(
+        a.data["health"] in {"service", "failed"} for a in made if a.kind is EventKind.MAINTENANCE
+    )
+    assert not store.system_events(event_type="maintenance")  # the service only reads
+    # Nothing changed: no new maintenance advice on the next round.
+    assert not [a for a in service.step(household.end + 1) if a.kind is EventKind.MAINTENANCE]
     healthy = {h.device_id for h in device_health(store, household.sensors, household.end)}
     assert healthy == {s.id for s in household.sensors}
 
@@ -59,16 +65,68 @@ def test_anomalies_are_scored_off_the_hot_path_and_not_twice(filled) -> None:  #
     household, store = filled
     intrusion = household.intrusions()[0]
     service = Intelligence(
-        store=store,
-        sensors=household.sensors,
-        publish=None,
-        event_topic="home/alarm/event",
-        clock=lambda: 0.0,
+        store=store, sensors=household.sensors, advise=lambda _: None, clock=lambda: 0.0
     )
     before = intrusion.start - 600.0
     service.step(before)  # trains on the eight days before, scores nothing yet
     made = service.step(intrusion.end + 1200.0)
-    anomalies = [r for r in made if r.event_type == "anomaly"]
+    anomalies = [a for a in made if a.kind is EventKind.ANOMALY]
     assert anomalies, "the intrusion was not flagged"
-    assert any(a.data["start"] <= intrusion.end for a in anomalies)  # type: ignore[index]
-    assert not [r for r in service.step(intrusion.end + 1300.0) if r.event_type == "anomaly"]
+    assert any(a.data["start"] <= intrusion.end for a in anomalies)
+    assert not [a for a in service.step(intrusion.end + 1300.0) if a.kind is EventKind.ANOMALY]
+
+
+def test_the_controller_records_and_publishes_the_advice(
+    house: House, controller: Controller, observer: Observer
+) -> None:
+    """One writer: the advice is stored by the controller's store writer and published
+    on the event topic, as the controller's own events are; the panel does not change."""
+    state = controller.panel.state
+    controller.advise(
+        Advisory(
+            EventKind.MAINTENANCE,
+            "front needs attention: battery 12%",
+            {"device": "front", "health": "service"},
+        )
+    )
+    observer.wait_for("home/alarm/event", event("maintenance"))
+    body = observer.events("maintenance")[0]
+    assert body["device"] == "front" and body["health"] == "service"
+    assert body["description"] == "front needs attention: battery 12%"
+
+    def stored() -> bool:
+        with house.store() as store:
+            return bool(store.system_events(event_type="maintenance"))
+
+    wait_until(stored, timeout=10, what="the maintenance event in the store")
+    assert controller.panel.state is state
+
+
+def test_the_running_service_hands_its_findings_to_the_controller(
+    house: House, observer: Observer
+) -> None:
+    """As ``homeguard controller`` wires it: the service reads its own connection, the
+    controller stores and publishes what it found. The front door reported every ten
+    minutes for two days and then fell silent."""
+    now = time.time()
+    reports = [
+        SensorRecord(t, "door", "front", "CLOSED", {"seq": n, "ts": t}, f"front:{n}")
+        for n, t in enumerate(range(int(now - 2 * DAY), int(now - 3 * 3600), 600))
+    ]
+    house.data_dir.mkdir(parents=True, exist_ok=True)
+    with house.store() as store:
+        store.write(Batch(sensor_events=reports))
+    site = house.site
+    settings = IntelligenceSettings(every=0.2)
+    with (
+        running(site) as controller,
+        watching(
+            site.open_store, site.settings.sensors, controller.advise, time.time, settings=settings
+        ),
+    ):
+        observer.wait_for("home/alarm/event", event("maintenance"), timeout=20)
+    body = observer.events("maintenance")[0]
+    assert body["device"] == "front" and body["health"] == "failed"
+    with house.store() as store:
+        stored = store.system_events(event_type="maintenance", limit=None)
+    assert [e.data["device"] for e in stored] == ["front"]  # type: ignore[index]

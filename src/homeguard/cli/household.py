@@ -1,6 +1,6 @@
 """``homeguard simulate --household``: a simulated family's weeks, into the store, over
-MQTT, or measured (``--evaluate``). The ``simulate`` command hands over to :func:`run`
-when ``--household`` is given."""
+MQTT, or measured (``homeguard evaluate``, also ``simulate --household --evaluate``).
+The ``simulate`` command hands over to :func:`run` when ``--household`` is given."""
 
 from __future__ import annotations
 
@@ -54,11 +54,36 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--evaluate",
         action="store_true",
-        help="with --household: measure anomaly detection and sensor health on a "
-        "simulated household with known incidents (docs/intelligence.md)",
+        help="with --household: the same as 'homeguard evaluate' (docs/intelligence.md)",
     )
     p.add_argument("--weeks", type=int, default=5, help="with --evaluate: weeks to simulate")
     p.add_argument("--json", action="store_true", help="with --evaluate: JSON output")
+
+
+def add_evaluate_options(p: argparse.ArgumentParser) -> None:
+    """``homeguard evaluate``'s options."""
+    p.add_argument("--seed", type=int, default=0, help="same seed, same household, same numbers")
+    p.add_argument(
+        "--weeks", type=int, default=5, help="weeks to simulate, the first two to learn from"
+    )
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument(
+        "--no-forest",
+        dest="forest",
+        action="store_false",
+        help="leave out the IsolationForest (the slowest part after sensor health)",
+    )
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``homeguard evaluate``: simulate a household with known incidents and measure
+    anomaly detection and sensor health on it (docs/intelligence.md). Needs neither a
+    config nor a broker."""
+    if args.weeks < 3:
+        raise HomeguardError("--weeks must be at least 3: two to learn from, one to score")
+    result = evaluate(args.seed, weeks=args.weeks, forest=getattr(args, "forest", True))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    return 0
 
 
 def run(
@@ -67,10 +92,8 @@ def run(
     """Carry out ``simulate --household``; ``site`` and ``stop`` are asked for only when
     needed (an evaluation needs neither a config nor a broker)."""
     check(args)
-    if args.evaluate:
-        result = evaluate(args.seed, weeks=args.weeks)
-        print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
-        return 0
+    if args.evaluate:  # the older spelling of ``homeguard evaluate``
+        return evaluate_command(args)
     the_site = site()
     layout = layout_from_sensors(the_site.settings.sensors)
     today = wall_clock() // DAY * DAY

@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sensor", action="append", help="only this sensor (repeatable)")
     household.add_options(p)
     command("actuators", actuators, "run the siren and light")
+    household.add_evaluate_options(
+        command(
+            "evaluate",
+            household.evaluate_command,
+            "measure anomaly detection and sensor health on a simulated household with "
+            "known intrusions and faults (docs/intelligence.md)",
+        )
+    )
     p = command("sensor", sensor, "publish one sensor event, e.g. 'homeguard sensor front open'")
     p.add_argument("sensor_id")
     p.add_argument("state", help="open, closed, motion, no_motion, tamper, on, off")

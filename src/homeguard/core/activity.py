@@ -1,10 +1,9 @@
 """What the house did, window by window: the features anomaly detection scores.
 
 Pure. Sensor records become *activations* (a contact opening, a motion sensor seeing
-motion; reports that repeat a state are heartbeats and ignored). A
-:class:`ActivityProfile`, learned from a stretch of history, knows how often each sensor
-is active at each hour (weekdays and weekends apart) and which activation follows which.
-Each window then gets a vector of features:
+motion; reports that repeat a state are heartbeats and ignored). An
+:class:`~homeguard.core.habits.ActivityProfile`, learned from a stretch of history,
+knows the house's habits. Each window then gets a vector of features:
 
 ==================  ==========================================================
 ``hour_sin/cos``    time of day, on a circle
@@ -19,6 +18,11 @@ Each window then gets a vector of features:
 ``after_quiet``     log minutes of silence before the window's first activation
 ``while_away``      activations while the panel is armed away (coming home makes a
                     couple before the code is in)
+``rare_panel``      the activation rarest in the panel's state at the time, in bits
+                    more than at all (:meth:`ActivityProfile.panel_surprise`)
+``rare_panel_sum``  the same, summed
+``rare_start``      the rarest activation that broke a quiet spell of 30 minutes
+``rare_top``        the bits of the :data:`TOP` most surprising activations
 ==================  ==========================================================
 
 :func:`explain` turns a window's unusual features into words.
@@ -28,16 +32,20 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from homeguard.core.habits import QUIET, STEP_GAP, ActivityProfile, when
 from homeguard.core.records import SensorRecord, SystemRecord
 
 DAY = 86400.0
 HOUR = 3600.0
 _ACTIVE = frozenset({"OPEN", "MOTION", "ON"})
-_STEP_GAP = 900.0
+TOP = 3  # activations whose bits make a window's score in full
+REST_WEIGHT = 0.3  # what all of a window's bits add to it
+CLOCK_SKEW = 5.0  # seconds a device's clock may run ahead of ours
+LATE_AT_MOST = DAY  # a report older than this on arrival: its ts is not believed
 FLAP_WINDOW = 60.0
 FLAP_CHANGES = 6
 FLAP_QUIET = 3600.0  # activations further apart than this are not a sequence
@@ -55,6 +63,10 @@ FEATURES = (
     "rare_step_sum",
     "after_quiet",
     "while_away",
+    "rare_panel",
+    "rare_panel_sum",
+    "rare_start",
+    "rare_top",
 )
 
 
@@ -70,30 +82,46 @@ def activations(records: Iterable[SensorRecord]) -> list[Activation]:
     A sensor that changes state faster than people move things (:data:`FLAP_CHANGES`
     changes within :data:`FLAP_WINDOW` s) is flapping: its activations are left out
     until it has been calm for :data:`FLAP_QUIET` s. Sensor health reports it; here it
-    would only drown what people do."""
+    would only drown what people do.
+
+    An activation is placed when it happened: at the device's own ``ts`` when it sent
+    one that is plausible (:func:`happened`), so that a slow link does not move a door
+    opened at 18:00 to 18:40."""
     last: dict[str, str] = {}
     changes: dict[str, deque[float]] = {}
     quiet: dict[str, list[tuple[float, float]]] = {}  # per device: left-out stretches
     found: list[Activation] = []
-    for record in sorted(records, key=lambda r: (r.ts, r.id or 0)):
+    for ts, record in sorted(
+        ((happened(r), r) for r in records), key=lambda x: (x[0], x[1].id or 0)
+    ):
         device = record.device_id
         previous = last.get(device)
         last[device] = record.state
         if previous == record.state:
             continue
         recent = changes.setdefault(device, deque())
-        recent.append(record.ts)
-        while recent[0] < record.ts - FLAP_WINDOW:
+        recent.append(ts)
+        while recent[0] < ts - FLAP_WINDOW:
             recent.popleft()
         if len(recent) >= FLAP_CHANGES:
             stretches = quiet.setdefault(device, [])
             if stretches and stretches[-1][1] >= recent[0]:
-                stretches[-1] = (stretches[-1][0], record.ts + FLAP_QUIET)
+                stretches[-1] = (stretches[-1][0], ts + FLAP_QUIET)
             else:
-                stretches.append((recent[0], record.ts + FLAP_QUIET))
+                stretches.append((recent[0], ts + FLAP_QUIET))
         if record.state in _ACTIVE:
-            found.append(Activation(record.ts, device))
+            found.append(Activation(ts, device))
     return [a for a in found if not _within(a.ts, quiet.get(a.device, ()))]
+
+
+def happened(record: SensorRecord) -> float:
+    """When what ``record`` reports happened: the device's ``ts`` when it is at most
+    :data:`CLOCK_SKEW` s after the receipt and at most :data:`LATE_AT_MOST` s before it
+    (a device clock that is far off is not believed), else the receipt."""
+    sent = (record.metadata or {}).get("ts")
+    if isinstance(sent, bool) or not isinstance(sent, int | float):
+        return record.ts
+    return float(sent) if record.ts - LATE_AT_MOST <= sent <= record.ts + CLOCK_SKEW else record.ts
 
 
 def _within(ts: float, stretches: Sequence[tuple[float, float]]) -> bool:
@@ -123,57 +151,6 @@ class PanelTimeline:
         return self.changes[index - 1][1] if index else "disarmed"
 
 
-@dataclass(frozen=True)
-class ActivityProfile:
-    """How often each sensor is active per hour of day (weekday/weekend), and which
-    activation follows which, learned from ``days`` of history."""
-
-    devices: tuple[str, ...]
-    days: float
-    hourly: Mapping[tuple[str, bool, int], int]
-    steps: Mapping[tuple[str, str], int]
-    froms: Mapping[str, int]
-    utc_offset: float = 0.0
-    _weekdays: float = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_weekdays", max(1.0, self.days * 5 / 7))
-
-    @classmethod
-    def learn(
-        cls, acts: Sequence[Activation], since: float, until: float, *, utc_offset: float = 0.0
-    ) -> ActivityProfile:
-        hourly: Counter[tuple[str, bool, int]] = Counter()
-        steps: Counter[tuple[str, str]] = Counter()
-        froms: Counter[str] = Counter()
-        previous: Activation | None = None
-        for act in acts:
-            if not since <= act.ts < until:
-                continue
-            weekend, hour = _when(act.ts, utc_offset)
-            hourly[act.device, weekend, hour] += 1
-            if previous is not None and act.ts - previous.ts <= _STEP_GAP:
-                steps[previous.device, act.device] += 1
-                froms[previous.device] += 1
-            previous = act
-        devices = tuple(sorted({a.device for a in acts if since <= a.ts < until}))
-        return cls(devices, (until - since) / DAY, hourly, steps, froms, utc_offset)
-
-    def time_surprise(self, act: Activation) -> float:
-        """-log2 of the chance that ``act.device`` is active in that hour on such a day
-        (smoothed: a sensor never seen then is rare, not impossible)."""
-        weekend, hour = _when(act.ts, self.utc_offset)
-        days = self.days - self._weekdays if weekend else self._weekdays
-        seen = self.hourly.get((act.device, weekend, hour), 0)
-        return -math.log2((seen + 0.2) / (max(days, 1.0) + 0.4))
-
-    def step_surprise(self, before: Activation, after: Activation) -> float:
-        """-log2 of the chance that ``after`` follows ``before`` (smoothed)."""
-        seen = self.steps.get((before.device, after.device), 0)
-        total = self.froms.get(before.device, 0)
-        return -math.log2((seen + 0.1) / (total + 0.1 * (len(self.devices) + 1)))
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     """One scored stretch of time: its features and the activations in it."""
@@ -185,6 +162,8 @@ class Window:
     rarest_time: Activation | None
     rarest_step: tuple[Activation, Activation] | None
     panel: str
+    rarest_panel: tuple[Activation, str] | None = None  # and the panel's state then
+    rarest_start: Activation | None = None  # what broke a quiet spell, the rarest
 
 
 def windows(
@@ -226,18 +205,28 @@ def _window(
     span: tuple[float, float],
 ) -> Window:
     start, end = span
-    weekend, _ = _when(start, profile.utc_offset)
+    weekend, _ = when(start, profile.utc_offset)
     local = (start + profile.utc_offset) % DAY / DAY * 2 * math.pi
     state = panel.at(start)
     times = [(profile.time_surprise(a), a) for a in group]
     rarest_time = max(times, key=lambda x: x[0])
+    states = [(panel.at(a.ts), a) for a in group]
+    panels = [(profile.panel_surprise(a, s), (a, s)) for s, a in states]
+    rarest_panel = max(panels, key=lambda x: x[0])
     steps: list[tuple[float, tuple[Activation, Activation]]] = []
+    starts: list[tuple[float, Activation]] = []
+    bits = [t + p for (t, _), (p, _) in zip(times, panels, strict=True)]
     before = previous
-    for act in group:
-        if before is not None and act.ts - before.ts <= _STEP_GAP:
+    for n, act in enumerate(group):
+        if before is not None and act.ts - before.ts <= STEP_GAP:
             steps.append((profile.step_surprise(before, act), (before, act)))
+            bits[n] += steps[-1][0]
+        if before is None or act.ts - before.ts >= QUIET:
+            starts.append((profile.start_surprise(act), act))
+            bits[n] += starts[-1][0]
         before = act
     rarest_step = max(steps, key=lambda x: x[0]) if steps else None
+    rarest_start = max(starts, key=lambda x: x[0]) if starts else None
     quiet = (group[0].ts - previous.ts) if previous is not None else DAY
     features = (
         math.sin(local),
@@ -251,7 +240,11 @@ def _window(
         rarest_step[0] if rarest_step else 0.0,
         sum(s for s, _ in steps),
         math.log1p(min(quiet, DAY) / 60.0),
-        float(sum(panel.at(a.ts) == "armed_away" for a in group)),
+        float(sum(s == "armed_away" for s, _ in states)),
+        rarest_panel[0],
+        sum(p for p, _ in panels),
+        rarest_start[0] if rarest_start else 0.0,
+        sum(sorted(bits, reverse=True)[:TOP]),
     )
     return Window(
         start,
@@ -261,19 +254,27 @@ def _window(
         rarest_time[1],
         rarest_step[1] if rarest_step else None,
         state,
+        rarest_panel[1],
+        rarest_start[1] if rarest_start else None,
     )
-
-
-AWAY_BITS = 2.0  # what an activation while armed away adds to a window's surprise
 
 
 def surprise(window: Window) -> float:
     """How many bits of surprise the window's activity holds for the profile it was
-    made with: each activation's rarity at its hour, each step's rarity after the one
-    before, and :data:`AWAY_BITS` for each activation while armed away. The sum of
-    -log2 frequencies is a (naive) negative log-likelihood of what happened."""
+    made with. Each activation's bits are its rarity at its hour and in the panel's
+    state, the rarity of the step into it and, when it broke a quiet spell, of that
+    (sums of -log2 frequencies: a naive negative log-likelihood). The score is the bits
+    of the :data:`TOP` most surprising activations plus :data:`REST_WEIGHT` of all the
+    window's bits: a few very rare things (a window at 03:00 while armed night) weigh
+    more than many slightly unusual ones (a busy Sunday lunch)."""
     named = dict(zip(FEATURES, window.features, strict=True))
-    return named["rare_time_sum"] + named["rare_step_sum"] + AWAY_BITS * named["while_away"]
+    every = (
+        named["rare_time_sum"]
+        + named["rare_step_sum"]
+        + named["rare_panel_sum"]
+        + named["rare_start"]
+    )
+    return named["rare_top"] + REST_WEIGHT * every
 
 
 def explain(window: Window, usual: Sequence[float], profile: ActivityProfile) -> list[str]:
@@ -288,6 +289,11 @@ def explain(window: Window, usual: Sequence[float], profile: ActivityProfile) ->
     if named["rare_step"] > limit["rare_step"] and window.rarest_step is not None:
         a, b = window.rarest_step
         reasons.append(f"{b.device} right after {a.device}, an unusual order")
+    if named["rare_panel"] > limit["rare_panel"] and window.rarest_panel is not None:
+        act, state = window.rarest_panel
+        reasons.append(f"{act.device} active while {state.replace('_', ' ')}, rare then")
+    if named["rare_start"] > limit["rare_start"] and window.rarest_start is not None:
+        reasons.append(f"{window.rarest_start.device} first after a quiet spell, rare")
     if named["while_away"] > limit["while_away"]:
         reasons.append(f"{named['while_away']:.0f} activations while armed away")
     if named["after_quiet"] > limit["after_quiet"]:
@@ -298,12 +304,6 @@ def explain(window: Window, usual: Sequence[float], profile: ActivityProfile) ->
     if named["rare_time_sum"] > limit["rare_time_sum"] and not reasons:
         reasons.append(f"much activity that is rare at {_clock(window.start, profile)}")
     return reasons or [f"an unusual mix of activity at {_clock(window.start, profile)}"]
-
-
-def _when(ts: float, utc_offset: float) -> tuple[bool, int]:
-    local = ts + utc_offset
-    weekday = (int(local // DAY) + 3) % 7  # 1970-01-01 was a Thursday
-    return weekday >= 5, int(local % DAY // HOUR)
 
 
 def _clock(ts: float, profile: ActivityProfile) -> str:

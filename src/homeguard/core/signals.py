@@ -94,6 +94,18 @@ class HoldActuator:
 
 
 @dataclass(frozen=True, slots=True)
+class Advisory:
+    """What a service beside the panel found (sensor health, anomaly detection): the
+    controller records and publishes it as its own events, on its thread and through
+    its store writer, but never feeds it to the panel: advice never arms or triggers.
+    ``data`` holds JSON-ready values only."""
+
+    kind: EventKind
+    description: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed; the panel runs whatever timer is due."""
 
@@ -173,6 +185,8 @@ class EventKind(StrEnum):
     WALK_TEST = "walk_test"  # a sensor tripped during a walk test: recorded, no alarm
     WALK_TEST_ENDED = "walk_test_ended"  # by a command, its timeout, arming or an alarm
     CHIME = "chime"  # the door chime switched on or off at run time
+    MAINTENANCE = "maintenance"  # a device needs a visit, or no longer does (an Advisory)
+    ANOMALY = "anomaly"  # activity unlike the house's habits (an Advisory)
     RULE_FIRED = "rule_fired"  # an edge rule fired (data: rule, actions, sensors)
 
 

@@ -21,7 +21,6 @@ from homeguard.adapters import isolation_forest
 from homeguard.core.activity import (
     FEATURES,
     Activation,
-    ActivityProfile,
     PanelTimeline,
     Window,
     activations,
@@ -29,7 +28,9 @@ from homeguard.core.activity import (
     surprise,
     windows,
 )
+from homeguard.core.habits import ActivityProfile
 from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.signals import Advisory, EventKind
 
 DAY = 86400.0
 
@@ -41,7 +42,7 @@ class AnomalyPolicy:
 
     model: Literal["surprise", "isolation_forest"] = "surprise"
     window: float = 600.0  # seconds per scored window
-    flags_per_week: float = 2.0  # the training history may have had this many
+    flags_per_week: float = 1.5  # the training history may have had this many
     merge_gap: float = 1800.0  # flagged windows closer than this are one anomaly
     min_days: float = 7.0  # history needed before the detector says anything
     seed: int = 0
@@ -56,8 +57,8 @@ class Anomaly:
     reasons: tuple[str, ...]
     devices: tuple[str, ...]
 
-    def record(self) -> SystemRecord:
-        """The ``anomaly`` system event for this anomaly."""
+    def advisory(self) -> Advisory:
+        """The ``anomaly`` event for this anomaly, for the controller to record."""
         data: dict[str, Any] = {
             "score": round(self.score, 3),
             "start": self.start,
@@ -65,7 +66,7 @@ class Anomaly:
             "reasons": list(self.reasons),
             "devices": list(self.devices),
         }
-        return SystemRecord(self.end, "anomaly", f"unusual activity: {self.reasons[0]}", data)
+        return Advisory(EventKind.ANOMALY, f"unusual activity: {self.reasons[0]}", data)
 
 
 class Scorer(Protocol):
@@ -132,7 +133,9 @@ class AnomalyDetector:
         rows: list[Window] = []
         halves = ((since, middle), (middle, until))
         for learn_from, score_on in (halves, halves[::-1]):
-            half = ActivityProfile.learn(acts, *learn_from, utc_offset=policy.utc_offset)
+            half = ActivityProfile.learn(
+                acts, *learn_from, panel=panel, utc_offset=policy.utc_offset
+            )
             rows += windows(acts, panel, half, *score_on, length=policy.window)
         if len(rows) < 10:
             raise ValueError(f"too little activity to learn from ({len(rows)} windows)")
@@ -143,7 +146,9 @@ class AnomalyDetector:
         allowed = int(policy.flags_per_week * (until - since) / (7 * DAY))
         threshold = scores[min(allowed, len(scores) - 1)]
         usual = [_percentile([w.features[i] for w in rows], 0.99) for i in range(len(FEATURES))]
-        profile = ActivityProfile.learn(acts, since, until, utc_offset=policy.utc_offset)
+        profile = ActivityProfile.learn(
+            acts, since, until, panel=panel, utc_offset=policy.utc_offset
+        )
         return cls(
             profile=profile,
             model=model,

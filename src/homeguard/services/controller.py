@@ -34,6 +34,7 @@ from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
 from homeguard.core.records import DeviceRecord
 from homeguard.core.signals import (
+    Advisory,
     ClockStep,
     Command,
     EventKind,
@@ -70,7 +71,8 @@ FINAL_WRITE = 2.0  # seconds a stopping controller tries to store what is left
 _TROUBLE_EVENTS = frozenset({EventKind.TROUBLE, EventKind.RESTORED})
 
 
-Inbox = queue.Queue[Any]  # Message | Request | SystemHealth in; also Surplus out of a FairInbox
+# Message | Request | SystemHealth | Advisory in; also Surplus out of a FairInbox
+Inbox = queue.Queue[Any]
 
 
 class Controller:
@@ -142,6 +144,12 @@ class Controller:
         request = Request(event)
         self._inbox.put(request)
         return request.reply.result(timeout)
+
+    def advise(self, advisory: Advisory) -> None:
+        """From any thread, without waiting: have the controller record and publish
+        ``advisory`` (a ``maintenance`` or ``anomaly`` event) with its next turn, as its
+        own events are; the panel is not told."""
+        self._inbox.put(advisory)
 
     def watch(self, listener: Callable[[View], None]) -> None:
         """Call ``listener`` (on the controller thread; keep it quick) after every turn
@@ -247,9 +255,11 @@ class Controller:
 
     # ------------------------------------------------------------------- messages
 
-    def _take(self, item: Message | Request | SystemHealth | Surplus) -> None:
+    def _take(self, item: Message | Request | SystemHealth | Advisory | Surplus) -> None:
         if isinstance(item, Request):
             self._turn.replies.append((item, self._command(item.event, self._clock())))
+        elif isinstance(item, Advisory):  # from sensor health and anomaly detection
+            self._record(RecordEvent(item.kind, item.description, item.data), self._clock())
         elif isinstance(item, SystemHealth):  # from the writer: the store fails or works
             self._feed(item, self._clock())
         elif isinstance(item, Surplus):

@@ -1,10 +1,12 @@
 """How good sensor health and anomaly detection are, as numbers, on a household with
-known answers (``homeguard simulate --household --evaluate``; docs/intelligence.md).
+known answers (``homeguard evaluate``; docs/intelligence.md).
 
 A household is simulated (:mod:`homeguard.core.household`); the detector learns from its
 first ``train_weeks`` (normal life, no intrusions) and scores the rest, where intrusions
 are injected. An intrusion is caught when an anomaly overlaps it; every other anomaly is
-a false flag (those on a sensor with a fault are counted apart). The trivial baseline
+a false flag (those whose reasons name a sensor that had a fault by then are counted
+apart: a dead motion sensor makes people's walks look odd; a flag that merely includes
+such a sensor is false). The trivial baseline
 flags any activity between 01:00 and 05:00. Sensor health is run every
 ``health_every`` s over the whole simulation, as the live service would, and each fault
 is scored by when its device first needed attention. Same seed, same numbers.
@@ -35,7 +37,7 @@ class DetectionScore:
     caught: int
     flags: int
     false_flags: int
-    fault_flags: int  # flags on a sensor that had a fault by then
+    fault_flags: int  # flags whose reasons name a sensor that had a fault by then
 
     @property
     def recall(self) -> float:
@@ -186,14 +188,17 @@ def _score(
     on_faults = [
         a
         for a in found
-        if a not in true_flags
-        and any(f.start <= a.end and set(f.devices) & set(a.devices) for f in faults)
+        if a not in true_flags and any(f.start <= a.end and _names(a, f.devices) for f in faults)
     ]
     false_flags = len(found) - len(true_flags) - len(on_faults)
     weeks = (household.end - split) / WEEK
     return DetectionScore(
         name, weeks, len(intrusions), caught, len(found), false_flags, len(on_faults)
     )
+
+
+def _names(anomaly: Anomaly, devices: Sequence[str]) -> bool:
+    return any(device in reason for reason in anomaly.reasons for device in devices)
 
 
 def _overlap(anomaly: Anomaly, incident: Incident) -> bool:

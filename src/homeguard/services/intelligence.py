@@ -1,9 +1,12 @@
 """Sensor health and anomaly detection, live: a thread beside the controller, never in it.
 
-Every ``every`` seconds it reads the event store (committed events only, through the
-store's read connections), assesses every configured sensor's health and scores the
-activity windows completed since its last look. What it finds becomes system events,
-written to the store and published on ``<base>/alarm/event``:
+Every ``every`` seconds it reads the event store (committed events only, through a
+store connection of its own, which it only reads), assesses every configured sensor's
+health and scores the activity windows completed since its last look. What it finds
+becomes an :class:`~homeguard.core.signals.Advisory` handed to the controller
+(``Controller.advise``), which records and publishes it on ``<base>/alarm/event`` like
+its own events: one writer, one record path (what follows the committed events, such as
+notifications, sees them there), and the scoring stays on this thread:
 
 - ``maintenance``: a device needs attention (health ``service`` or ``failed``, with the
   reason), or no longer does (health ``ok``);
@@ -17,7 +20,6 @@ resumes after the newest anomaly event in the store, so a window is scored once.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +29,8 @@ from typing import Protocol
 
 from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess, report_of
 from homeguard.core.model import SensorSpec
-from homeguard.core.records import Batch, SensorRecord, SystemRecord, WriteResult
+from homeguard.core.records import SensorRecord, SystemRecord
+from homeguard.core.signals import Advisory, EventKind
 from homeguard.errors import FeatureUnavailable, StoreError
 from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
 
@@ -55,8 +58,6 @@ class Store(Protocol):
         newest_first: bool = True,
     ) -> list[SystemRecord]: ...
 
-    def write(self, batch: Batch) -> WriteResult: ...
-
 
 @dataclass(frozen=True, slots=True)
 class IntelligenceSettings:
@@ -82,32 +83,31 @@ def device_health(
     return out
 
 
-def maintenance_record(health: DeviceHealth, now: float) -> SystemRecord:
+def maintenance_advisory(health: DeviceHealth) -> Advisory:
     text = (
         f"{health.device_id} needs attention: {health.reason}"
         if health.state.needs_attention
         else f"{health.device_id} is healthy again"
     )
-    return SystemRecord(now, "maintenance", text, health.as_dict())
+    return Advisory(EventKind.MAINTENANCE, text, health.as_dict())
 
 
 @contextmanager
 def watching(
     open_store: Callable[[], AbstractContextManager[Store]],
     sensors: Sequence[SensorSpec],
-    publish: Callable[[str, str], None] | None,
-    event_topic: str,
+    advise: Callable[[Advisory], None],
     clock: Callable[[], float],
     *,
     settings: IntelligenceSettings | None = None,
 ) -> Iterator[Intelligence]:
-    """Run the service in a thread of its own, with a store of its own, until exit."""
+    """Run the service in a thread of its own, reading a store of its own, until exit;
+    what it finds goes to ``advise`` (``Controller.advise``)."""
     with open_store() as store:
         service = Intelligence(
             store=store,
             sensors=sensors,
-            publish=publish,
-            event_topic=event_topic,
+            advise=advise,
             clock=clock,
             settings=settings or IntelligenceSettings(),
         )
@@ -131,15 +131,13 @@ class Intelligence:
         *,
         store: Store,
         sensors: Sequence[SensorSpec],
-        publish: Callable[[str, str], None] | None,
-        event_topic: str,
+        advise: Callable[[Advisory], None],
         clock: Callable[[], float],
         settings: IntelligenceSettings = IntelligenceSettings(),
     ) -> None:
         self._store = store
         self._sensors = tuple(sensors)
-        self._publish = publish
-        self._topic = event_topic
+        self._advise = advise
         self._clock = clock
         self._settings = settings
         self._health: dict[str, Health] = {}
@@ -167,16 +165,14 @@ class Intelligence:
         if newest and isinstance(end := (newest[0].data or {}).get("end"), int | float):
             self._cursor = float(end)
 
-    def step(self, now: float) -> list[SystemRecord]:
-        """Assess, score, record and publish; returns the events it made."""
+    def step(self, now: float) -> list[Advisory]:
+        """Assess and score; hands what it found to ``advise`` and returns it."""
         made = [*self._maintenance(now), *self._anomalies(now)]
-        if made:
-            self._store.write(Batch(system_events=made))
-            for record in made:
-                self._announce(record)
+        for advisory in made:
+            self._advise(advisory)
         return made
 
-    def _maintenance(self, now: float) -> list[SystemRecord]:
+    def _maintenance(self, now: float) -> list[Advisory]:
         self.latest = device_health(self._store, self._sensors, now, self._settings.health)
         made = []
         for health in self.latest:
@@ -185,10 +181,10 @@ class Intelligence:
             if health.state.needs_attention != before.needs_attention or (
                 health.state is Health.FAILED and before is not Health.FAILED
             ):
-                made.append(maintenance_record(health, now))
+                made.append(maintenance_advisory(health))
         return made
 
-    def _anomalies(self, now: float) -> list[SystemRecord]:
+    def _anomalies(self, now: float) -> list[Advisory]:
         if self._anomaly_off:
             return []
         settings = self._settings
@@ -207,7 +203,7 @@ class Intelligence:
         system = self._store.system_events(until=until, event_type=("armed", "disarmed"), limit=50)
         found = self._detector.detect(sensors, system, since=since, until=until)
         self._cursor = until
-        return [anomaly.record() for anomaly in found]
+        return [anomaly.advisory() for anomaly in found]
 
     def _train(self, now: float) -> None:
         settings = self._settings
@@ -231,14 +227,3 @@ class Intelligence:
             log.info("anomaly detection not trained yet: %s", exc)
         else:
             log.info("anomaly detection retrained on %d sensor events", len(sensors))
-
-    def _announce(self, record: SystemRecord) -> None:
-        if self._publish is None:
-            return
-        body = {
-            **(record.data or {}),
-            "event": record.event_type,
-            "description": record.description,
-            "timestamp": record.ts,
-        }
-        self._publish(self._topic, json.dumps(body))

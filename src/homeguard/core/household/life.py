@@ -257,10 +257,14 @@ def _windows_and_garden(
     for stay in stays:
         if stay.where is not Where.HOME or stay.came_in:
             continue
-        windows = layout.room(bed_of(spec, spec.residents[stay.resident])).windows
+        bed = bed_of(spec, spec.residents[stay.resident])
+        windows = layout.room(bed).windows
         if windows and rng.random() < 0.5 and stay.end - stay.start > 1800.0:
             opened = stay.start + rng.uniform(120.0, 600.0)
-            walker.contact(windows[0], opened, min(opened + rng.uniform(600, 2400), stay.end))
+            closed = min(opened + rng.uniform(600, 2400), stay.end)
+            walker.contact(windows[0], opened, closed)
+            for at in (opened, closed):  # whoever opens or closes it is in the room
+                walker.visit(bed, at - 5.0, 30.0)
     for day in range(spec.days):
         base = spec.start + day * DAY
         home = [s for s in stays if s.where is Where.HOME and s.start < base + 20 * HOUR]
