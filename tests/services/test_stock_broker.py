@@ -237,12 +237,10 @@ def test_the_controller_does_not_warn_about_the_generated_config(
     assert "kept only" not in text and "could not be checked" not in text
 
 
-@pytest.mark.slow
-def test_up_with_its_own_broker_does_not_check_it(tmp_path: Path) -> None:
-    port = free_port()  # nothing answers there, so `up` starts Mosquitto itself
-    config = tmp_path / "homeguard.yaml"
+def _up_with_the_example(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """``homeguard up`` on the example house with its broker port set; its output's file."""
     example = (Path(__file__).parents[2] / "src/homeguard/examples/house.yaml").read_text()
-    config.write_text(example.replace("port: 1883", f"port: {port}"))
+    (tmp_path / "homeguard.yaml").write_text(example.replace("port: 1883", f"port: {port}"))
     log = tmp_path / "up.log"
     with log.open("w") as out:
         up = subprocess.Popen(
@@ -251,6 +249,13 @@ def test_up_with_its_own_broker_does_not_check_it(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    return up, log
+
+
+@pytest.mark.slow
+def test_up_with_its_own_broker_does_not_check_it(tmp_path: Path) -> None:
+    port = free_port()  # nothing answers there, so `up` starts Mosquitto itself
+    up, log = _up_with_the_example(tmp_path, port)
     try:
         wait_until(
             lambda: "its queue is not checked" in log.read_text(), timeout=60, what="the start"
@@ -271,17 +276,7 @@ def test_up_on_a_stock_broker_says_once_what_it_drops(
 ) -> None:
     """`up` with a broker already running that homeguard did not configure: the one line
     from its controller, in `up`'s output."""
-    config = tmp_path / "homeguard.yaml"
-    example = (Path(__file__).parents[2] / "src/homeguard/examples/house.yaml").read_text()
-    config.write_text(example.replace("port: 1883", f"port: {stock_mosquitto.port}"))
-    log = tmp_path / "up.log"
-    with log.open("w") as out:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "homeguard", "up", "--data-dir", str(tmp_path / "data")],
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    up, log = _up_with_the_example(tmp_path, stock_mosquitto.port)
     try:
         wait_until(lambda: "kept only" in log.read_text(), timeout=60, what="the warning")
     finally:
