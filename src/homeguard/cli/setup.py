@@ -10,6 +10,7 @@ from homeguard.adapters.broker import mosquitto_config, reload_local_broker
 from homeguard.app import default_data_dir
 from homeguard.cli import notify
 from homeguard.cli.site import load_site
+from homeguard.core.rule_text import rule_lines
 from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import diagnose
 from homeguard.services.home_assistant import discovery
@@ -30,6 +31,8 @@ def check_config(args: argparse.Namespace) -> int:
             f"  {sensor.id:<12} {sensor.type.value:<7} zone {sensor.zone_kind.value:<9} "
             f"family {sensor.family}"
         )
+    for line in rule_lines(config.rules.book()):
+        print(line)
     lines, targets_ok = notify.check_targets(site)
     for line in lines:
         print(line)

@@ -14,6 +14,8 @@ from homeguard.config.home_assistant import HomeAssistantConfig
 from homeguard.config.mqtt import MqttConfig
 from homeguard.config.notifications import NotificationsConfig
 from homeguard.config.panel import ModeTimingConfig, PanelConfig
+from homeguard.config.rule_checks import check_rules
+from homeguard.config.rules import RulesConfig
 from homeguard.config.security import RateLimitConfig, SecurityConfig, SigningConfig
 from homeguard.config.sensors import ActuatorConfig, SensorConfig
 from homeguard.config.simulation import SimulationConfig
@@ -75,6 +77,20 @@ class Config(Section):
         default_factory=NotificationsConfig,
         description="Who is told what, through apprise (docs/notifications.md).",
     )
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Edge rules.")
+
+    @model_validator(mode="after")
+    def _rules_name_what_exists(self) -> Config:
+        ha = self.home_assistant
+        check_rules(
+            self.rules,
+            sensors=self.sensors,
+            actuators=self.actuators,
+            base_topic=self.mqtt.base_topic,
+            discovery_prefix=ha.prefix if ha.discovery else None,
+            notifications=self.notifications,
+        )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -147,4 +163,5 @@ class Config(Section):
             report_grace=panel.report_grace,
             restart_grace=panel.restart_grace,
             features=features(panel.chime, panel.walk_test, panel.squawk, panel.lights),
+            rules=self.rules.book(),
         )

@@ -43,7 +43,7 @@ def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> di
 def command(run: Run, command: Command, now: float) -> None:
     if command.action is Action.TRIGGER:
         if run.panel.state is not PanelState.TRIGGERED:
-            trigger(run, (), now)
+            trigger(run, command.sensors, now)
         return
     mode = command.action.mode
     # Changing the mode of an armed panel unwatches zones: as strong as a disarm; so is
@@ -62,9 +62,11 @@ def command(run: Run, command: Command, now: float) -> None:
         if user is None:
             return
     if mode is not None:
-        _arm(run, mode, force=command.force, user=user, source=command.source, now=now)
+        _arm(
+            run, mode, force=command.force, user=user, source=command.source, now=now, by=command.by
+        )
     elif command.action is Action.DISARM:
-        _disarm(run, user, command.source, now)
+        _disarm(run, user, command.source, now, by=command.by)
     else:
         _comfort(run, command.action, user, command.source, now)
     _succeeded(run, user)
@@ -150,7 +152,14 @@ def _succeeded(run: Run, user: User | None) -> None:
 
 
 def _arm(
-    run: Run, mode: ArmMode, *, force: bool, user: User | None, source: str, now: float
+    run: Run,
+    mode: ArmMode,
+    *,
+    force: bool,
+    user: User | None,
+    source: str,
+    now: float,
+    by: str | None = None,
 ) -> None:
     state = run.panel.state
     if state in (PanelState.PENDING, PanelState.TRIGGERED):
@@ -175,7 +184,7 @@ def _arm(
             sensors=list(names),
             forced=True,
         )
-    who = user.shown_name if user else None
+    who = user.shown_name if user else by
     walk_test.end(run, now, "arming", who, source)
     chime.squawk_arm(run, now)
     run.panel = replace(run.panel, mode=mode, alarm_trips=NO_TRIPS, triggered_by=())
@@ -194,7 +203,7 @@ def _arm(
         enter_armed(run, mode, now, who, source)
 
 
-def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
+def _disarm(run: Run, user: User | None, source: str, now: float, by: str | None = None) -> None:
     """Disarm; a valid disarm also silences a hold of the siren and ends a walk test,
     even on a panel that was disarmed already."""
     holds.end(run, ActuatorKind.SIREN)
@@ -206,7 +215,7 @@ def _disarm(run: Run, user: User | None, source: str, now: float) -> None:
         run.panel, mode=None, triggered_by=(), bypassed=frozenset(), alarm_trips=NO_TRIPS
     )
     run.become(PanelState.DISARMED, now)
-    who = user.shown_name if user else None
+    who = user.shown_name if user else by
     run.event(
         EventKind.DISARMED,
         f"disarmed from {previous.value}",

@@ -8,6 +8,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from homeguard.core.features import Features
+from homeguard.core.rulebook import RuleBook
 
 
 class PanelState(StrEnum):
@@ -225,6 +226,7 @@ class PanelSettings:
     # panel.resume.
     restart_grace: float = 60.0
     features: Features = field(default_factory=Features)  # chime, walk test, squawk, lights
+    rules: RuleBook = field(default_factory=RuleBook)  # edge rules, evaluated with the panel
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
     # A memo for the panel's timers (core.timers.pending_timers): per sensor, the status
     # and panel times its timer was last worked out from, and the timer. Not a setting.

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from homeguard.core import arming, chime, holds, supervision, walk_test
+from homeguard.core import arming, chime, holds, rule_run, supervision, walk_test
 from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import blocking_sensors
 from homeguard.core.model import PanelSettings, SensorState
@@ -88,7 +88,15 @@ __all__ = [
 
 def handle(panel: Panel, settings: PanelSettings, event: Input, now: float) -> Outcome:
     """Run what is due at ``now``, then apply ``event``. A :class:`ClockStep` moves the
-    panel's times first: ``now`` is already on the stepped clock."""
+    panel's times first: ``now`` is already on the stepped clock. With edge rules, they
+    are evaluated with it and their actions fed back (core.rule_run)."""
+    if settings.rules:
+        return rule_run.handle_with_rules(panel, settings, event, now, _engine)
+    return _engine(panel, settings, event, now)
+
+
+def _engine(panel: Panel, settings: PanelSettings, event: Input, now: float) -> Outcome:
+    """The panel alone, without the rules."""
     if isinstance(event, ClockStep):
         panel = shift_times(panel, event.delta)
     run = _Run(panel, settings)
@@ -139,6 +147,8 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
     run.advance(now)
     run.effects.append(PublishState(run.panel.state))
     run.effects.extend(run.panel.actuators(settings))
+    if settings.rules:
+        return rule_run.resumed(run.outcome(), settings, now, _engine)
     return run.outcome()
 
 

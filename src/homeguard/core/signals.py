@@ -37,6 +37,8 @@ class Command:
     # From a channel whose publishers are authenticated (panel.mqtt_commands: trusted):
     # no code needed; a code that is given is still checked (duress, lockout).
     trusted: bool = False
+    by: str | None = None  # who, when no user's code says it: a rule's name
+    sensors: tuple[str, ...] = ()  # TRIGGER: the sensors that made a rule raise the alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,7 @@ class EventKind(StrEnum):
     CHIME = "chime"  # the door chime switched on or off at run time
     MAINTENANCE = "maintenance"  # a device needs a visit, or no longer does (an Advisory)
     ANOMALY = "anomaly"  # activity unlike the house's habits (an Advisory)
+    RULE_FIRED = "rule_fired"  # an edge rule fired (data: rule, actions, sensors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,4 +240,15 @@ class WakeAt:
     at: float
 
 
-Effect = SetActuator | PublishState | RecordEvent | SilentAlert | Notify | WakeAt
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish a message: a rule's action, on a topic the panel takes no input from
+    (checked when the config is loaded)."""
+
+    topic: str
+    payload: str
+    qos: int = 1
+    retain: bool = False
+
+
+Effect = SetActuator | PublishState | RecordEvent | SilentAlert | Notify | WakeAt | Publish

@@ -9,8 +9,9 @@ from typing import Any
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.panel import Panel, SensorStatus, Trouble
+from homeguard.core.rulebook import SequenceTrigger
 from homeguard.core.signals import ActuatorKind, SystemPart
-from homeguard.core.state import Hold, WalkTest
+from homeguard.core.state import Hold, RuleState, StepSeen, WalkTest
 from homeguard.errors import PayloadError
 
 VERSION = 1
@@ -38,6 +39,14 @@ def dump(panel: Panel) -> str:
         },
         "walk_test": None if panel.walk_test is None else asdict(panel.walk_test),
         "chime": panel.chime,
+        "rules": {
+            "last_fired": dict(sorted(panel.rules.last_fired.items())),
+            "steps": {
+                name: [None if s is None else [s.at, s.sensor] for s in seen]
+                for name, seen in sorted(panel.rules.steps.items())
+            },
+            "scheduled_until": panel.rules.scheduled_until,
+        },
     }
     return json.dumps(data, separators=(",", ":"))
 
@@ -84,6 +93,7 @@ def load(text: str, settings: PanelSettings) -> Panel:
             },
             walk_test=_walk_test(data.get("walk_test"), known),
             chime=None if data.get("chime") is None else bool(data["chime"]),
+            rules=_rule_state(data.get("rules"), settings),  # absent before rules
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PayloadError("bad_snapshot", str(exc)) from exc
@@ -111,4 +121,31 @@ def _walk_test(raw: dict[str, Any] | None, known: set[str]) -> WalkTest | None:
         until=float(raw["until"]),
         user=None if raw["user"] is None else str(raw["user"]),
         tested=tuple(str(s) for s in raw["tested"] if s in known),
+    )
+
+
+def _rule_state(raw: dict[str, Any] | None, settings: PanelSettings) -> RuleState:
+    """The rules' memory; rules no longer configured, or whose sequence changed, are
+    forgotten."""
+    if raw is None:
+        return RuleState()
+    book = settings.rules
+    steps: dict[str, tuple[StepSeen | None, ...]] = {}
+    for name, seen in raw["steps"].items():
+        rule = book.rule(name)
+        if (
+            rule is not None
+            and isinstance(rule.trigger, SequenceTrigger)
+            and len(seen) == len(rule.trigger.steps)
+        ):
+            steps[name] = tuple(
+                None if s is None else StepSeen(float(s[0]), str(s[1])) for s in seen
+            )
+    until = raw["scheduled_until"]
+    return RuleState(
+        last_fired={
+            str(name): float(t) for name, t in raw["last_fired"].items() if book.rule(name)
+        },
+        steps=steps,
+        scheduled_until=None if until is None else float(until),
     )

@@ -69,6 +69,29 @@ class WalkTest:
     tested: tuple[str, ...] = ()  # the sensors that tripped so far, in order
 
 
+@dataclass(frozen=True, slots=True)
+class StepSeen:
+    """A step of a rule's sequence happened: when, and which sensor made it."""
+
+    at: float
+    sensor: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """What the edge rules (core.rules) remember between inputs, kept with the panel so
+    that a restart resumes them."""
+
+    last_fired: Mapping[str, float] = field(default_factory=dict)  # rule name -> time
+    # Per sequence rule, when each of its steps last happened (None: not since it fired).
+    steps: Mapping[str, tuple[StepSeen | None, ...]] = field(default_factory=dict)
+    # The wall-clock time up to which schedules have run (None: not yet counting).
+    # Schedules name wall-clock times, so a clock step does not move it: a time the
+    # clock jumps over is made up for (within its catch_up), one it jumps back over
+    # does not run twice.
+    scheduled_until: float | None = None
+
+
 _UNKNOWN = SensorStatus()
 NO_TRIPS: Mapping[str, int] = MappingProxyType({})  # alarm_trips when a period starts
 
@@ -102,6 +125,7 @@ class Panel:
     holds: Mapping[ActuatorKind, tuple[Hold, ...]] = field(default_factory=dict)
     walk_test: WalkTest | None = None
     chime: bool | None = None  # the door chime switched at run time; None: as configured
+    rules: RuleState = field(default_factory=RuleState)  # the edge rules' memory
 
     def sensor(self, sensor_id: str) -> SensorStatus:
         return self.sensors.get(sensor_id, _UNKNOWN)
@@ -208,5 +232,13 @@ def shift_times(panel: Panel, delta: float) -> Panel:
             panel.walk_test,
             started=panel.walk_test.started + delta,
             until=panel.walk_test.until + delta,
+        ),
+        rules=replace(
+            panel.rules,
+            last_fired={name: t + delta for name, t in panel.rules.last_fired.items()},
+            steps={
+                name: tuple(None if s is None else replace(s, at=s.at + delta) for s in seen)
+                for name, seen in panel.rules.steps.items()
+            },
         ),
     )

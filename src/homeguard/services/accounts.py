@@ -21,7 +21,7 @@ controller    ``<base>/alarm/state|event|availability``,  everything it subscrib
               ``security/status``, the actuators'         birth and its configs)
               command topics, its HA discovery configs,
               ``<base>/alarm/set`` (only to clear a
-              retained command)
+              retained command), the rules' topics
 user          ``<base>/alarm/set``; HA's birth message    the panel's state, events,
               (and the actuators' command topics with     status, availability,
               ``home_assistant.control_actuators``)       sensors and the controller's
@@ -158,6 +158,7 @@ def _controller(
                 site.sensor_state("+"),
                 *commands,
                 *discovery,
+                *_rule_topics(config),
             ]
         ),
         subscribe=_unique(
@@ -170,6 +171,11 @@ def _snapshot_topics(config: Config) -> list[str]:
     """A camera's snapshot topic, read for the notifications (docs/notifications.md)."""
     snapshot = config.notifications.snapshot
     return [snapshot.topic] if snapshot is not None and snapshot.topic else []
+
+
+def _rule_topics(config: Config) -> list[str]:
+    """Where the rules publish (docs/rules.md)."""
+    return [a.publish.topic for r in config.rules.list for a in r.actions if a.publish]
 
 
 def _sensors(config: Config, site: SiteTopics) -> list[Account]:

@@ -41,6 +41,7 @@ from homeguard.core.signals import (
     EventKind,
     Input,
     Notify,
+    Publish,
     PublishState,
     RecordEvent,
     Revoked,
@@ -378,6 +379,8 @@ class Controller:
                     self._notify(effect)
                 case WakeAt(at=at):
                     self._wake = at
+                case Publish():  # a rule's message
+                    self._out.message(effect)
         if any(
             isinstance(e, RecordEvent) and e.kind in _TROUBLE_EVENTS for e in outcome.effects
         ) and not any(isinstance(e, PublishState) for e in outcome.effects):

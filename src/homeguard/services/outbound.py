@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, SensorStatus
-from homeguard.core.signals import ActuatorKind, RecordEvent
+from homeguard.core.signals import ActuatorKind, Publish, RecordEvent
 from homeguard.services.ports import Sink
 
 COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
@@ -61,6 +61,11 @@ class Outbound:
             "timestamp": now,
         }
         self._sink.publish(self._topics.alarm_event, json.dumps(body), qos=1)
+
+    def message(self, message: Publish) -> None:
+        """A rule's message, on its own topic (never one of the panel's: see
+        homeguard.config.rule_checks)."""
+        self._sink.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
 
     def online(self) -> None:
         self._sink.publish(self._topics.controller_availability, "online", qos=1, retain=True)

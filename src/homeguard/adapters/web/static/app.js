@@ -102,7 +102,21 @@ function enter(session) {
   connect();
   refreshHealth();
   refreshNotifications();
+  refreshRules();
 }
+
+// The edge rules and when each last fired (GET /api/rules, docs/rules.md).
+async function refreshRules() {
+  const { ok, data } = await api("GET", "/api/rules");
+  if (!ok || !Array.isArray(data)) return;
+  const rows = data.map((r) => el("tr", { "data-rule": r.name },
+    el("td", {}, r.name), el("td", {}, r.trigger), el("td", {}, r.conditions.join("; ")),
+    el("td", {}, r.actions.join("; ")), el("td", {}, r.last_fired ? when(r.last_fired) : "never")));
+  $("#rules").replaceChildren(...(rows.length ? rows
+    : [el("tr", {}, el("td", { colSpan: 5 }, "no rules configured"))]));
+}
+setInterval(() => { if (csrf && !$("#tab-system").hidden) refreshRules(); }, 10000);
+$('[data-tab="system"]').addEventListener("click", refreshRules);
 
 async function refreshHealth() {
   const { ok, data } = await api("GET", "/api/health");
