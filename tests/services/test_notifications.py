@@ -359,3 +359,37 @@ def test_an_alarm_carries_the_camera_snapshot(
     (picture,) = alarm["attachments"]
     assert base64.b64decode(picture["base64"]) == JPEG
     assert picture["mimetype"] == "image/jpeg"
+
+
+def test_a_rules_notify_action_reaches_exactly_its_route(
+    house_factory: Callable[..., House], observer: Observer, receiver: Receiver
+) -> None:
+    """Edge rules and notifications together: a rule's ``notify`` goes to the route it
+    names, with its message, and to no other route."""
+    receiver.start()
+    site = configure(
+        house_factory(supervision=600),
+        f"""notifications:
+  targets:
+    owner: {{url: "json://127.0.0.1:{receiver.port}/owner"}}
+    company: {{url: "json://127.0.0.1:{receiver.port}/company"}}
+  routes:
+    family: {{targets: [owner], events: [alarm]}}
+    security: {{targets: [company], events: [alarm]}}
+rules:
+  list:
+    - name: hall_motion
+      trigger: {{sensor: hall, state: motion}}
+      actions:
+        - notify: {{route: family, message: "someone is in the hall"}}
+""",
+    )
+    with controller(site, observer):
+        observer.publish("home/security/motion/hall", "MOTION")
+        observer.wait_for("home/alarm/event", event("rule_fired"), timeout=10)
+        wait_until(lambda: receiver.got("/owner"), timeout=10, what="the rule's notification")
+        time.sleep(0.5)  # a second delivery, or one to the other route, would show by now
+    (post,) = receiver.got("/owner")
+    assert "someone is in the hall" in post["message"].lower()
+    assert receiver.got("/company") == []
+    assert [r.record.route for r in outbox_rows(site)] == ["family"]
