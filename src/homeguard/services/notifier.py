@@ -36,6 +36,7 @@ from homeguard.config import NotificationsConfig
 from homeguard.core.notifications import Routing, rate_plan, summary
 from homeguard.core.records import Delivery
 from homeguard.errors import ConfigError, NotifyError, StoreError
+from homeguard.services.followers import following_commits
 
 __all__ = [
     "Notifier",
@@ -123,9 +124,6 @@ class Notifier:
                 due = now + 5.0
             wait = IDLE if due is None else min(IDLE, max(0.0, due - self._clock()))
             self._woken.wait(wait)
-
-    def stop_waiting(self) -> None:
-        self._woken.set()
 
     def step(self, now: float) -> float | None:
         """Deliver what is due; when the next row is due (None: nothing pending)."""
@@ -241,18 +239,15 @@ def notifying(
     ``notifier`` until exit; ``after_commit`` registers its wake-up."""
     with open_store() as store:
         notifier = make(Outbox(store))
-        after_commit(notifier.wake)
-        stop = threading.Event()
-        thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
-        thread.start()
-        try:
+        with following_commits(
+            notifier,
+            "notifier",
+            after_commit,
+            stop_wait=STOP_WAIT,
+            log=log,
+            left_behind="the notifier is still sending at stop: its rows stay queued",
+        ):
             yield notifier
-        finally:
-            stop.set()
-            notifier.stop_waiting()
-            thread.join(timeout=STOP_WAIT)
-            if thread.is_alive():  # a slow service: what it was sending stays pending
-                log.warning("the notifier is still sending at stop: its rows stay queued")
 
 
 def site_routing(config: NotificationsConfig) -> Routing:

@@ -5,7 +5,6 @@ controller, shown on the dashboard, and switched off when the section goes
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ from homeguard.adapters.mqtt import BrokerAddress, MqttClient, TlsFiles
 from homeguard.adapters.store import EventStore
 from homeguard.adapters.store.uplink import UplinkOutbox
 from homeguard.config.uplink import UplinkConfig
+from homeguard.services.followers import following_commits
 from homeguard.services.uplink import Uplink, UplinkSettings
 
 __all__ = ["forget_uplink", "settings_of", "uplink_figures", "uplinking", "upstream_address"]
@@ -75,21 +75,17 @@ def uplinking(
             clock=clock,
             max_retry=config.max_reconnect_delay,
         )
-        after_commit(uplink.wake)
-        stop = threading.Event()
-        thread = threading.Thread(target=uplink.run, args=(stop,), name="uplink", daemon=True)
-        thread.start()
-        try:
+        # Not longer than STOP_JOIN: a thread still trying to reach the upstream broker
+        # has nothing to lose, as the cursor only moves after a PUBACK.
+        with following_commits(
+            uplink,
+            "uplink",
+            after_commit,
+            stop_wait=STOP_JOIN,
+            log=log,
+            left_behind=f"the uplink was still trying to reach {address}: left behind",
+        ):
             yield uplink
-        finally:
-            stop.set()
-            uplink.wake()
-            # Not longer: the process must stop within seconds. A thread still trying to
-            # reach the upstream broker is left behind (a daemon); it has nothing to
-            # lose, as the cursor only moves after a PUBACK.
-            thread.join(timeout=STOP_JOIN)
-            if thread.is_alive():
-                log.info("the uplink was still trying to reach %s: left behind", address)
 
 
 def uplink_figures(store: EventStore) -> dict[str, Any] | None:
