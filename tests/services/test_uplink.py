@@ -241,8 +241,13 @@ def test_a_controller_restarted_while_upstream_is_away_loses_and_doubles_nothing
     assert after[0][1]["type"] == "alarm"  # the unsent alarm went first after the restart
     events = check_stream(receiver, 1, 302)
     report = json.loads(uplinked.cli("status", "--json", "--timeout", "0.5").stdout)["uplink"]
-    assert (report["backlog"], report["sent_seq"]) == (0, events[-1]["seq"])
-    assert report["batches"] == sum(b["type"] == "batch" for _, b in receiver.messages())
+    # What the stopping controller itself commits waits for the next start, and a batch
+    # sent as it stopped may arrive without its acknowledgement (dropped later by seq).
+    assert report["sent_seq"] >= last
+    assert report["backlog"] == cursor(uplinked).last_seq - report["sent_seq"]
+    assert events[-1]["seq"] >= report["sent_seq"]
+    received = sum(b["type"] == "batch" for _, b in receiver.messages())
+    assert report["batches"] <= received <= report["batches"] + 1
 
 
 def test_the_upstream_login_and_password_are_used(
