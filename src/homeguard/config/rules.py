@@ -15,6 +15,7 @@ from homeguard.config.base import ID_PATTERN, Misplaced, Seconds, Section
 from homeguard.config.rule_actions import ActionConfig
 from homeguard.core.model import PanelState, SensorType, ZoneKind
 from homeguard.core.rulebook import (
+    DAY_NAMES,
     EVERY_DAY,
     Conditions,
     PanelTrigger,
@@ -29,7 +30,6 @@ from homeguard.core.rulebook import (
     Trigger,
 )
 
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_GROUPS = {"weekdays": frozenset(range(5)), "weekend": frozenset({5, 6}), "daily": EVERY_DAY}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
@@ -54,8 +54,8 @@ def _days(value: Any) -> frozenset[int]:
         key = str(name).lower()[:3] if str(name).lower() not in _DAY_GROUPS else str(name).lower()
         if key in _DAY_GROUPS:
             days |= _DAY_GROUPS[key]
-        elif key in _DAY_NAMES and str(name).lower() in (key, _full_day(key)):
-            days.add(_DAY_NAMES.index(key))
+        elif key in DAY_NAMES and str(name).lower() in (key, _full_day(key)):
+            days.add(DAY_NAMES.index(key))
         else:
             raise ValueError(
                 f"{name!r} is not a day (mon ... sun, monday ... sunday, weekdays, weekend, daily)"

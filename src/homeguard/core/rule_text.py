@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from homeguard.core.rulebook import (
+    DAY_NAMES,
     PanelTrigger,
     RuleBook,
     RuleSpec,
@@ -13,8 +14,6 @@ from homeguard.core.rulebook import (
     TimeWindow,
     action_name,
 )
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def clock(seconds: int) -> str:
@@ -28,7 +27,7 @@ def days(chosen: frozenset[int]) -> str:
         return "every day"
     if chosen == frozenset(range(5)):
         return "weekdays"
-    return ",".join(_DAYS[d] for d in sorted(chosen))
+    return ",".join(DAY_NAMES[d] for d in sorted(chosen))
 
 
 def sensors(match: SensorMatch) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from homeguard.core.signals import ActuatorKind
 
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Monday is day 0
 EVERY_DAY = frozenset(range(7))
 DAY_SECONDS = 86400
 
