@@ -6,9 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from homeguard.core.features import Features
 from homeguard.core.rulebook import RuleBook
+
+if TYPE_CHECKING:
+    from homeguard.core.timers import TimerIndex
 
 
 class PanelState(StrEnum):
@@ -207,6 +211,12 @@ class CodePolicy:
         return min(self.max_lockout, self.lockout * 2.0 ** min(previous, 32))
 
 
+def _timer_index() -> TimerIndex:
+    from homeguard.core.timers import TimerIndex  # it needs this module
+
+    return TimerIndex()
+
+
 @dataclass(frozen=True)
 class PanelSettings:
     """Everything the panel engine needs to know about a site."""
@@ -228,10 +238,9 @@ class PanelSettings:
     features: Features = field(default_factory=Features)  # chime, walk test, squawk, lights
     rules: RuleBook = field(default_factory=RuleBook)  # edge rules, evaluated with the panel
     _by_id: Mapping[str, SensorSpec] = field(init=False, repr=False, compare=False)
-    # A memo for the panel's timers (core.timers.pending_timers): per sensor, the status
-    # and panel times its timer was last worked out from, and the timer. Not a setting.
-    timer_memo: dict[str, tuple[object, float, float, float | None]] = field(
-        init=False, repr=False, compare=False, default_factory=dict
+    # The sensors' timers, indexed for the panel last shown (core.timers). Not a setting.
+    timer_index: TimerIndex = field(
+        init=False, repr=False, compare=False, default_factory=_timer_index
     )
 
     def __post_init__(self) -> None:

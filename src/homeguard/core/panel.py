@@ -40,6 +40,7 @@ from homeguard.core import arming, chime, holds, rule_run, supervision, walk_tes
 from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import blocking_sensors
 from homeguard.core.model import PanelSettings, SensorState
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.run import Run
 from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
@@ -68,7 +69,7 @@ from homeguard.core.state import (
     new_panel,
     shift_times,
 )
-from homeguard.core.timers import comfort_timers, next_wake, pending_timers
+from homeguard.core.timers import comfort_timers, next_wake, panel_timers
 
 __all__ = [
     "Outcome",
@@ -159,7 +160,7 @@ class _Run(Run):
         """Carry out every timer due by ``now``, earliest first, each at its own time
         (a hold's step or the walk test's end before others due at the same time)."""
         while True:
-            due = [(t, sid) for t, sid in pending_timers(self.panel, self.settings) if t <= now]
+            due = [(t, sid) for t, sid in panel_timers(self.panel, self.settings) if t <= now]
             comfort = min(comfort_timers(self.panel), default=None)
             if comfort is not None and comfort <= now and all(comfort <= t for t, _ in due):
                 self.comfort_timer(comfort)
@@ -210,9 +211,8 @@ class _Run(Run):
         last = self.panel.message_seqs.get(sensor_id)
         check = check_seq(last, seq)
         if check.last != last:
-            self.panel = replace(
-                self.panel, message_seqs={**self.panel.message_seqs, sensor_id: check.last}
-            )
+            seqs = PersistentMap.of(self.panel.message_seqs).set(sensor_id, check.last)
+            self.panel = replace(self.panel, message_seqs=seqs)
         if check.step is SeqStep.GAP:
             message = f"{check.lost} message(s) from {sensor_id} lost (seq {last} then {seq})"
             self.event(

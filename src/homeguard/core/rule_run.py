@@ -27,6 +27,7 @@ from dataclasses import replace
 
 from homeguard.core import rules
 from homeguard.core.model import Action, ArmMode, PanelSettings
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.rulebook import (
     ArmPanel,
     DisarmPanel,
@@ -186,7 +187,9 @@ def handle_with_rules(
                 before = run.panel.sensor(event.sensor_id)
             preview = replace(
                 run.panel,
-                sensors={**run.panel.sensors, event.sensor_id: replace(before, state=event.state)},
+                sensors=PersistentMap.of(run.panel.sensors).set(
+                    event.sensor_id, replace(before, state=event.state)
+                ),
             )
             if not walking:
                 run.react(SensorChanged(event.sensor_id, event.state), preview)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from homeguard.core.model import ArmMode, ModeTiming, PanelSettings, PanelState, SensorSpec
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.signals import (
     Effect,
     EventKind,
@@ -69,7 +70,8 @@ class Run:
         return self.settings.timing(self.panel.mode or ArmMode.AWAY)
 
     def set_sensor(self, sensor_id: str, status: SensorStatus) -> None:
-        self.panel = replace(self.panel, sensors={**self.panel.sensors, sensor_id: status})
+        sensors = PersistentMap.of(self.panel.sensors).set(sensor_id, status)
+        self.panel = replace(self.panel, sensors=sensors)
 
     def known_sensor(self, sensor_id: str) -> SensorSpec | None:
         spec = self.settings.sensor(sensor_id)

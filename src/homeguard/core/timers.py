@@ -4,12 +4,16 @@ read from the stored panel."""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Mapping
+
 from homeguard.core.model import PanelSettings, SensorSpec
+from homeguard.core.persistent_map import changed_keys
 from homeguard.core.state import Panel, SensorStatus, Trouble
 
 
 def next_wake(panel: Panel, settings: PanelSettings) -> float | None:
-    due = [t for t, _ in pending_timers(panel, settings)]
+    due = [t for t, _ in panel_timers(panel, settings)]
     due.extend(comfort_timers(panel))
     return min(due) if due else None
 
@@ -22,32 +26,93 @@ def comfort_timers(panel: Panel) -> list[float]:
     return due
 
 
-def pending_timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | None]]:
-    """Every pending timer as (when, sensor id or None for the panel's own)."""
+def panel_timers(panel: Panel, settings: PanelSettings) -> list[tuple[float, str | None]]:
+    """The next timers to run out, earliest first: the panel's own (sensor id None) and
+    the earliest of the sensors' (the first configured of those due at once)."""
     timers: list[tuple[float, str | None]] = []
     if panel.deadline is not None:
         timers.append((panel.deadline, None))
-    # Run twice per input over every configured sensor: a sensor's timer is worked out
-    # again only when its status (a new object whenever it changes) or the panel's
-    # times changed, or this is per event O(sensors) function calls (docs/performance.md).
-    memo = settings.timer_memo
-    quiet_until, supervised_since = panel.quiet_until, panel.supervised_since
-    for spec in settings.sensors:
-        status = panel.sensor(spec.id)
-        known = memo.get(spec.id)
-        if (
-            known is not None
-            and known[0] is status
-            and known[1] == quiet_until
-            and known[2] == supervised_since
-        ):
-            due = known[3]
-        else:
-            due = _sensor_timer(panel, settings, spec, status)
-            memo[spec.id] = (status, quiet_until, supervised_since, due)
-        if due is not None:
-            timers.append((due, spec.id))
+    sensor = settings.timer_index.earliest(panel, settings)
+    if sensor is not None:
+        timers.append(sensor)
     return timers
+
+
+class TimerIndex:
+    """Each configured sensor's timer (supervision, report grace, restart grace,
+    unavailability debounce) and a heap of them, earliest first, for the panel it was
+    last shown: a cache kept with the settings (``PanelSettings.timer_index``), not part
+    of the panel, so that an input works out again only the timers of the sensors it
+    changed, whatever the number configured (docs/performance.md).
+
+    Shown another panel, it works out the timers of the sensors whose status differs
+    from the one it knows (``changed_keys``: from what the two maps do not share); all
+    of them when the panel's times (``quiet_until``, ``supervised_since``)
+    differ or the two maps share nothing: a restart, a clock step, a panel built anew.
+    Used from the engine's thread only.
+    """
+
+    def __init__(self) -> None:
+        self._sensors: Mapping[str, SensorStatus] | None = None  # those it was worked out for
+        self._times = (0.0, 0.0)  # and the panel's quiet_until and supervised_since
+        self._due: dict[str, float] = {}  # per sensor that has a timer, when it runs out
+        # (when, rank in the configuration, sensor id); stale entries are left in place
+        # and skipped: an entry stands while _due holds its time for its sensor.
+        self._heap: list[tuple[float, int, str]] = []
+        self._rank: dict[str, int] = {}
+        self.worked_out = 0  # sensors' timers worked out so far (the tests count them)
+
+    def earliest(self, panel: Panel, settings: PanelSettings) -> tuple[float, str] | None:
+        """The sensor timer that runs out first (the first configured, of those due at
+        once), as (when, sensor id); None: no sensor has one."""
+        self._follow(panel, settings)
+        heap, due = self._heap, self._due
+        while heap and due.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+        return (heap[0][0], heap[0][2]) if heap else None
+
+    def _follow(self, panel: Panel, settings: PanelSettings) -> None:
+        sensors, times = panel.sensors, (panel.quiet_until, panel.supervised_since)
+        if sensors is self._sensors and times == self._times:
+            return
+        changed = None
+        if times == self._times and self._sensors is not None:
+            changed = changed_keys(self._sensors, sensors)
+        if changed is None:
+            self._rebuild(panel, settings)
+        else:
+            for sensor_id in changed:
+                self._update(panel, settings, sensor_id)
+        self._sensors, self._times = sensors, times
+
+    def _rebuild(self, panel: Panel, settings: PanelSettings) -> None:
+        if len(self._rank) != len(settings.sensors):
+            self._rank = {spec.id: rank for rank, spec in enumerate(settings.sensors)}
+        self._due = {}
+        for spec in settings.sensors:
+            due = _sensor_timer(panel, settings, spec, panel.sensor(spec.id))
+            if due is not None:
+                self._due[spec.id] = due
+        self.worked_out += len(settings.sensors)
+        self._heap = [(t, self._rank[sid], sid) for sid, t in self._due.items()]
+        heapq.heapify(self._heap)
+
+    def _update(self, panel: Panel, settings: PanelSettings, sensor_id: str) -> None:
+        spec = settings.sensor(sensor_id)
+        if spec is None:
+            return
+        due = _sensor_timer(panel, settings, spec, panel.sensor(sensor_id))
+        self.worked_out += 1
+        if due == self._due.get(sensor_id):
+            return
+        if due is None:
+            del self._due[sensor_id]
+            return
+        self._due[sensor_id] = due
+        heapq.heappush(self._heap, (due, self._rank[sensor_id], sensor_id))
+        if len(self._heap) > 2 * len(self._due) + 64:  # mostly stale: start afresh
+            self._heap = [(t, self._rank[sid], sid) for sid, t in self._due.items()]
+            heapq.heapify(self._heap)
 
 
 def _sensor_timer(

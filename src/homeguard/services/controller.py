@@ -33,6 +33,7 @@ from homeguard.core.flood import FloodPolicy
 from homeguard.core.model import PanelSettings
 from homeguard.core.notifications import Routing
 from homeguard.core.panel import Outcome, Panel, handle, new_panel, resume
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.records import DeviceRecord
 from homeguard.core.signals import (
     Advisory,
@@ -119,7 +120,8 @@ class Controller:
         self._wake: float | None = None
         self._turn = Turn()
         self._dirty = False  # the panel changed since the last snapshot
-        self._devices: dict[str, DeviceRecord] = {}
+        # Immutable, so that a view shares it with the watchers' threads without a copy.
+        self._devices: PersistentMap[str, DeviceRecord] = PersistentMap()
         self._session = Session(outbound, settings, self._setup.discovery)
         self.stats = Stats(started_at=clock())
         self._summaries = Summaries(flood or FloodPolicy())
@@ -168,14 +170,14 @@ class Controller:
 
     def view(self) -> View:
         stats = self.stats.copy(self._writer.waiting, self._writer.dropped_total)
-        return View(self._panel, dict(self._devices), stats, self._clock())
+        return View(self._panel, self._devices, stats, self._clock())
 
     # -------------------------------------------------------------------- the loop
 
     def start(self) -> None:
         """Resume the stored panel (or start disarmed) and restate it on the broker."""
         now = self._clock()
-        self._devices = {d.device_id: d for d in self._store.devices()}
+        self._devices = PersistentMap((d.device_id, d) for d in self._store.devices())
         saved = self._store.load_snapshot()
         panel = new_panel(now)
         if saved is not None:
@@ -304,7 +306,7 @@ class Controller:
             self._out.discovery(self._setup.discovery)
         self.stats.actuators.update(taken.actuators)
         for device in taken.devices:
-            self._devices[device.device_id] = device
+            self._devices = self._devices.set(device.device_id, device)
             self._turn.remember(device)
         for refusal in taken.refusals:  # the first few of an interval at once
             if self._summaries.refused(refusal.sensor_id, refusal.reason, now):

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Panel
+from homeguard.core.persistent_map import changed_keys
 from homeguard.core.signals import EventKind, RecordEvent
 from homeguard.services.outbound import Outbound
 from homeguard.services.ports import Publisher
@@ -74,10 +75,11 @@ class Session:
     def changed(self, before: Panel, after: Panel) -> None:
         """A decision changed ``before`` into ``after``: its sensors whose status (a new
         object whenever it changes) or bypass changed are said by `say_changed`."""
-        old = before.sensors
-        self._sensors_due.update(
-            sid for sid, status in after.sensors.items() if old.get(sid) is not status
-        )
+        old, new = before.sensors, after.sensors
+        changed = changed_keys(old, new)  # from what the two share: a few, not every one
+        if changed is None:
+            changed = {sid for sid, status in new.items() if old.get(sid) is not status}
+        self._sensors_due.update(changed)
         self._sensors_due.update(before.bypassed ^ after.bypassed)
 
     def say_changed(self, panel: Panel) -> None:
