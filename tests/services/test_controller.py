@@ -93,6 +93,9 @@ class FakeStore:
     def load_snapshot(self) -> str | None:
         return self.saved
 
+    def load_panel_sensors(self) -> dict[str, str]:
+        return {}
+
     def devices(self) -> list[Any]:
         return []
 

@@ -286,6 +286,9 @@ class Committed:
     def load_snapshot(self) -> str | None:
         return None
 
+    def load_panel_sensors(self) -> dict[str, str]:
+        return {}
+
     def devices(self) -> list[Any]:
         return []
 

@@ -7,8 +7,8 @@ the rate of the sensors: past :attr:`Backlog.limit` of them the oldest are dropp
 counted (:meth:`Backlog.take_dropped`), so that the loss can be reported once the store
 works again. System events (alarms, arming, codes, troubles) and silent alerts are never
 dropped: people and timers make them, a few a minute at most; nor are the
-notifications queued with them. Devices and the panel
-snapshot are kept in their latest version only, as the store keeps them (last one wins).
+notifications queued with them. Devices, the panel snapshot and each of its sensors'
+rows are kept in their latest version only, as the store keeps them (last one wins).
 
 Each record set comes with what to do once it is committed (acknowledge its messages to
 the broker) and whom to answer (a request's reply: after the commit, or as soon as a
@@ -18,7 +18,7 @@ write fails, since the decision stands either way).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from homeguard.core.records import (
@@ -44,6 +44,7 @@ class Pending:
     snapshot: str | None = None
     silent_alerts: list[SystemRecord] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    panel_sensors: dict[str, str | None] = field(default_factory=dict)
     after_commit: list[Thunk] = field(default_factory=list)  # acknowledgements
     answers: list[Thunk] = field(default_factory=list)  # replies to requests
 
@@ -55,6 +56,7 @@ class Pending:
             snapshot=self.snapshot,
             silent_alerts=self.silent_alerts,
             notifications=self.notifications,
+            panel_sensors=self.panel_sensors,
         )
 
 
@@ -71,6 +73,7 @@ class Backlog:
         self._snapshot: str | None = None
         self._silent: list[SystemRecord] = []
         self._notifications: list[NotificationRecord] = []
+        self._panel_sensors: dict[str, str | None] = {}
         self._after_commit: list[Thunk] = []
         self._answers: list[Thunk] = []
         self._dropped = 0
@@ -87,6 +90,7 @@ class Backlog:
             or self._devices
             or self._silent
             or self._notifications
+            or self._panel_sensors
             or self._after_commit
             or self._answers
         ) and (self._snapshot is None)
@@ -107,6 +111,7 @@ class Backlog:
         notifications: Iterable[NotificationRecord] = (),
         after_commit: Iterable[Thunk] = (),
         answers: Iterable[Thunk] = (),
+        panel_sensors: Mapping[str, str | None] | None = None,
     ) -> None:
         """Queue records after those already waiting; drop the oldest sensor events
         beyond the limit."""
@@ -117,6 +122,7 @@ class Backlog:
             self._snapshot = snapshot
         self._silent.extend(silent_alerts)
         self._notifications.extend(notifications)
+        self._panel_sensors.update(panel_sensors or {})
         self._after_commit.extend(after_commit)
         self._answers.extend(answers)
         self._enforce_limit()
@@ -132,12 +138,13 @@ class Backlog:
             self._snapshot,
             self._silent,
             self._notifications,
+            self._panel_sensors,
             self._after_commit,
             self._answers,
         )
         self._sensor = deque()
         self._system, self._devices, self._snapshot, self._silent = [], {}, None, []
-        self._notifications = []
+        self._notifications, self._panel_sensors = [], {}
         self._after_commit, self._answers = [], []
         return pending
 
@@ -150,6 +157,7 @@ class Backlog:
             self._snapshot = pending.snapshot
         self._silent[:0] = pending.silent_alerts
         self._notifications[:0] = pending.notifications
+        self._panel_sensors = {**pending.panel_sensors, **self._panel_sensors}
         self._after_commit[:0] = pending.after_commit
         self._answers[:0] = pending.answers
         self._enforce_limit()

@@ -40,7 +40,6 @@ from homeguard.core import arming, chime, holds, rule_run, supervision, walk_tes
 from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import blocking_sensors
 from homeguard.core.model import PanelSettings, SensorState
-from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.run import Run
 from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
@@ -67,6 +66,7 @@ from homeguard.core.state import (
     SensorStatus,
     Trouble,
     new_panel,
+    sensor_map,
     shift_times,
 )
 from homeguard.core.timers import comfort_timers, next_wake, panel_timers
@@ -142,6 +142,8 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
             panel,
             supervised_since=max(panel.supervised_since, now),
             quiet_until=now + settings.restart_grace,
+            sensors=sensor_map(panel.sensors, settings),
+            message_seqs=sensor_map(panel.message_seqs, settings),
         ),
         settings,
     )
@@ -211,7 +213,7 @@ class _Run(Run):
         last = self.panel.message_seqs.get(sensor_id)
         check = check_seq(last, seq)
         if check.last != last:
-            seqs = PersistentMap.of(self.panel.message_seqs).set(sensor_id, check.last)
+            seqs = sensor_map(self.panel.message_seqs, self.settings).set(sensor_id, check.last)
             self.panel = replace(self.panel, message_seqs=seqs)
         if check.step is SeqStep.GAP:
             message = f"{check.lost} message(s) from {sensor_id} lost (seq {last} then {seq})"

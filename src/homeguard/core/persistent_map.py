@@ -37,19 +37,25 @@ class PersistentMap(Mapping[K, V]):
 
     __slots__ = ("_depth", "_len", "_root")
 
-    def __init__(self, items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> None:
+    def __init__(
+        self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), *, capacity: int = 0
+    ) -> None:
+        """``capacity``: the keys it is expected to grow to (sized for them at once, it
+        does not deepen on the way, which would share nothing with the maps before)."""
         pairs = dict(items)
         depth = 0
-        while len(pairs) > _LEAF * _WIDTH**depth:
+        while max(len(pairs), capacity) > _LEAF * _WIDTH**depth:
             depth += 1
         self._depth = depth
         self._len = len(pairs)
         self._root = _build(pairs, depth, 0)
 
     @classmethod
-    def of(cls, mapping: Mapping[K, V]) -> PersistentMap[K, V]:
+    def of(cls, mapping: Mapping[K, V], *, capacity: int = 0) -> PersistentMap[K, V]:
         """``mapping`` as a PersistentMap (itself if it is one)."""
-        return mapping if isinstance(mapping, PersistentMap) else cls(mapping)
+        if isinstance(mapping, PersistentMap):
+            return mapping
+        return cls(mapping, capacity=capacity)
 
     def set(self, key: K, value: V) -> PersistentMap[K, V]:
         """A map like this one with ``key`` mapped to ``value``."""

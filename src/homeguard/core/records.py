@@ -7,7 +7,7 @@ reads them. Timestamps are Unix seconds. ``id`` is None until the store has assi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -124,6 +124,8 @@ class Batch:
     """Everything to make durable in one transaction.
 
     ``snapshot`` is the serialised panel state; when not None it replaces the stored one.
+    ``panel_sensors`` are the sensors' rows of it that changed (core.snapshot.sensor_rows),
+    by sensor id: each replaces the stored one; None removes it.
     ``silent_alerts`` (duress) are kept apart from the system events that anyone
     watching the panel can read; ``notifications`` join the outbox with the events that
     caused them.
@@ -135,6 +137,7 @@ class Batch:
     snapshot: str | None = None
     silent_alerts: Sequence[SystemRecord] = ()
     notifications: Sequence[NotificationRecord] = ()
+    panel_sensors: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -144,6 +147,7 @@ class Batch:
             or self.devices
             or self.silent_alerts
             or self.notifications
+            or self.panel_sensors
         ) and (self.snapshot is None)
 
 

@@ -27,7 +27,6 @@ from dataclasses import replace
 
 from homeguard.core import rules
 from homeguard.core.model import Action, ArmMode, PanelSettings
-from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.rulebook import (
     ArmPanel,
     DisarmPanel,
@@ -54,7 +53,7 @@ from homeguard.core.signals import (
     Tick,
     WakeAt,
 )
-from homeguard.core.state import Outcome, Panel, RuleState
+from homeguard.core.state import Outcome, Panel, RuleState, sensor_map
 from homeguard.core.timers import next_wake
 
 Engine = Callable[[Panel, PanelSettings, Input, float], Outcome]
@@ -187,7 +186,7 @@ def handle_with_rules(
                 before = run.panel.sensor(event.sensor_id)
             preview = replace(
                 run.panel,
-                sensors=PersistentMap.of(run.panel.sensors).set(
+                sensors=sensor_map(run.panel.sensors, settings).set(
                     event.sensor_id, replace(before, state=event.state)
                 ),
             )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from homeguard.core.model import ArmMode, ModeTiming, PanelSettings, PanelState, SensorSpec
-from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.signals import (
     Effect,
     EventKind,
@@ -21,6 +20,7 @@ from homeguard.core.state import (
     Rejection,
     RejectReason,
     SensorStatus,
+    sensor_map,
 )
 from homeguard.core.timers import next_wake
 
@@ -70,7 +70,7 @@ class Run:
         return self.settings.timing(self.panel.mode or ArmMode.AWAY)
 
     def set_sensor(self, sensor_id: str, status: SensorStatus) -> None:
-        sensors = PersistentMap.of(self.panel.sensors).set(sensor_id, status)
+        sensors = sensor_map(self.panel.sensors, self.settings).set(sensor_id, status)
         self.panel = replace(self.panel, sensors=sensors)
 
     def known_sensor(self, sensor_id: str) -> SensorSpec | None:

@@ -1,37 +1,87 @@
-"""The panel as JSON, so that a restarted controller resumes exactly where it was."""
+"""The panel as JSON, so that a restarted controller resumes exactly where it was: whole
+(:func:`dump`), or as the store keeps it, the panel's own part (:func:`dump_body`) and a
+row per sensor written only when the sensor changed (:func:`sensor_rows`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
 from homeguard.core.panel import Panel, SensorStatus, Trouble
+from homeguard.core.persistent_map import changed_keys
 from homeguard.core.rulebook import SequenceTrigger
 from homeguard.core.signals import ActuatorKind, SystemPart
-from homeguard.core.state import Hold, RuleState, StepSeen, WalkTest
+from homeguard.core.state import Hold, RuleState, StepSeen, WalkTest, sensor_map
 from homeguard.errors import PayloadError
 
 VERSION = 1
+_MISSING = object()
 
 
 def dump(panel: Panel) -> str:
-    data: dict[str, Any] = {
+    """The whole panel as one JSON text."""
+    data = _panel_data(panel)
+    data["sensors"] = {sid: asdict(status) for sid, status in sorted(panel.sensors.items())}
+    data["message_seqs"] = dict(sorted(panel.message_seqs.items()))
+    return json.dumps(data, separators=(",", ":"))
+
+
+def dump_body(panel: Panel) -> str:
+    """The panel without its sensors' statuses and seqs, which go in rows of their own
+    (:func:`sensor_rows`): what a turn stores does not grow with the sensors."""
+    return json.dumps(_panel_data(panel), separators=(",", ":"))
+
+
+def sensor_rows(before: Panel | None, after: Panel) -> dict[str, str | None]:
+    """A row (JSON: its status and seq) for each sensor whose status or seq differs in
+    ``after`` from ``before`` (every one when ``before`` is None), found from what their
+    maps do not share (core.persistent_map)."""
+    if before is None:
+        changed = set(after.sensors) | set(after.message_seqs)
+    else:
+        changed = _changed(before.sensors, after.sensors) | _changed(
+            before.message_seqs, after.message_seqs
+        )
+    rows: dict[str, str | None] = {sid: _sensor_row(after, sid) for sid in sorted(changed)}
+    return rows
+
+
+def _changed(before: Mapping[str, object], after: Mapping[str, object]) -> set[str]:
+    keys = changed_keys(before, after)
+    if keys is None:
+        keys = {k for k, v in after.items() if before.get(k, _MISSING) is not v}
+        keys.update(k for k in before if k not in after)
+    return keys
+
+
+def _sensor_row(panel: Panel, sensor_id: str) -> str:
+    row: dict[str, Any] = {}
+    if (status := panel.sensors.get(sensor_id)) is not None:
+        row["status"] = asdict(status)
+    if (seq := panel.message_seqs.get(sensor_id)) is not None:
+        row["seq"] = seq
+    return json.dumps(row, separators=(",", ":"))
+
+
+def _panel_data(panel: Panel) -> dict[str, Any]:
+    return {
         "version": VERSION,
         "state": panel.state.value,
         "mode": panel.mode.value if panel.mode else None,
         "since": panel.since,
         "deadline": panel.deadline,
         "triggered_by": list(panel.triggered_by),
-        "sensors": {sid: asdict(status) for sid, status in sorted(panel.sensors.items())},
+        "sensors": {},
         "bypassed": sorted(panel.bypassed),
         "alarm_trips": dict(sorted(panel.alarm_trips.items())),
         "code_lock": asdict(panel.code_lock),
         "supervised_since": panel.supervised_since,
         "quiet_until": panel.quiet_until,
-        "message_seqs": dict(sorted(panel.message_seqs.items())),
+        "message_seqs": {},
         "system_troubles": {part.value: t for part, t in sorted(panel.system_troubles.items())},
         "holds": {
             kind.value: [[step.on, step.until] for step in held]
@@ -48,16 +98,27 @@ def dump(panel: Panel) -> str:
             "scheduled_until": panel.rules.scheduled_until,
         },
     }
-    return json.dumps(data, separators=(",", ":"))
 
 
-def load(text: str, settings: PanelSettings) -> Panel:
-    """Rebuild a panel; sensors no longer configured are forgotten."""
+def load(text: str, settings: PanelSettings, rows: Mapping[str, str] | None = None) -> Panel:
+    """Rebuild a panel from :func:`dump`'s text, or from :func:`dump_body`'s and the
+    sensors' rows (they win over what the text holds of a sensor: a text from before
+    the rows holds them all); sensors no longer configured are forgotten."""
     try:
         data = json.loads(text)
         if data.get("version") != VERSION:
             raise ValueError(f"unknown snapshot version {data.get('version')!r}")
         known = {spec.id for spec in settings.sensors}
+        statuses = dict(data["sensors"])
+        seqs = dict(data.get("message_seqs", {}))  # absent from snapshots older than signing
+        for sid, row in (rows or {}).items():
+            fields = json.loads(row)
+            statuses.pop(sid, None)
+            seqs.pop(sid, None)
+            if "status" in fields:
+                statuses[sid] = fields["status"]
+            if "seq" in fields:
+                seqs[sid] = fields["seq"]
         lock = data["code_lock"]
         return Panel(
             state=PanelState(data["state"]),
@@ -65,9 +126,10 @@ def load(text: str, settings: PanelSettings) -> Panel:
             since=float(data["since"]),
             deadline=None if data["deadline"] is None else float(data["deadline"]),
             triggered_by=tuple(str(s) for s in data["triggered_by"]),
-            sensors={
-                sid: _sensor_status(raw) for sid, raw in data["sensors"].items() if sid in known
-            },
+            sensors=sensor_map(
+                {sid: _sensor_status(raw) for sid, raw in statuses.items() if sid in known},
+                settings,
+            ),
             bypassed=frozenset(str(s) for s in data["bypassed"]) & known,
             alarm_trips={
                 str(sid): int(n) for sid, n in data["alarm_trips"].items() if sid in known
@@ -79,9 +141,7 @@ def load(text: str, settings: PanelSettings) -> Panel:
             ),
             supervised_since=float(data["supervised_since"]),
             quiet_until=float(data.get("quiet_until", 0.0)),  # absent before restart grace
-            message_seqs={  # absent from snapshots older than signing
-                str(sid): int(n) for sid, n in data.get("message_seqs", {}).items()
-            },
+            message_seqs=sensor_map({str(sid): int(n) for sid, n in seqs.items()}, settings),
             system_troubles={  # absent from older snapshots
                 SystemPart(part): float(t) for part, t in data.get("system_troubles", {}).items()
             },

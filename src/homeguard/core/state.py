@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TypeVar
 
 from homeguard.core.codes import CodeLock
 from homeguard.core.model import ArmMode, PanelSettings, PanelState, SensorState
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.signals import ActuatorKind, Effect, SetActuator, SystemPart
 
 
@@ -92,6 +94,7 @@ class RuleState:
     scheduled_until: float | None = None
 
 
+T = TypeVar("T")
 _UNKNOWN = SensorStatus()
 NO_TRIPS: Mapping[str, int] = MappingProxyType({})  # alarm_trips when a period starts
 
@@ -183,6 +186,13 @@ class Outcome:
     panel: Panel
     effects: tuple[Effect, ...]
     rejection: Rejection | None = None
+
+
+def sensor_map(mapping: Mapping[str, T], settings: PanelSettings) -> PersistentMap[str, T]:
+    """One of the panel's per-sensor maps (``sensors``, ``message_seqs``) as a
+    PersistentMap sized for the sensors configured: a change to one sensor then copies
+    a few dozen entries, not every sensor (docs/performance.md)."""
+    return PersistentMap.of(mapping, capacity=len(settings.sensors))
 
 
 def new_panel(now: float) -> Panel:

@@ -120,6 +120,10 @@ class Controller:
         self._wake: float | None = None
         self._turn = Turn()
         self._dirty = False  # the panel changed since the last snapshot
+        # The panel of the last snapshot, whose sensors' rows the next one writes only
+        # where they changed (None: write them all), and the rows found in the store.
+        self._saved: Panel | None = None
+        self._stored_rows: set[str] = set()
         # Immutable, so that a view shares it with the watchers' threads without a copy.
         self._devices: PersistentMap[str, DeviceRecord] = PersistentMap()
         self._session = Session(outbound, settings, self._setup.discovery)
@@ -179,10 +183,12 @@ class Controller:
         now = self._clock()
         self._devices = PersistentMap((d.device_id, d) for d in self._store.devices())
         saved = self._store.load_snapshot()
+        rows = self._store.load_panel_sensors()
+        self._stored_rows, self._saved = set(rows), None
         panel = new_panel(now)
         if saved is not None:
             try:
-                panel = snapshot.load(saved, self._settings)
+                panel = snapshot.load(saved, self._settings, rows)
             except PayloadError as exc:
                 log.error("stored panel state unreadable (%s); starting disarmed", exc)
         self._panel = panel
@@ -255,9 +261,14 @@ class Controller:
         self.stats.system_events += len(turn.system_events)
         dirty, self._dirty = self._dirty, False
         self._watchers.changed = True
-        turn.hand_over(
-            self._writer, self._client.ack, snapshot.dump(self._panel) if dirty else None
-        )
+        body, rows = None, None
+        if dirty:  # the panel's own part, and the rows of the sensors that changed
+            body = snapshot.dump_body(self._panel)
+            rows = snapshot.sensor_rows(self._saved, self._panel)
+            if self._saved is None:  # all of them: the others (no longer configured) go
+                rows.update(dict.fromkeys(self._stored_rows - rows.keys()))
+            self._saved = self._panel
+        turn.hand_over(self._writer, self._client.ack, body, rows)
 
     # ------------------------------------------------------------------- messages
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from homeguard.core.backlog import DEFAULT_LIMIT, Backlog, Pending, Thunk
@@ -103,6 +103,7 @@ class StoreWriter:
         answers: list[Thunk],
         silent_alerts: Sequence[SystemRecord] = (),
         notifications: Sequence[NotificationRecord] = (),
+        panel_sensors: Mapping[str, str | None] | None = None,
     ) -> None:
         """Queue a turn's records; ``after_commit`` runs once they are committed,
         ``answers`` then or as soon as a write fails (at once while the store fails)."""
@@ -115,6 +116,7 @@ class StoreWriter:
                 snapshot=snapshot,
                 silent_alerts=silent_alerts,
                 notifications=notifications,
+                panel_sensors=panel_sensors,
                 after_commit=after_commit,
                 answers=[] if failing else answers,
             )
@@ -246,8 +248,8 @@ class StoreWriter:
         singles += [Batch(silent_alerts=[r]) for r in pending.silent_alerts]
         singles += [Batch(notifications=[r]) for r in pending.notifications]
         singles += [Batch(devices=[d]) for d in pending.devices.values()]
-        if pending.snapshot is not None:
-            singles.append(Batch(snapshot=pending.snapshot))
+        if pending.snapshot is not None or pending.panel_sensors:
+            singles.append(Batch(snapshot=pending.snapshot, panel_sensors=pending.panel_sensors))
         for index, batch in enumerate(singles):
             try:
                 self._store.write(batch)
@@ -260,6 +262,7 @@ class StoreWriter:
                     rest.notifications += left.notifications
                     rest.devices.update((d.device_id, d) for d in left.devices)
                     rest.snapshot = left.snapshot or rest.snapshot
+                    rest.panel_sensors.update(left.panel_sensors)
                 self._failed(rest, None, exc)
                 return False
             except StoreRejected as exc:

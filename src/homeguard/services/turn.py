@@ -10,7 +10,7 @@ nothing the broker delivered) and the answers then, or as soon as the store fail
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
@@ -74,15 +74,21 @@ class Turn:
         self.device_writes += 1
 
     def hand_over(
-        self, writer: StoreWriter, ack: Callable[[Message], None], snapshot: str | None
+        self,
+        writer: StoreWriter,
+        ack: Callable[[Message], None],
+        snapshot: str | None,
+        panel_sensors: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Submit the turn to ``writer``: ``ack`` each message once it is committed,
-        answer each request then (or at once while the store fails)."""
+        """Submit the turn to ``writer`` with the panel's snapshot (its sensors' rows that
+        changed apart): ``ack`` each message once it is committed, answer each request
+        then (or at once while the store fails)."""
         writer.submit(
             sensor_events=self.sensor_events,
             system_events=self.system_events,
             devices=list(self.devices.values()),
             snapshot=snapshot,
+            panel_sensors=panel_sensors,
             silent_alerts=self.silent_alerts,
             notifications=self.notifications,
             after_commit=[partial(ack, message) for message in self.messages],

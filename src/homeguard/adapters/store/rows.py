@@ -33,6 +33,9 @@ UPSERT_DEVICE = """INSERT INTO devices
         info = excluded.info"""
 REPLACE_SNAPSHOT = """INSERT INTO panel_snapshot (id, body) VALUES (1, ?)
     ON CONFLICT (id) DO UPDATE SET body = excluded.body"""
+REPLACE_PANEL_SENSOR = """INSERT INTO panel_sensors (sensor_id, body) VALUES (?, ?)
+    ON CONFLICT (sensor_id) DO UPDATE SET body = excluded.body"""
+DELETE_PANEL_SENSOR = "DELETE FROM panel_sensors WHERE sensor_id = ?"
 
 # Both kinds of event in one column layout, so that one query can merge them:
 # kind (0 sensor, 1 system), id, timestamp, then the kind's own columns.

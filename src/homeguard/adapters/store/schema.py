@@ -124,5 +124,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX notifications_pending ON notifications (state, due)",
         "CREATE INDEX notifications_sent ON notifications (route, target, finished)",
     ),
+    (  # version 5: the panel snapshot's sensors, a row each, written when one changes
+        "CREATE TABLE panel_sensors (sensor_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

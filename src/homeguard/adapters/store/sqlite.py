@@ -142,6 +142,12 @@ class EventStore:
                 outbox.insert(connection, batch.notifications)
             if batch.snapshot is not None:
                 connection.execute(rows.REPLACE_SNAPSHOT, (batch.snapshot,))
+            if batch.panel_sensors:
+                changed = batch.panel_sensors.items()
+                gone = [(sid,) for sid, body in changed if body is None]
+                kept = [(sid, body) for sid, body in changed if body is not None]
+                connection.executemany(rows.DELETE_PANEL_SENSOR, gone)
+                connection.executemany(rows.REPLACE_PANEL_SENSOR, kept)
         return WriteResult(
             sensor_stored=stored,
             duplicates=len(sensor_rows) - stored,
@@ -276,6 +282,11 @@ class EventStore:
     def load_snapshot(self) -> str | None:
         found = self._query("SELECT body FROM panel_snapshot WHERE id = 1", ())
         return str(found[0][0]) if found else None
+
+    def load_panel_sensors(self) -> dict[str, str]:
+        """The snapshot's sensors' rows, by sensor id (see Batch.panel_sensors)."""
+        found = self._query("SELECT sensor_id, body FROM panel_sensors", ())
+        return {str(sensor_id): str(body) for sensor_id, body in found}
 
     def devices(self) -> list[DeviceRecord]:
         sql = f"SELECT {rows.DEVICE_COLUMNS} FROM devices ORDER BY device_id"
