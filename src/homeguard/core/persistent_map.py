@@ -6,8 +6,10 @@ A :class:`PersistentMap` is a trie of tuples, 32 wide, indexed by the bits of th
 hash, with small dicts as leaves; its depth grows with its size so that a leaf holds a
 few dozen keys. :meth:`PersistentMap.set` copies one leaf and the tuples on its path and
 shares the rest with the map it came from, and :func:`changed_keys` finds the
-keys in which two such maps differ by skipping what they share: both cost the same at
-10 keys and at 100,000. It is a :class:`~collections.abc.Mapping` like any other
+keys in which two such maps differ: from the keys set since one became the other, when
+one comes from the other by a line of sets (the maps of one line share a log of the
+keys set, up to :data:`_LOG` of them), else by skipping what their tries share. Both
+cost the same at 10 keys and at 100,000. It is a :class:`~collections.abc.Mapping` like any other
 (``get``, ``items``, ``len``, ``==`` with a dict); its order is not the order of
 insertion (sort where an order is shown).
 """
@@ -26,6 +28,7 @@ _BITS = 5
 _WIDTH = 1 << _BITS
 _MASK = _WIDTH - 1
 _LEAF = 32  # keys per leaf aimed at; a map deepens when its leaves average twice this
+_LOG = 1024  # keys set along one line of maps, kept for changed_keys; then a new log
 _MISSING = object()
 
 # A node is a dict (a leaf) at depth 0, else a tuple of _WIDTH nodes one level shallower.
@@ -35,7 +38,7 @@ _Node = Any
 class PersistentMap(Mapping[K, V]):
     """See the module docstring."""
 
-    __slots__ = ("_depth", "_len", "_root")
+    __slots__ = ("_at", "_depth", "_len", "_log", "_root")
 
     def __init__(
         self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), *, capacity: int = 0
@@ -49,6 +52,9 @@ class PersistentMap(Mapping[K, V]):
         self._depth = depth
         self._len = len(pairs)
         self._root = _build(pairs, depth, 0)
+        # The keys set along this map's line; this map comes after the first _at of them.
+        self._log: list[K] = []
+        self._at = 0
 
     @classmethod
     def of(cls, mapping: Mapping[K, V], *, capacity: int = 0) -> PersistentMap[K, V]:
@@ -67,7 +73,7 @@ class PersistentMap(Mapping[K, V]):
             node = node[(h >> (level * _BITS)) & _MASK]
         grows = key not in node
         if grows and self._len + 1 > 2 * _LEAF * _WIDTH**self._depth:
-            return PersistentMap({**self, key: value})  # deeper, once per 32-fold growth
+            return type(self)({**self, key: value})  # deeper, once per 32-fold growth
         leaf = dict(node)
         leaf[key] = value
         new: Any = leaf
@@ -75,10 +81,20 @@ class PersistentMap(Mapping[K, V]):
             index = (h >> (level * _BITS)) & _MASK
             parent = path[level]
             new = (*parent[:index], new, *parent[index + 1 :])
-        result: PersistentMap[K, V] = PersistentMap.__new__(PersistentMap)
+        result = object.__new__(type(self))
         result._depth = self._depth
         result._len = self._len + grows
         result._root = new
+        log, at = self._log, self._at
+        # The next on this map's line, unless the line is long or already goes on from
+        # here (a branch: another map was set from this one); checked after appending,
+        # so that of two threads setting from one map at once, no more than one goes on.
+        if at == len(log) < _LOG:
+            log.append(key)
+            if len(log) == at + 1:
+                result._log, result._at = log, at + 1
+                return result
+        result._log, result._at = [], 0
         return result
 
     def get(self, key: K, default: Any = None) -> Any:
@@ -122,13 +138,16 @@ class PersistentMap(Mapping[K, V]):
 
 
 def changed_keys(a: Mapping[K, V], b: Mapping[K, V]) -> set[K] | None:
-    """The keys whose values differ (another object, or missing on one side) between
-    ``a`` and ``b``, looking only at what the two do not share; None unless both are
+    """The keys whose values may differ between ``a`` and ``b``: every key whose value
+    is another object or missing on one side, and perhaps a few more (a key set to the
+    value it had), found without looking at what the two share; None unless both are
     PersistentMaps of the same depth (then compare them some other way)."""
     if not (isinstance(a, PersistentMap) and isinstance(b, PersistentMap)):
         return None
     if a._depth != b._depth:
         return None
+    if a._log is b._log:  # one line: the keys set between them
+        return set(a._log[min(a._at, b._at) : max(a._at, b._at)])
     keys: set[K] = set()
     _diff(a._root, b._root, a._depth, keys)
     return keys

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from homeguard.core.codes import CodeLock
@@ -19,6 +19,7 @@ from homeguard.core.state import Hold, RuleState, StepSeen, WalkTest, sensor_map
 from homeguard.errors import PayloadError
 
 VERSION = 1
+_STATUS_FIELDS = tuple(f.name for f in fields(SensorStatus))  # flat: asdict, cheaper
 _MISSING = object()
 
 
@@ -61,7 +62,7 @@ def _changed(before: Mapping[str, object], after: Mapping[str, object]) -> set[s
 def _sensor_row(panel: Panel, sensor_id: str) -> str:
     row: dict[str, Any] = {}
     if (status := panel.sensors.get(sensor_id)) is not None:
-        row["status"] = asdict(status)
+        row["status"] = {name: getattr(status, name) for name in _STATUS_FIELDS}  # asdict
     if (seq := panel.message_seqs.get(sensor_id)) is not None:
         row["seq"] = seq
     return json.dumps(row, separators=(",", ":"))

@@ -8,10 +8,39 @@ from collections.abc import Mapping, Sequence
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, SensorStatus
+from homeguard.core.persistent_map import changed_keys
 from homeguard.core.signals import ActuatorKind, Publish, RecordEvent
 from homeguard.services.ports import Sink
 
 COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
+
+
+class _Troubles:
+    """The sensors in trouble, by id, followed from one panel's sensors to the next by
+    the sensors that changed (core.persistent_map): a state restated for one sensor's
+    trouble does not look at every sensor. Used from the controller thread."""
+
+    def __init__(self) -> None:
+        self._sensors: Mapping[str, SensorStatus] | None = None
+        self._names: dict[str, str] = {}
+
+    def of(self, sensors: Mapping[str, SensorStatus]) -> dict[str, str]:
+        """Sorted by sensor id."""
+        if sensors is self._sensors:
+            return dict(sorted(self._names.items()))
+        changed = None if self._sensors is None else changed_keys(self._sensors, sensors)
+        if changed is None:
+            changed = set(sensors)
+            self._names = {}
+        for sensor_id in changed:
+            status = sensors.get(sensor_id)
+            name = None if status is None else status.trouble_name
+            if name is None:
+                self._names.pop(sensor_id, None)
+            else:
+                self._names[sensor_id] = name
+        self._sensors = sensors
+        return dict(sorted(self._names.items()))
 
 
 class Outbound:
@@ -25,6 +54,7 @@ class Outbound:
     ) -> None:
         self._sink = sink
         self._topics = topics
+        self._troubles = _Troubles()
         self._actuators = dict(actuator_topics or {})
         for kind in ActuatorKind:
             self._actuators.setdefault(kind, (topics.control(kind),))
@@ -44,11 +74,7 @@ class Outbound:
             "system_troubles": sorted(part.value for part in panel.system_troubles),
             # Sensors in trouble (offline, supervision, no_report, low_battery), for
             # `homeguard status`; restated whenever a trouble comes or goes.
-            "troubles": {
-                sensor_id: status.trouble_name
-                for sensor_id, status in sorted(panel.sensors.items())
-                if status.trouble_name is not None
-            },
+            "troubles": self._troubles.of(panel.sensors),
             "timestamp": now,
         }
         self._sink.publish(self._topics.status, json.dumps(status), qos=1, retain=True)

@@ -1,0 +1,99 @@
+"""What the controller says after a decision does not look at every sensor configured
+(issue 13: flat cost per event up to 100,000 sensors), counted, not timed: the sensors'
+topics said at the end of a turn, and the troubles the retained status lists."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from homeguard.adapters.topics import SiteTopics
+from homeguard.core.model import PanelSettings, SensorSpec, SensorState, SensorType
+from homeguard.core.panel import Panel
+from homeguard.core.persistent_map import PersistentMap
+from homeguard.core.state import SensorStatus, Trouble
+from homeguard.services.outbound import Outbound
+from homeguard.services.session import Session
+
+COUNT = 5_000
+SETTINGS = PanelSettings(sensors=tuple(SensorSpec(f"d{n}", SensorType.DOOR) for n in range(COUNT)))
+
+
+class CountedMap(PersistentMap[str, Any]):
+    """The panel's sensors, counting the entries read by walking over them."""
+
+    walked = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for key in super().__iter__():
+            CountedMap.walked += 1
+            yield key
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        urgent: bool = False,
+    ) -> None:
+        self.published.append((topic, payload.decode() if isinstance(payload, bytes) else payload))
+
+
+def panels() -> list[Panel]:
+    """A panel with every sensor heard, then one change of one sensor after another."""
+    heard = CountedMap((f"d{n}", SensorStatus(SensorState.CLOSED)) for n in range(COUNT))
+    heard = CountedMap({**heard, "d9": SensorStatus(trouble=Trouble.OFFLINE)})
+    CountedMap.walked = 0
+    changes = [
+        ("d3", SensorStatus(SensorState.OPEN)),
+        ("d4000", SensorStatus(trouble=Trouble.SUPERVISION)),
+        ("d9", SensorStatus(SensorState.CLOSED)),
+    ]
+    result = [Panel(sensors=heard)]
+    for sensor_id, status in changes:
+        heard = heard.set(sensor_id, status)  # a CountedMap too
+        result.append(replace(result[-1], sensors=heard))
+    return result
+
+
+def test_the_sensors_said_after_a_turn_are_found_without_walking_over_every_sensor() -> None:
+    sink = Sink()
+    session = Session(Outbound(sink, SiteTopics("home")), SETTINGS, {})
+    steps = panels()
+    for before, after in itertools.pairwise(steps):
+        session.changed(before, after)
+    session.say_changed(steps[-1])
+    assert CountedMap.walked == 0
+    assert [topic for topic, _ in sink.published] == [
+        "home/alarm/sensors/d3",
+        "home/alarm/sensors/d4000",
+        "home/alarm/sensors/d9",
+    ]
+
+
+def test_the_troubles_of_the_status_follow_the_sensors_that_changed() -> None:
+    sink = Sink()
+    out = Outbound(sink, SiteTopics("home"))
+    troubles = []
+    for step, panel in enumerate(panels()):
+        out.state(panel, 0.0)
+        if step == 0:
+            CountedMap.walked = 0  # the first one looks at every sensor, once
+        troubles.append(json.loads(sink.published[-1][1])["troubles"])
+    assert CountedMap.walked == 0
+    assert troubles == [
+        {"d9": "offline"},
+        {"d9": "offline"},
+        {"d4000": "supervision", "d9": "offline"},
+        {"d4000": "supervision"},
+    ]
