@@ -79,8 +79,9 @@ class PersistentMap(Mapping[K, V]):
         new: Any = leaf
         for level in range(self._depth - 1, -1, -1):
             index = (h >> (level * _BITS)) & _MASK
-            parent = path[level]
-            new = (*parent[:index], new, *parent[index + 1 :])
+            children = list(path[level])
+            children[index] = new
+            new = tuple(children)
         result = object.__new__(type(self))
         result._depth = self._depth
         result._len = self._len + grows
