@@ -4,6 +4,9 @@
   library, no in-flight window of its own (the broker acknowledges QoS 1 as it reads, and
   the PUBACKs are read off the socket while sending), paced or as fast as the socket
   takes them;
+* :class:`RawClient` is a raw-socket MQTT 3.1.1 client for the trips of (c): it
+  publishes a prebuilt packet and reads the siren's command in the measuring thread,
+  with no library thread between the socket and the clock;
 * :class:`BareSubscriber` is ``mosquitto_sub`` (C) counting what it receives: the
   broker's own pub→sub limit, the yardstick for the controller;
 * :func:`stock_broker` is Mosquitto with its defaults (``listener`` and
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import shutil
@@ -129,6 +133,110 @@ def send(
         while sock.recv(1 << 20):
             pass
     return time.perf_counter() - started
+
+
+class RawClient:
+    """A raw-socket MQTT 3.1.1 client (clean session, TCP_NODELAY): `publish` writes a
+    QoS 1 PUBLISH, `expect` reads until a PUBLISH with a given topic and payload comes,
+    acknowledging what it receives at its QoS (PUBACK, or PUBREC then PUBCOMP)."""
+
+    def __init__(self, address: BrokerAddress, client_id: str) -> None:
+        self._sock = socket.create_connection((address.host, address.port))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        name = client_id.encode()
+        body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(name)) + name
+        self._sock.sendall(b"\x10" + _length(len(body)) + body)
+        self._buffer = b""
+        if self._packet()[0] >> 4 != 2:
+            raise SystemExit("the broker refused the benchmark's raw client")
+        self._mids = 0
+
+    def subscribe(self, topic: str, qos: int) -> None:
+        name = topic.encode()
+        body = struct.pack("!HH", 1, len(name)) + name + bytes([qos])
+        self._sock.sendall(b"\x82" + _length(len(body)) + body)
+        while self._packet()[0] >> 4 != 9:  # SUBACK
+            pass
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._mids += 1
+        self._sock.sendall(packet(topic, payload, self._mids))
+
+    def drain(self) -> None:
+        """Read (and acknowledge) whatever has arrived, without waiting."""
+        while select.select([self._sock], [], [], 0)[0]:
+            self._read()
+            while self._complete():
+                self._handle(self._take())
+
+    def expect(self, topic: str, payload: bytes, timeout: float) -> None:
+        """Until a PUBLISH of ``payload`` on ``topic`` arrives; TimeoutError after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while not self._complete():
+                if not select.select([self._sock], [], [], deadline - time.monotonic())[0]:
+                    raise TimeoutError(f"no {topic} {payload!r} within {timeout} s")
+                self._read()
+            if self._handle(self._take()) == (topic, payload):
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.sendall(b"\xe0\x00")
+        self._sock.close()
+
+    def _handle(self, raw: tuple[int, bytes]) -> tuple[str, bytes] | None:
+        header, body = raw
+        kind, qos = header >> 4, (header >> 1) & 3
+        if kind == 5:  # PUBREC of our QoS 2: not sent here
+            return None
+        if kind == 6:  # PUBREL: complete the broker's QoS 2 delivery
+            self._sock.sendall(b"\x70\x02" + body[:2])
+            return None
+        if kind != 3:
+            return None
+        size = struct.unpack("!H", body[:2])[0]
+        topic, rest = body[2 : 2 + size].decode(), body[2 + size :]
+        if qos:
+            self._sock.sendall((b"\x40\x02" if qos == 1 else b"\x50\x02") + rest[:2])
+            rest = rest[2:]
+        return topic, rest
+
+    def _packet(self) -> tuple[int, bytes]:
+        while not self._complete():
+            self._read()
+        return self._take()
+
+    def _read(self) -> None:
+        data = self._sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("the broker closed the benchmark's raw client")
+        self._buffer += data
+
+    def _complete(self) -> bool:
+        return self._split() is not None
+
+    def _split(self) -> tuple[int, int] | None:
+        """(start of the body, its length) of the first packet, if all of it is here."""
+        size, shift, at = 0, 0, 1
+        while True:
+            if at >= len(self._buffer):
+                return None
+            byte = self._buffer[at]
+            size |= (byte & 0x7F) << shift
+            at, shift = at + 1, shift + 7
+            if not byte & 0x80:
+                break
+        return (at, size) if len(self._buffer) >= at + size else None
+
+    def _take(self) -> tuple[int, bytes]:
+        split = self._split()
+        assert split is not None
+        at, size = split
+        header, body = self._buffer[0], self._buffer[at : at + size]
+        self._buffer = self._buffer[at + size :]
+        return header, body
 
 
 class BareSubscriber:
