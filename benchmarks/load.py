@@ -8,7 +8,9 @@
   publishes a prebuilt packet and reads the siren's command in the measuring thread,
   with no library thread between the socket and the clock;
 * :class:`BareSubscriber` is ``mosquitto_sub`` (C) counting what it receives: the
-  broker's own pub→sub limit, the yardstick for the controller;
+  broker's own pub→sub limit, the yardstick for the controller; with ``paho=True``, a
+  Python process doing nothing but receive with paho-mqtt (the library the controller
+  reads with, its QoS 1 acks included): the ceiling of any paho-based reader;
 * :func:`stock_broker` is Mosquitto with its defaults (``listener`` and
   ``allow_anonymous`` only: Nagle on, 20 in flight, 1,000 queued), what users already
   run; :func:`generated_broker` is the config ``homeguard`` writes.
@@ -23,6 +25,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -239,19 +242,34 @@ class RawClient:
         return header, body
 
 
-class BareSubscriber:
-    """``mosquitto_sub`` at QoS 1 on ``topic``, counting messages and when the last came."""
+# A subscriber in Python with paho and nothing else, printing a line per message.
+PAHO_SUBSCRIBER = """
+import sys, paho.mqtt.client as mqtt
+host, port, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out = sys.stdout
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, clean_session=True)
+client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, 1)
+client.on_message = lambda c, u, m: out.write(".\\n") or out.flush()
+client.connect(host, port)
+client.loop_forever()
+"""
 
-    def __init__(self, address: BrokerAddress, topic: str) -> None:
+
+class BareSubscriber:
+    """``mosquitto_sub`` (or, ``paho``, a paho-mqtt script) at QoS 1 on ``topic``,
+    counting messages and when the last came."""
+
+    def __init__(self, address: BrokerAddress, topic: str, *, paho: bool = False) -> None:
         binary = shutil.which("mosquitto_sub")
         if binary is None:
             raise SystemExit("the benchmark needs mosquitto_sub (mosquitto-clients)")
         self.count = 0
         self.last = 0.0
-        self._process = subprocess.Popen(
-            [binary, "-h", address.host, "-p", str(address.port), "-q", "1", "-t", topic],
-            stdout=subprocess.PIPE,
-        )
+        where = [address.host, str(address.port)]
+        command = [binary, "-h", where[0], "-p", where[1], "-q", "1", "-t", topic]
+        if paho:
+            command = [sys.executable, "-c", PAHO_SUBSCRIBER, *where, topic]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
