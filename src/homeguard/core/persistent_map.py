@@ -3,15 +3,16 @@
 dict for every report made the cost of an event grow with the sensors configured.
 
 A :class:`PersistentMap` is a trie of tuples, 32 wide, indexed by the bits of the key's
-hash, with small dicts as leaves; its depth grows with its size so that a leaf holds a
-few dozen keys. :meth:`PersistentMap.set` copies one leaf and the tuples on its path and
-shares the rest with the map it came from, and :func:`changed_keys` finds the
-keys in which two such maps differ: from the keys set since one became the other, when
-one comes from the other by a line of sets (the maps of one line share a log of the
-keys set, up to :data:`_LOG` of them), else by skipping what their tries share. Both
-cost the same at 10 keys and at 100,000. It is a :class:`~collections.abc.Mapping` like any other
-(``get``, ``items``, ``len``, ``==`` with a dict); its order is not the order of
-insertion (sort where an order is shown).
+hash, with small dicts as leaves; its depth is set by the size it is built for, so that
+a leaf holds a few dozen keys. :meth:`PersistentMap.set` copies one leaf and the tuples
+on its path and shares the rest with the map it came from, and :func:`changed_keys`
+finds the keys in which two such maps differ: from the keys set since one became the
+other, when one comes from the other by a line of sets (the maps of one line share a
+log of the keys set, up to :data:`_LOG` of them), else by skipping what their tries
+share. Both cost about the same at 10 keys and at 100,000. It is a
+:class:`~collections.abc.Mapping` like any other (``get``, ``items``, ``len``, ``==``
+with a dict); its order is not the order of insertion (sort where an order is shown).
+Set from one thread at a time (the controller's); read from any.
 """
 
 from __future__ import annotations

@@ -113,13 +113,13 @@ def load(text: str, settings: PanelSettings, rows: Mapping[str, str] | None = No
         statuses = dict(data["sensors"])
         seqs = dict(data.get("message_seqs", {}))  # absent from snapshots older than signing
         for sid, row in (rows or {}).items():
-            fields = json.loads(row)
+            saved = json.loads(row)
             statuses.pop(sid, None)
             seqs.pop(sid, None)
-            if "status" in fields:
-                statuses[sid] = fields["status"]
-            if "seq" in fields:
-                seqs[sid] = fields["seq"]
+            if "status" in saved:
+                statuses[sid] = saved["status"]
+            if "seq" in saved:
+                seqs[sid] = saved["seq"]
         lock = data["code_lock"]
         return Panel(
             state=PanelState(data["state"]),
