@@ -17,8 +17,9 @@ from homeguard.core import snapshot
 from homeguard.core.model import PanelSettings, SensorSpec, SensorState, SensorType
 from homeguard.core.panel import Panel, handle, new_panel, resume
 from homeguard.core.persistent_map import PersistentMap, changed_keys
-from homeguard.core.signals import Availability, Input, SensorReport, Tick
+from homeguard.core.signals import Availability, ClockStep, Input, SensorReport, Tick
 from homeguard.core.state import SensorStatus
+from homeguard.core.timers import _sensor_timer
 
 T0 = 1_000_000.0
 
@@ -127,6 +128,51 @@ def test_timers_fire_as_a_walk_over_every_sensor_would_fire_them() -> None:
     # All silent since the start: the report grace (120 s) makes each one's trouble, in
     # the order configured, all at once.
     assert troubles == [f"s{n}" for n in range(300)]
+
+
+def test_the_timer_index_agrees_with_a_walk_over_every_sensor() -> None:
+    """After each input of a random run (reports, offlines, restarts, clock steps),
+    the index's earliest sensor timer is the one a walk over every sensor finds."""
+    specs = [
+        SensorSpec(
+            f"s{n}",
+            SensorType.DOOR,
+            supervision=(None, 40.0, 90.0)[n % 3],
+            trigger_unavailable=n % 4 == 0,
+            unavailable_debounce=15.0,
+            event_only=n % 5 == 0,
+        )
+        for n in range(40)
+    ]
+    settings = PanelSettings(sensors=tuple(specs), report_grace=60.0, restart_grace=20.0)
+    rng = random.Random(11)
+    now = T0
+    panel = resume(new_panel(now), settings, now).panel
+    for _ in range(400):
+        now += rng.choice((0.0, 1.0, 7.0, 30.0))
+        sensor_id = f"s{rng.randrange(40)}"
+        given: Input = rng.choice(
+            (
+                SensorReport(sensor_id, rng.choice((SensorState.OPEN, SensorState.CLOSED))),
+                Availability(sensor_id, online=rng.random() < 0.5),
+                Tick(),
+            )
+        )
+        if rng.random() < 0.02:
+            panel = resume(panel, settings, now).panel
+        elif rng.random() < 0.02:
+            step = rng.choice((-50.0, 50.0))
+            now += step
+            panel = handle(panel, settings, ClockStep(step), now).panel
+        panel = handle(panel, settings, given, now).panel
+        walked = [
+            (due, rank, spec.id)
+            for rank, spec in enumerate(specs)
+            if (due := _sensor_timer(panel, settings, spec, panel.sensor(spec.id))) is not None
+        ]
+        expected = min(walked, default=None)
+        found = settings.timer_index.earliest(panel, settings)
+        assert found == (None if expected is None else (expected[0], expected[2]))
 
 
 # ------------------------------------------------------------------ PersistentMap
