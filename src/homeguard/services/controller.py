@@ -267,6 +267,7 @@ class Controller:
             rows = snapshot.sensor_rows(self._saved, self._panel)
             if self._saved is None:  # all of them: the others (no longer configured) go
                 rows.update(dict.fromkeys(self._stored_rows - rows.keys()))
+                self._stored_rows = set()
             self._saved = self._panel
         turn.hand_over(self._writer, self._client.ack, body, rows)
 
