@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from homeguard.adapters.codecs import Family
@@ -17,6 +18,7 @@ from homeguard.config import (
     default_config_path,
     load_config,
     parse_config,
+    yaml_lines,
 )
 from homeguard.core import codes
 from homeguard.core.model import (
@@ -508,6 +510,19 @@ def test_aliases_are_walked_once() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     assert "unknown key" in config_error("\n".join(lines) + "\n")
+
+
+def test_the_data_keeps_none_of_the_nodes_strings() -> None:
+    # So that the node tree, dropped once read, leaves nothing alive among its objects
+    # and its memory can go back to the system (a config of 100,000 sensors).
+    root, data = yaml_lines.compose("sensors:\n  - {id: front, type: door}\n")
+    assert isinstance(root, yaml.MappingNode)
+    [(_, sensors)] = root.value
+    [(key, value), _] = sensors.value[0].value
+    [sensor] = data["sensors"]
+    assert sensor["id"] == value.value == "front"
+    assert sensor["id"] is not value.value
+    assert next(iter(sensor)) is not key.value
 
 
 # ---------------------------------------------------------------------------- files
