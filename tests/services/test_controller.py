@@ -265,6 +265,14 @@ def test_a_reconnection_restates_the_siren_and_the_light(rig: Rig) -> None:
     assert ("publish", "home/alarm/state", "triggered") in rig.log
 
 
+def test_a_start_restates_each_sensor_once(rig: Rig) -> None:
+    """Once connected, every sensor's retained state is said once: not also before, at
+    start (with 100,000 sensors, twice is 200,000 messages ahead of the first answer)."""
+    published = [entry[1] for entry in rig.log if entry[0] == "publish"]
+    said = [topic for topic in published if topic.startswith("home/alarm/sensors/")]
+    assert sorted(said) == ["home/alarm/sensors/cellar", "home/alarm/sensors/front"]
+
+
 def test_a_restart_during_an_alarm_restates_the_siren_and_the_light(rig: Rig) -> None:
     rig.arm_away()
     rig.send(FRONT, "OPEN")
