@@ -138,11 +138,15 @@ class MqttClient(Connection):
         retain: bool = False,
         *,
         urgent: bool = False,
+        replaceable: bool = False,
     ) -> None:
         """Publish; QoS 1/2 messages are kept while disconnected and sent on reconnect.
 
         ``urgent`` (the siren and light commands): ahead of every QoS 1/2 message waiting
         in the outbox, and not held by the in-flight window; keep such messages few.
+        ``replaceable`` (a retained state that a later message on its topic makes moot):
+        after every other QoS 1/2 message waiting, and replaced by a later message on
+        its topic while it waits.
 
         Raises ``ValueError`` for an invalid topic, QoS or payload size (a programming
         error), `BrokerError` if the client was stopped.
@@ -159,7 +163,7 @@ class MqttClient(Connection):
         if qos == 0:
             self._send_qos0(message)
             return
-        self._outbox.add(message, urgent=urgent)
+        self._outbox.add(message, urgent=urgent, replaceable=replaceable)
         self._pump()
 
     def _send_qos0(self, message: Outgoing) -> None:
