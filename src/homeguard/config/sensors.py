@@ -9,6 +9,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from homeguard.adapters.codecs import Family, RfSignal
+from homeguard.adapters.device_topics import NO_RF_CODES
 from homeguard.adapters.topics import SensorBinding
 from homeguard.config.base import (
     ID_PATTERN,
@@ -218,7 +219,7 @@ class SensorConfig(Section):
             device=self.device,
             object_id=self.object_id,
             component=self.component,
-            rf_codes=types.MappingProxyType(codes),
+            rf_codes=types.MappingProxyType(codes) if codes else NO_RF_CODES,
         )
 
     def spec(self) -> SensorSpec:
