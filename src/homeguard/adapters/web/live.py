@@ -106,6 +106,13 @@ class LiveHub:
             view, backend.settings, backend.actuators, self._battery, self.system(view)
         )
 
+    def system_now(self) -> SystemFigures:
+        """The system figures alone, from the latest view (no sensor looked at)."""
+        with self._lock:
+            view = self._view or self._backend.panel.view()
+            self._view = view
+            return self.system(view)
+
     def system(self, view: PanelView) -> SystemFigures:
         backend = self._backend
         stats = view.stats
