@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel
+from pydantic.dataclasses import is_pydantic_dataclass
+from pydantic.fields import FieldInfo
 
 from homeguard.config.base import Misplaced
 
@@ -109,6 +111,8 @@ def locate(root: yaml.Node, error: Mapping[str, Any], model: type[BaseModel]) ->
     elif error["type"] == "value_error":
         message = message.removeprefix("Value error, ")
     kind = error["type"]
+    if kind == "unexpected_keyword_argument":  # the same, from a pydantic dataclass
+        kind = "extra_forbidden"
     node, found, path = root, True, ""
     for position, part in enumerate(loc):
         if part == "[key]":
@@ -126,7 +130,7 @@ def locate(root: yaml.Node, error: Mapping[str, Any], model: type[BaseModel]) ->
         message = _unknown_key(model, loc)
     elif kind == "missing":
         message = "missing (required)"
-    elif kind == "model_type":
+    elif kind in ("model_type", "dataclass_type"):
         message = "Input should be a mapping of keys to values"
     elif kind == "string_type" and isinstance(node, yaml.ScalarNode) and not node.style:
         message += " (put it in quotes: YAML read it as a number, a boolean or null)"
@@ -158,8 +162,9 @@ def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]
     current: Any = model
     for part in loc:
         current = _strip_optional(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
+        fields = section_fields(current)
+        if fields is not None:
+            field = fields.get(str(part))
             if field is None:
                 return []
             current = field.annotation
@@ -168,10 +173,16 @@ def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]
         if not args:
             return []
         current = args[-1] if isinstance(part, str) else args[0]  # mapping value, item
-    current = _strip_optional(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+    return list(section_fields(_strip_optional(current)) or ())
+
+
+def section_fields(annotation: Any) -> Mapping[str, FieldInfo] | None:
+    """The fields of a section (a pydantic model or dataclass); None for anything else."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.model_fields
+    if isinstance(annotation, type) and is_pydantic_dataclass(annotation):
+        return annotation.__pydantic_fields__
+    return None
 
 
 def _strip_optional(annotation: Any) -> Any:
