@@ -193,11 +193,12 @@ def logout(session: Writer, request: Request, response: Response, web: Web) -> N
 panel = APIRouter(prefix="/api", tags=["panel"])
 
 
-@panel.get("/state", responses=READ_ERRORS)
-def state(session: Reader, web: Web) -> StateDocument:
+@panel.get("/state", responses=READ_ERRORS, response_model=StateDocument)
+def state(session: Reader, web: Web) -> Response:
     """The panel, every sensor, what blocks arming in each mode, siren and light, and
-    the system figures: the same document the live stream sends."""
-    return web.hub.document()
+    the system figures: the same document the live stream sends, rendered once per
+    change of the panel."""
+    return Response(web.hub.rendered(), media_type="application/json")
 
 
 @panel.get("/sensors", responses=READ_ERRORS)
