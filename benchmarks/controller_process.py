@@ -1,8 +1,11 @@
 """``homeguard controller`` in a process of its own, as in a house, for ``run.py``.
 
 Each one gets a base topic and client id of its own, so that nothing retained or queued
-by an earlier one on the same broker is taken for its answer, and a user client and a
-siren client (subscribed to ``<base>/control/alarm`` only) in this process.
+by an earlier one on the same broker is taken for its answer, and in this process a user
+client (arming and disarming), and for the trips a raw-socket window sensor and siren
+(:class:`load.RawClient`, subscribed to ``<base>/control/alarm`` only at QoS 2, so that
+the command arrives at the QoS it is sent with): the time measured is the controller's
+and the broker's, not a client library's threads.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from load import RawClient
 
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient
 
@@ -65,7 +70,9 @@ class ControllerProcess:
         lines += [f"  - {{id: m{n}, type: motion}}\n" for n in range(1, sensors)]
         config.write_text("".join(lines))
         self.user = self._client("user", [("alarm/state", 1), ("alarm/availability", 1)])
-        self.siren = self._client("siren", [("control/alarm", 2)])
+        self.siren = RawClient(address, f"{self.base}-siren")
+        self.siren.subscribe(f"{self.base}/control/alarm", 2)
+        self.window = RawClient(address, f"{self.base}-window")
         qos = "2" if siren_qos is None else str(siren_qos)
         command = [sys.executable, "-c", LAUNCH, qos, "controller"]
         self._log = (folder / "controller.log").open("wb")
@@ -98,12 +105,15 @@ class ControllerProcess:
     def trip(self) -> float:
         """Arm, open the window: milliseconds until the siren's ON; disarm, close."""
         self.command("ARM_HOME", b"armed_home")
+        self.siren.drain()  # the OFF of the last disarm
+        self.window.drain()  # PUBACKs
+        window = f"{self.base}/security/window/living"
         started = time.perf_counter()
-        self.user.publish(f"{self.base}/security/window/living", "OPEN")
-        self._await(self.siren, "control/alarm", b"ON", self.timeout)
+        self.window.publish(window, b"OPEN")
+        self.siren.expect(f"{self.base}/control/alarm", b"ON", self.timeout)
         elapsed = (time.perf_counter() - started) * 1000
         self.command('{"action": "DISARM", "code": "1234"}', b"disarmed")
-        self.user.publish(f"{self.base}/security/window/living", "CLOSED")
+        self.window.publish(window, b"CLOSED")
         return elapsed
 
     def rss_mb(self) -> float:
@@ -135,11 +145,12 @@ class ControllerProcess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for client in (self.user, self.siren):
-            # paho 2.2 fails to stop a client that is reconnecting just then; it is ours,
-            # and this process ends soon.
-            with contextlib.suppress(AttributeError):
-                client.stop()
+        # paho 2.2 fails to stop a client that is reconnecting just then; it is ours,
+        # and this process ends soon.
+        with contextlib.suppress(AttributeError):
+            self.user.stop()
+        self.siren.close()
+        self.window.close()
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(60)

@@ -4,8 +4,13 @@
   library, no in-flight window of its own (the broker acknowledges QoS 1 as it reads, and
   the PUBACKs are read off the socket while sending), paced or as fast as the socket
   takes them;
+* :class:`RawClient` is a raw-socket MQTT 3.1.1 client for the trips of (c): it
+  publishes a prebuilt packet and reads the siren's command in the measuring thread,
+  with no library thread between the socket and the clock;
 * :class:`BareSubscriber` is ``mosquitto_sub`` (C) counting what it receives: the
-  broker's own pub→sub limit, the yardstick for the controller;
+  broker's own pub→sub limit, the yardstick for the controller; with ``paho=True``, a
+  Python process doing nothing but receive with paho-mqtt (the library the controller
+  reads with, its QoS 1 acks included): the ceiling of any paho-based reader;
 * :func:`stock_broker` is Mosquitto with its defaults (``listener`` and
   ``allow_anonymous`` only: Nagle on, 20 in flight, 1,000 queued), what users already
   run; :func:`generated_broker` is the config ``homeguard`` writes.
@@ -13,12 +18,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -131,19 +138,138 @@ def send(
     return time.perf_counter() - started
 
 
-class BareSubscriber:
-    """``mosquitto_sub`` at QoS 1 on ``topic``, counting messages and when the last came."""
+class RawClient:
+    """A raw-socket MQTT 3.1.1 client (clean session, TCP_NODELAY): `publish` writes a
+    QoS 1 PUBLISH, `expect` reads until a PUBLISH with a given topic and payload comes,
+    acknowledging what it receives at its QoS (PUBACK, or PUBREC then PUBCOMP)."""
 
-    def __init__(self, address: BrokerAddress, topic: str) -> None:
+    def __init__(self, address: BrokerAddress, client_id: str) -> None:
+        self._sock = socket.create_connection((address.host, address.port))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        name = client_id.encode()
+        body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack("!H", len(name)) + name
+        self._sock.sendall(b"\x10" + _length(len(body)) + body)
+        self._buffer = b""
+        if self._packet()[0] >> 4 != 2:
+            raise SystemExit("the broker refused the benchmark's raw client")
+        self._mids = 0
+
+    def subscribe(self, topic: str, qos: int) -> None:
+        name = topic.encode()
+        body = struct.pack("!HH", 1, len(name)) + name + bytes([qos])
+        self._sock.sendall(b"\x82" + _length(len(body)) + body)
+        while self._packet()[0] >> 4 != 9:  # SUBACK
+            pass
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._mids += 1
+        self._sock.sendall(packet(topic, payload, self._mids))
+
+    def drain(self) -> None:
+        """Read (and acknowledge) whatever has arrived, without waiting."""
+        while select.select([self._sock], [], [], 0)[0]:
+            self._read()
+            while self._complete():
+                self._handle(self._take())
+
+    def expect(self, topic: str, payload: bytes, timeout: float) -> None:
+        """Until a PUBLISH of ``payload`` on ``topic`` arrives; TimeoutError after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while not self._complete():
+                if not select.select([self._sock], [], [], deadline - time.monotonic())[0]:
+                    raise TimeoutError(f"no {topic} {payload!r} within {timeout} s")
+                self._read()
+            if self._handle(self._take()) == (topic, payload):
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.sendall(b"\xe0\x00")
+        self._sock.close()
+
+    def _handle(self, raw: tuple[int, bytes]) -> tuple[str, bytes] | None:
+        header, body = raw
+        kind, qos = header >> 4, (header >> 1) & 3
+        if kind == 5:  # PUBREC of our QoS 2: not sent here
+            return None
+        if kind == 6:  # PUBREL: complete the broker's QoS 2 delivery
+            self._sock.sendall(b"\x70\x02" + body[:2])
+            return None
+        if kind != 3:
+            return None
+        size = struct.unpack("!H", body[:2])[0]
+        topic, rest = body[2 : 2 + size].decode(), body[2 + size :]
+        if qos:
+            self._sock.sendall((b"\x40\x02" if qos == 1 else b"\x50\x02") + rest[:2])
+            rest = rest[2:]
+        return topic, rest
+
+    def _packet(self) -> tuple[int, bytes]:
+        while not self._complete():
+            self._read()
+        return self._take()
+
+    def _read(self) -> None:
+        data = self._sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("the broker closed the benchmark's raw client")
+        self._buffer += data
+
+    def _complete(self) -> bool:
+        return self._split() is not None
+
+    def _split(self) -> tuple[int, int] | None:
+        """(start of the body, its length) of the first packet, if all of it is here."""
+        size, shift, at = 0, 0, 1
+        while True:
+            if at >= len(self._buffer):
+                return None
+            byte = self._buffer[at]
+            size |= (byte & 0x7F) << shift
+            at, shift = at + 1, shift + 7
+            if not byte & 0x80:
+                break
+        return (at, size) if len(self._buffer) >= at + size else None
+
+    def _take(self) -> tuple[int, bytes]:
+        split = self._split()
+        assert split is not None
+        at, size = split
+        header, body = self._buffer[0], self._buffer[at : at + size]
+        self._buffer = self._buffer[at + size :]
+        return header, body
+
+
+# A subscriber in Python with paho and nothing else, printing a line per message.
+PAHO_SUBSCRIBER = """
+import sys, paho.mqtt.client as mqtt
+host, port, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out = sys.stdout
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, clean_session=True)
+client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, 1)
+client.on_message = lambda c, u, m: out.write(".\\n") or out.flush()
+client.connect(host, port)
+client.loop_forever()
+"""
+
+
+class BareSubscriber:
+    """``mosquitto_sub`` (or, ``paho``, a paho-mqtt script) at QoS 1 on ``topic``,
+    counting messages and when the last came."""
+
+    def __init__(self, address: BrokerAddress, topic: str, *, paho: bool = False) -> None:
         binary = shutil.which("mosquitto_sub")
         if binary is None:
             raise SystemExit("the benchmark needs mosquitto_sub (mosquitto-clients)")
         self.count = 0
         self.last = 0.0
-        self._process = subprocess.Popen(
-            [binary, "-h", address.host, "-p", str(address.port), "-q", "1", "-t", topic],
-            stdout=subprocess.PIPE,
-        )
+        where = [address.host, str(address.port)]
+        command = [binary, "-h", where[0], "-p", where[1], "-q", "1", "-t", topic]
+        if paho:
+            command = [sys.executable, "-c", PAHO_SUBSCRIBER, *where, topic]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

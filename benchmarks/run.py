@@ -49,11 +49,13 @@ from load import BareSubscriber, free_port, generated_broker, send, sensor_packe
 from homeguard.adapters.mqtt import BrokerAddress
 
 
-def pub_sub_limit(address: BrokerAddress, events: int) -> dict[str, float]:
-    """(a) What the broker itself forwards: the same packets, a bare subscriber."""
-    subscriber = BareSubscriber(address, "limit/security/#")
-    time.sleep(0.5)  # subscribed
-    packets = sensor_packets("limit", [f"m{n}" for n in range(100)], events)
+def pub_sub_limit(address: BrokerAddress, events: int, *, paho: bool = False) -> dict[str, float]:
+    """(a) What the broker itself forwards: the same packets, a bare subscriber (or,
+    ``paho``, a bare paho-mqtt subscriber in Python: what the library alone reads)."""
+    base = "plimit" if paho else "limit"
+    subscriber = BareSubscriber(address, f"{base}/security/#", paho=paho)
+    time.sleep(1.0 if paho else 0.5)  # subscribed
+    packets = sensor_packets(base, [f"m{n}" for n in range(100)], events)
     started = time.perf_counter()
     send(address, packets)
     subscriber.settle(events)
@@ -179,6 +181,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             result: dict[str, Any] = {}
             result["limit"] = pub_sub_limit(address, args.events)
             _say(f"(a) {name:<9} broker pub->sub limit", result["limit"])
+            result["paho"] = pub_sub_limit(address, args.events, paho=True)
+            result["paho"]["percent_of_limit"] = (
+                100 * result["paho"]["rate"] / result["limit"]["rate"]
+            )
+            _say(f"(a) {name:<9} bare paho subscriber", result["paho"])
             with ControllerProcess(
                 address, workdir / name / "ingest", args.sensors, timeout=args.timeout
             ) as ctl:

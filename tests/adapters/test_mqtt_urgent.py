@@ -25,3 +25,22 @@ def test_an_urgent_message_overtakes_what_waits_in_the_outbox(
         topics = [m.topic for m in collect(watcher.messages, QUEUED + 1)]
     assert topics.count("t/siren") == 1
     assert topics.index("t/siren") < QUEUED  # not last, behind everything queued before
+
+
+def test_an_urgent_publish_returns_once_the_broker_has_the_message(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """The publisher (the controller thread) holds off its bookkeeping until the siren's
+    command is out: Python runs one thread at a time, and paho's network thread, which
+    writes the command to the socket, would otherwise wait for the rest of the turn."""
+    address = mosquitto.address
+    with (
+        MqttClient(
+            address=address, client_id=client_id("siren"), subscriptions=[("t/siren", 2)]
+        ) as siren,
+        MqttClient(address=address, client_id=client_id("ctl")) as controller,
+    ):
+        for qos in (1, 2):
+            controller.publish("t/siren", "ON", qos=qos, urgent=True)
+            assert controller.unpublished == 0  # acknowledged before publish returned
+            assert collect(siren.messages, 1)[0].payload == b"ON"

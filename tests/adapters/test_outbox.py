@@ -313,3 +313,33 @@ def test_a_refused_replaceable_message_goes_before_a_later_one_on_its_topic() ->
     outbox.pump(paho.send)
 
     assert paho.payloads() == [b"CLOSED", b"OPEN"]  # the broker keeps the latest
+
+
+def test_wait_urgent_waits_for_the_urgent_messages_only() -> None:
+    outbox, paho = filled(3), FakePaho()
+    outbox.resume()
+    outbox.pump(paho.send)  # mids 1-3: bookkeeping, in flight
+    outbox.add(message(99, qos=2), urgent=True)
+    outbox.pump(paho.send)  # mid 4
+
+    assert not outbox.wait_urgent(0)  # in flight, not yet acknowledged
+    outbox.acknowledged(4)
+    assert outbox.wait_urgent(0)  # the bookkeeping still in flight does not count
+    assert outbox.pending == 3
+
+
+def test_wait_urgent_wakes_up_on_the_acknowledgement_and_gives_up_when_disconnected() -> None:
+    outbox, paho = Outbox(20), FakePaho()
+    outbox.resume()
+    outbox.add(message(99, qos=2), urgent=True)
+    outbox.pump(paho.send)
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(outbox.wait_urgent(30)))
+    waiter.start()
+    outbox.acknowledged(1)
+    waiter.join(30)
+    assert result == [True]
+
+    outbox.add(message(100, qos=2), urgent=True)
+    outbox.pause()  # it waits for the reconnection: nobody waits for it meanwhile
+    assert not outbox.wait_urgent(30)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 from typing import Any, Protocol, Self, Unpack
 
 import paho.mqtt.client as paho
@@ -43,6 +44,10 @@ from .sockets import quick_ack
 __all__ = ["MessageSink", "MqttClient"]
 
 _log = logging.getLogger(__name__)
+
+# Seconds an urgent message's publisher waits for the broker's acknowledgement: it holds
+# the thread (and Python's lock with it) off other work until the command is out.
+URGENT_WAIT = 0.01
 
 
 class MessageSink(Protocol):
@@ -78,6 +83,7 @@ class MqttClient(Connection):
         self._inbox: MessageSink = self.messages if inbox is None else inbox
         # Received QoS 1/2 messages awaiting ack() on the current connection.
         self._unacked: dict[int, Message] = {}
+        self._network_thread: int | None = None  # paho's loop: it must never wait on it
         self._client.max_queued_messages_set(0)  # no limit: never refuse a publish
         # Our own window bounds what paho holds; paho's limit would only add its buggy
         # "queued" state.
@@ -143,7 +149,11 @@ class MqttClient(Connection):
         """Publish; QoS 1/2 messages are kept while disconnected and sent on reconnect.
 
         ``urgent`` (the siren and light commands): ahead of every QoS 1/2 message waiting
-        in the outbox, and not held by the in-flight window; keep such messages few.
+        in the outbox, and not held by the in-flight window; keep such messages few. The
+        call then waits (at most :data:`URGENT_WAIT`, and not while disconnected) until
+        the broker has acknowledged it: paho's network thread writes it to the socket,
+        and Python would run it only once the caller blocks or its time slice (5 ms) is
+        up, so the caller's next work (a turn's bookkeeping) would come first.
         ``replaceable`` (a retained state that a later message on its topic makes moot):
         after every other QoS 1/2 message waiting, and replaced by a later message on
         its topic while it waits.
@@ -165,6 +175,8 @@ class MqttClient(Connection):
             return
         self._outbox.add(message, urgent=urgent, replaceable=replaceable)
         self._pump()
+        if urgent and threading.get_ident() != self._network_thread:
+            self._outbox.wait_urgent(URGENT_WAIT)
 
     def _send_qos0(self, message: Outgoing) -> None:
         if not self._connected:
@@ -211,6 +223,7 @@ class MqttClient(Connection):
     # ------------------------------------------------------------------ internals
 
     def _connection_up(self) -> None:
+        self._network_thread = threading.get_ident()  # paho calls this from its loop
         self._outbox.resume()
         self._pump()
 

@@ -18,7 +18,8 @@ are handed to paho at a time:
 * a message paho refuses stays first in line for the next round;
 * urgent messages (the siren and light commands) go ahead of every message waiting and
   are not held by the window (they keep their own order, and are few, so QoS 2 stays
-  within the broker's receive quota): alarms before bookkeeping;
+  within the broker's receive quota): alarms before bookkeeping. `Outbox.wait_urgent`
+  lets their publisher wait until the broker has them;
 * *replaceable* messages (retained states that a later message on the same topic makes
   moot: what the panel knows of each sensor) go after every other message waiting, and
   a later message on the topic takes the place of one still waiting: 100,000 sensors
@@ -75,6 +76,8 @@ class Outbox:
         self._urgent: deque[Outgoing] = deque()  # handed on first, whatever the window
         self._replaceable: dict[str, Outgoing] = {}  # by topic: handed on last
         self._inflight: dict[int, Outgoing] = {}
+        self._urgent_out: set[int] = set()  # mids of urgent messages not yet acknowledged
+        self._urgent_handing = 0  # urgent messages taken from the queue, not yet sent
         self._handing = 0  # messages taken from the queue, not yet back from ``send``
         self._open = False  # connected: messages may be handed on
         self._replaying = False  # paho resends what was in flight first
@@ -152,6 +155,7 @@ class Outbox:
         to the socket (QoS 0). May come before ``send`` returned the mid."""
         with self._changed:
             if self._inflight.pop(mid, None) is not None:
+                self._urgent_out.discard(mid)
                 if not self._inflight:
                     self._replaying = False
             elif mid in self._qos0_written:
@@ -168,6 +172,18 @@ class Outbox:
             while self._pending():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+    def wait_urgent(self, timeout: float) -> bool:
+        """Wait until every urgent message added so far is acknowledged; False if some
+        are not after ``timeout`` seconds (or we are disconnected: they wait)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._urgent or self._urgent_handing or self._urgent_out:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._open:
                     return False
                 self._changed.wait(remaining)
         return True
@@ -205,12 +221,15 @@ class Outbox:
                 else:
                     return
                 self._handing += 1
+                urgent = line is self._urgent
+                self._urgent_handing += urgent
             mid: int | None = None
             try:
                 mid = send(message)
             finally:
                 with self._changed:
                     self._handing -= 1
+                    self._urgent_handing -= urgent
                     if mid is None:  # refused (or send raised): first in line again
                         line.appendleft(message)
                     elif mid in self._acked_early:
@@ -218,5 +237,7 @@ class Outbox:
                         self._changed.notify_all()
                     else:
                         self._inflight[mid] = message
+                        if urgent:
+                            self._urgent_out.add(mid)
             if mid is None:
                 return
