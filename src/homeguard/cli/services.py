@@ -159,8 +159,11 @@ def controller(args: argparse.Namespace) -> int:
     # collector scanning them all, a third of the startup time): run_controller turns
     # it on again once it has frozen them (gc.freeze).
     gc.disable()
-    site = load_site(args)
-    run_controller(site, _until_signalled(), check_broker=not args.broker_started_here)
+    try:
+        site = load_site(args)
+        run_controller(site, _until_signalled(), check_broker=not args.broker_started_here)
+    finally:
+        gc.enable()  # a failed start, too
     return 0
 
 
