@@ -105,10 +105,13 @@ def document(payload: bytes) -> Document:
     if text[0] not in '{["':
         return text
     try:
-        doc = json.loads(text, parse_float=_finite, parse_constant=_finite)
+        doc = _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise PayloadError("bad_json", str(exc)[:100]) from None
-    _check_tree(doc, 0)
+    # Only an escape can make a lone surrogate, and only that many brackets that deep a
+    # tree: a sensor's flat object needs no walk.
+    if "\\u" in text or text.count("{") + text.count("[") > MAX_DEPTH:
+        _check_tree(doc, 0)
     if isinstance(doc, str):
         return doc.strip()
     if not isinstance(doc, dict):
@@ -121,6 +124,9 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"number out of range: {text[:20]}")
     return number
+
+
+_JSON = json.JSONDecoder(parse_float=_finite, parse_constant=_finite)
 
 
 def _check_tree(value: Any, depth: int) -> None:
