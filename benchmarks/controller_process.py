@@ -31,7 +31,7 @@ panel: {{code_arm_required: false, modes: {{armed_home: {{exit_delay: 0, siren_t
 users: [{{name: alice, pin: "1234"}}]
 actuators: [{{id: siren, type: siren}}]
 rate_limit: {{messages_per_second: 1000000, burst: 1000000}}  # load from few sensors
-web: {{enabled: false}}
+web: {web}
 home_assistant: {{discovery: false}}
 sensors:
   - {{id: living, type: window}}
@@ -53,6 +53,7 @@ class ControllerProcess:
         *,
         siren_qos: int | None = None,
         timeout: float = 30,
+        web_port: int | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -61,7 +62,11 @@ class ControllerProcess:
         folder.mkdir(parents=True, exist_ok=True)
         self.db = folder / "events.db"
         config = folder / "homeguard.yaml"
-        lines = [CONFIG.format(port=address.port, base=self.base)]
+        web = "{enabled: false}"
+        if web_port is not None:  # the dashboard, open on loopback
+            web = f"{{host: 127.0.0.1, port: {web_port}, loopback_without_login: true}}"
+        self.config = config
+        lines = [CONFIG.format(port=address.port, base=self.base, web=web)]
         lines += [f"  - {{id: m{n}, type: motion}}\n" for n in range(1, sensors)]
         config.write_text("".join(lines))
         self.user = self._client("user", [("alarm/state", 1), ("alarm/availability", 1)])

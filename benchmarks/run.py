@@ -19,7 +19,10 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     ``--rate`` events/s of background sensor traffic, on both brokers, with the siren
     command at QoS 1 and QoS 2;
 (d) for each configured sensor count: the controller's RSS, the time from starting the
-    process to answering a command (ready), and the cost of one event at that size.
+    process to answering a command (ready), how long the dashboard takes to answer
+    ``GET /api/state`` and ``GET /api/system`` (the best of 3, on a kept-alive
+    connection) and ``homeguard status --api`` to run (a process of its own, Python's
+    start included), and the cost of one event at that size.
 
 The machine is shared and noisy: compare the rows of one run, not runs with each other.
 """
@@ -30,6 +33,7 @@ import argparse
 import json
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,8 +42,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 from controller_process import ControllerProcess
-from load import BareSubscriber, generated_broker, send, sensor_packets, stock_broker
+from load import BareSubscriber, free_port, generated_broker, send, sensor_packets, stock_broker
 
 from homeguard.adapters.mqtt import BrokerAddress
 
@@ -123,15 +128,37 @@ def latency(ctl: ControllerProcess, trips: int, rate: float) -> dict[str, float]
     return {**percentiles(samples or [float("inf")]), "trips": len(samples), "missed": missed}
 
 
+def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
+    """Milliseconds the dashboard takes to answer, and ``homeguard status --api``."""
+    url = f"http://127.0.0.1:{port}"
+    row = {}
+    with httpx.Client(base_url=url, timeout=120) as http:
+        http.get("/api/session").raise_for_status()  # loopback: a session without a login
+        for name, path in (("state_ms", "/api/state"), ("system_ms", "/api/system")):
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                http.get(path).raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            row[name] = min(times)
+    started = time.perf_counter()
+    status = [sys.executable, "-m", "homeguard", "status", "--api", url, "--config", ctl.config]
+    subprocess.run(status, capture_output=True, check=True, timeout=300)
+    row["status_api_ms"] = (time.perf_counter() - started) * 1000
+    return row
+
+
 def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """(d) RSS, ready time and the cost of an event by configured sensor count."""
+    """(d) RSS, ready time, the dashboard and the cost of an event by sensor count."""
     rows = []
     for count in args.sizes:
+        port = free_port()
         with ControllerProcess(
-            address, workdir / f"size-{count}", sensors=count, timeout=args.timeout
+            address, workdir / f"size-{count}", sensors=count, timeout=args.timeout, web_port=port
         ) as ctl:
             row: dict[str, Any] = {"sensors": count, "ready_s": ctl.ready_s}
             row["rss_mb"] = ctl.rss_mb()
+            row.update(dashboard(ctl, port))
             row["trip_ms"] = latency(ctl, 5, 0)["p50"]  # idle, before the load
             result = ingest(ctl, args.size_events, cap=args.cap)
             row["events_per_s"] = result["rate"]

@@ -8,15 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from homeguard.adapters.codecs import Family
 from homeguard.config import (
     Config,
+    SensorConfig,
     bundled_example,
     default_config_path,
     load_config,
     parse_config,
+    yaml_lines,
 )
 from homeguard.core import codes
 from homeguard.core.model import (
@@ -218,7 +221,7 @@ def test_config_is_frozen() -> None:
 def test_family_is_the_codecs_one() -> None:
     family = Config.model_fields["sensors"].annotation
     sensor_model = typing.get_args(family)[0]
-    assert sensor_model.model_fields["family"].annotation is Family
+    assert yaml_lines.section_fields(sensor_model)["family"].annotation is Family
 
 
 # ------------------------------------------------------------- refusals, with lines
@@ -237,6 +240,12 @@ CASES = [
         id="unknown-key-in-list-item",
     ),
     pytest.param(BLOCK + "alarms: {}\n", 24, "alarms: unknown key", id="unknown-section"),
+    pytest.param(
+        "sensors:\n  - front\n",
+        2,
+        "sensors[0]: Input should be a mapping of keys to values",
+        id="sensor-not-a-mapping",
+    ),
     pytest.param(
         block(("    zone: perimeter", "    zone: outside")),
         20,
@@ -510,6 +519,19 @@ def test_aliases_are_walked_once() -> None:
     assert "unknown key" in config_error("\n".join(lines) + "\n")
 
 
+def test_the_data_keeps_none_of_the_nodes_strings() -> None:
+    # So that the node tree, dropped once read, leaves nothing alive among its objects
+    # and its memory can go back to the system (a config of 100,000 sensors).
+    root, data = yaml_lines.compose("sensors:\n  - {id: front, type: door}\n")
+    assert isinstance(root, yaml.MappingNode)
+    [(_, sensors)] = root.value
+    [(key, value), _] = sensors.value[0].value
+    [sensor] = data["sensors"]
+    assert sensor["id"] == value.value == "front"
+    assert sensor["id"] is not value.value
+    assert next(iter(sensor)) is not key.value
+
+
 # ---------------------------------------------------------------------------- files
 
 
@@ -676,16 +698,18 @@ def test_the_bundled_example_house_loads() -> None:
     assert config.simulation.enabled
 
 
-def all_models() -> list[type[BaseModel]]:
-    """Config and every section model reachable from it through its fields."""
-    found: list[type[BaseModel]] = []
+def all_models() -> list[type]:
+    """Config and every section (model or dataclass) reachable from it through its fields."""
+    found: list[type] = []
     todo: list[object] = [Config]
     while todo:
         annotation = todo.pop()
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = yaml_lines.section_fields(annotation)
+        if fields is not None:
+            assert isinstance(annotation, type)
             if annotation not in found:
                 found.append(annotation)
-                todo += [field.annotation for field in annotation.model_fields.values()]
+                todo += [field.annotation for field in fields.values()]
         else:
             todo += typing.get_args(annotation)
     return found
@@ -695,10 +719,17 @@ def test_every_key_is_described_and_documented_in_the_example() -> None:
     example = bundled_example().read_text(encoding="utf-8")
     models = all_models()
     assert len(models) >= 12  # every section was found
+    assert SensorConfig in models
     for model in models:
-        assert model.model_config.get("extra") == "forbid", model
-        assert model.model_config.get("frozen") is True, model
-        for name, field in model.model_fields.items():
+        if issubclass(model, BaseModel):
+            assert model.model_config.get("extra") == "forbid", model
+            assert model.model_config.get("frozen") is True, model
+        else:  # a pydantic dataclass (SensorConfig)
+            assert model.__pydantic_config__.get("extra") == "forbid", model
+            assert model.__dataclass_params__.frozen, model  # type: ignore[attr-defined]
+        fields = yaml_lines.section_fields(model)
+        assert fields is not None
+        for name, field in fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
             assert re.search(rf"\b{name}\b", example), f"{name} is not in the example"
 

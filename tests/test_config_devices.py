@@ -91,3 +91,17 @@ def test_topic_maps_refuse_topics_the_broker_would_drop_the_connection_for(
     # Mosquitto closes the connection of a client that subscribes with a control character.
     with pytest.raises(ConfigError, match="U\\+00"):
         TopicMap.build("home", [binding], [])
+
+
+def test_sensors_without_rf_codes_share_one_empty_mapping() -> None:
+    # Not one per sensor, kept in its topic routes for the life of the controller.
+    config = parse_config("sensors:\n  - {id: a, type: door}\n  - {id: b, type: window}\n")
+    a, b = (sensor.binding() for sensor in config.sensors)
+    assert a.rf_codes == {} and a.rf_codes is b.rf_codes
+
+
+def test_a_sensor_keeps_its_settings_in_slots() -> None:
+    # A slotted dataclass, not a model with a __dict__ and a set of the keys given:
+    # about 500 bytes less per sensor, for the life of the controller.
+    config = parse_config("sensors:\n  - {id: a, type: door}\n")
+    assert not hasattr(config.sensors[0], "__dict__")

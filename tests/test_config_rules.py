@@ -201,3 +201,18 @@ def test_a_notify_action_names_an_existing_notification_route() -> None:
         check_rules(rules("famly"), **where, notifications=routes)
     with pytest.raises(Misplaced, match="no notification route 'family'"):
         check_rules(rules("family"), **where, notifications=NotificationsConfig())
+
+
+def test_a_config_without_rules_does_not_index_every_sensors_topics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The index (every sensor's topics) is only for checking what rules publish: with
+    # 100,000 sensors and no rule it cost half a second of every start.
+    from homeguard.config import rule_checks
+
+    def index(*args: object) -> None:
+        raise AssertionError("the sensors' topics were indexed")
+
+    monkeypatch.setattr(rule_checks, "_panel_topics", index)
+    config = parse_config("sensors:\n  - {id: front, type: door}\n")
+    assert [s.id for s in config.sensors] == ["front"]

@@ -174,6 +174,14 @@ class _Capture:
     def __init__(self) -> None:
         self.sent: dict[str, str] = {}
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        replaceable: bool = False,
+    ) -> None:
         assert retain, topic
         self.sent[topic] = payload.decode() if isinstance(payload, bytes) else payload

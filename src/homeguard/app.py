@@ -254,8 +254,10 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
             web.enter_context(notifying(site.open_store, controller.after_commit, make))
         # What startup built (config, settings, topic routes: objects per configured
         # device) lives as long as the process: out of the collector's full passes,
-        # which would otherwise scan it all and pause the controller thread.
+        # which would otherwise scan it all and pause the controller thread. The
+        # collector may be off until here (`homeguard controller` builds without it).
         gc.freeze()
+        gc.enable()
         controller.run(stop)
 
 

@@ -265,6 +265,56 @@ def test_an_urgent_message_goes_ahead_of_the_waiting_ones_and_past_the_window() 
     assert outbox.pending == 7
 
 
+def state(sensor: str, payload: str) -> Outgoing:
+    return Outgoing(f"home/alarm/sensors/{sensor}", payload.encode(), 1, True)
+
+
+def test_replaceable_messages_wait_behind_the_others_within_the_window() -> None:
+    outbox, paho = Outbox(2), FakePaho()
+    for sensor in ("a", "b", "c"):  # restated at start, before a command's answer
+        outbox.add(state(sensor, "CLOSED"), replaceable=True)
+    outbox.add(message(1))
+    outbox.resume()
+
+    outbox.pump(paho.send)
+    assert paho.payloads() == [b"1", b"CLOSED"]  # the answer first; then the window
+    assert outbox.pending == 4
+
+    for mid in list(paho.mids):
+        outbox.acknowledged(mid)
+    outbox.pump(paho.send)
+    assert [m.topic for m in paho.sent[1:]] == [f"home/alarm/sensors/{s}" for s in "abc"]
+
+
+def test_a_later_message_on_its_topic_takes_the_place_of_a_replaceable_one() -> None:
+    outbox, paho = Outbox(20), FakePaho()
+    outbox.add(state("a", "CLOSED"), replaceable=True)
+    outbox.add(state("b", "CLOSED"), replaceable=True)
+    outbox.add(state("a", "OPEN"), replaceable=True)  # the latest of "a" is said, once
+    outbox.add(state("b", "OPEN"))  # not replaceable: the waiting "b" is moot
+    assert outbox.pending == 2
+    outbox.resume()
+
+    outbox.pump(paho.send)
+
+    assert [(m.topic[-1], m.payload) for m in paho.sent] == [("b", b"OPEN"), ("a", b"OPEN")]
+
+
+def test_a_refused_replaceable_message_goes_before_a_later_one_on_its_topic() -> None:
+    outbox, paho = Outbox(20), FakePaho()
+    outbox.add(state("a", "CLOSED"), replaceable=True)
+    outbox.resume()
+
+    def refusing(outgoing: Outgoing) -> int | None:
+        outbox.add(state("a", "OPEN"))  # comes while the first is being handed on
+        return None
+
+    outbox.pump(refusing)
+    outbox.pump(paho.send)
+
+    assert paho.payloads() == [b"CLOSED", b"OPEN"]  # the broker keeps the latest
+
+
 def test_wait_urgent_waits_for_the_urgent_messages_only() -> None:
     outbox, paho = filled(3), FakePaho()
     outbox.resume()

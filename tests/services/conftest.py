@@ -72,6 +72,7 @@ class FakeClient:
         retain: bool = False,
         *,
         urgent: bool = False,
+        replaceable: bool = False,
     ) -> None:
         self.published.append((topic, payload))
 

@@ -32,12 +32,17 @@ from homeguard.core.model import SensorType
 from homeguard.errors import ConfigError
 
 __all__ = [
+    "NO_RF_CODES",
     "SensorBinding",
     "availability_topics",
     "default_topic",
     "family_and_type",
     "sensor_topics",
 ]
+
+
+# Shared by every binding without codes (nearly all): not one empty mapping per sensor.
+NO_RF_CODES: Mapping[str, RfSignal] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class SensorBinding:
     device: str | None = None  # its name in its family's topics; None: the sensor id
     object_id: str | None = None  # ESPHome: the binary_sensor's object id; None: the id
     component: str | None = None  # Shelly Gen2+: "input:0", "bthomesensor:200"
-    rf_codes: Mapping[str, RfSignal] = field(default_factory=lambda: MappingProxyType({}))
+    rf_codes: Mapping[str, RfSignal] = field(default_factory=lambda: NO_RF_CODES)
 
 
 _DEFAULT_TOPICS: Mapping[Family, str] = {
@@ -133,6 +138,8 @@ def availability_topics(binding: SensorBinding) -> tuple[str, ...]:
 
 
 def family_and_type(binding: SensorBinding) -> tuple[Family, SensorType]:
+    if isinstance(binding.family, Family) and isinstance(binding.sensor_type, SensorType):
+        return binding.family, binding.sensor_type  # from the config: checked already
     try:
         family = Family(str(binding.family).lower())
     except ValueError:

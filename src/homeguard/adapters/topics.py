@@ -305,7 +305,12 @@ class TopicMap:
             _add(routes, discovery.birth, HomeAssistantStatusRoute())
             filters.append(discovery.ours)
         wildcards = [TopicFilter(f) for f in filters]
-        filters += [t for t in routes if not any(w.matches(t) for w in wildcards)]
+        contract = f"{base}/security/"  # the first wildcard's: a quicker test for most
+        filters += [
+            t
+            for t in routes
+            if not t.startswith(contract) and not any(w.matches(t) for w in wildcards)
+        ]
         return cls(base, routes, [(f, QOS) for f in filters], discovery)
 
     def route(self, topic: str) -> Route:

@@ -66,11 +66,16 @@ def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None =
         )
     problems = yaml_lines.repeated_keys(root)
     if not problems:
+        # The nodes are only needed for the lines of errors: composed again for those,
+        # rather than kept, ten times the size of the data, while the config is built.
+        del root
         context = {"base_dir": base_dir} if base_dir is not None else {}
         try:
             return Config.model_validate(data, context=context)
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
+        root = yaml_lines.compose(text)[0]
+        assert root is not None  # it was not the first time
         problems = [yaml_lines.locate(root, error, Config) for error in errors]
     # Raised outside any except block: no chained exception can carry an input value.
     problems.sort(key=lambda problem: problem[0])

@@ -6,9 +6,11 @@ import re
 import types
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.dataclasses import dataclass
 
 from homeguard.adapters.codecs import Family, RfSignal
+from homeguard.adapters.device_topics import NO_RF_CODES
 from homeguard.adapters.topics import SensorBinding
 from homeguard.config.base import (
     ID_PATTERN,
@@ -43,7 +45,11 @@ _RF_WORDS = {
 }
 
 
-class SensorConfig(Section):
+# A sensor is a slotted pydantic dataclass, not a Section (BaseModel) like the others:
+# the same validation, at a third of the memory (no __dict__, no set of the fields given),
+# which counts with 100,000 sensors kept for the life of the controller.
+@dataclass(config=ConfigDict(extra="forbid", hide_input_in_errors=True), frozen=True, slots=True)
+class SensorConfig:
     """A door, window, motion, tamper, panic, smoke or water sensor."""
 
     id: str = Field(
@@ -218,7 +224,7 @@ class SensorConfig(Section):
             device=self.device,
             object_id=self.object_id,
             component=self.component,
-            rf_codes=types.MappingProxyType(codes),
+            rf_codes=types.MappingProxyType(codes) if codes else NO_RF_CODES,
         )
 
     def spec(self) -> SensorSpec:

@@ -193,7 +193,7 @@ class Controller:
                 log.error("stored panel state unreadable (%s); starting disarmed", exc)
         self._panel = panel
         self._apply(resume(panel, self._settings, now), now)
-        self._session.sensors(self._panel)  # every sensor once, as resumed
+        # Every sensor is restated by the session once connected (Session.announce).
         for sensor_id in sorted(self._setup.security.revoked):
             log.error("sensor %s was revoked but is still configured: remove it", sensor_id)
             self._feed(Revoked(sensor_id), now)

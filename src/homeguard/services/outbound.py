@@ -99,7 +99,10 @@ class Outbound:
     def sensor(
         self, sensor_id: str, status: SensorStatus, *, bypassed: bool, battery: int | None
     ) -> None:
-        """What the panel knows of one sensor, retained on ``<base>/alarm/sensors/<id>``."""
+        """What the panel knows of one sensor, retained on ``<base>/alarm/sensors/<id>``:
+        bookkeeping, after every other message waiting (100,000 sensors restated after a
+        start do not hold up the answer to a command), and only its latest state if
+        several wait."""
         body = {
             "sensor": sensor_id,
             "state": None if status.state is None else status.state.value,
@@ -108,7 +111,8 @@ class Outbound:
             "bypassed": bypassed,
             "battery": battery,
         }
-        self._sink.publish(self._topics.sensor_state(sensor_id), json.dumps(body), retain=True)
+        topic = self._topics.sensor_state(sensor_id)
+        self._sink.publish(topic, json.dumps(body), retain=True, replaceable=True)
 
     def discovery(self, configs: Mapping[str, bytes]) -> None:
         """Home Assistant discovery configs (topic to JSON), retained."""

@@ -23,6 +23,7 @@ class Sink(Protocol):
         retain: bool = False,
         *,
         urgent: bool = False,
+        replaceable: bool = False,
     ) -> None: ...
 
 

@@ -144,6 +144,7 @@ class MqttClient(Connection):
         retain: bool = False,
         *,
         urgent: bool = False,
+        replaceable: bool = False,
     ) -> None:
         """Publish; QoS 1/2 messages are kept while disconnected and sent on reconnect.
 
@@ -153,6 +154,9 @@ class MqttClient(Connection):
         the broker has acknowledged it: paho's network thread writes it to the socket,
         and Python would run it only once the caller blocks or its time slice (5 ms) is
         up, so the caller's next work (a turn's bookkeeping) would come first.
+        ``replaceable`` (a retained state that a later message on its topic makes moot):
+        after every other QoS 1/2 message waiting, and replaced by a later message on
+        its topic while it waits.
 
         Raises ``ValueError`` for an invalid topic, QoS or payload size (a programming
         error), `BrokerError` if the client was stopped.
@@ -169,7 +173,7 @@ class MqttClient(Connection):
         if qos == 0:
             self._send_qos0(message)
             return
-        self._outbox.add(message, urgent=urgent)
+        self._outbox.add(message, urgent=urgent, replaceable=replaceable)
         self._pump()
         if urgent and threading.get_ident() != self._network_thread:
             self._outbox.wait_urgent(URGENT_WAIT)

@@ -19,7 +19,13 @@ are handed to paho at a time:
 * urgent messages (the siren and light commands) go ahead of every message waiting and
   are not held by the window (they keep their own order, and are few, so QoS 2 stays
   within the broker's receive quota): alarms before bookkeeping. `Outbox.wait_urgent`
-  lets their publisher wait until the broker has them.
+  lets their publisher wait until the broker has them;
+* *replaceable* messages (retained states that a later message on the same topic makes
+  moot: what the panel knows of each sensor) go after every other message waiting, and
+  a later message on the topic takes the place of one still waiting: 100,000 sensors
+  restated at start do not hold up the answer to a command, a sensor that changes
+  faster than the broker takes its messages is said once, with its latest state, and
+  a topic's messages still reach the broker in order.
 
 QoS 0 messages cannot wait: sent while disconnected, or written to paho but not yet on
 the wire when the connection drops, they are lost, and counted (`Outbox.dropped`).
@@ -68,6 +74,7 @@ class Outbox:
         self._changed = threading.Condition(self._lock)
         self._waiting: deque[Outgoing] = deque()
         self._urgent: deque[Outgoing] = deque()  # handed on first, whatever the window
+        self._replaceable: dict[str, Outgoing] = {}  # by topic: handed on last
         self._inflight: dict[int, Outgoing] = {}
         self._urgent_out: set[int] = set()  # mids of urgent messages not yet acknowledged
         self._urgent_handing = 0  # urgent messages taken from the queue, not yet sent
@@ -96,14 +103,21 @@ class Outbox:
         return self._dropped
 
     def _pending(self) -> int:
-        return len(self._waiting) + len(self._urgent) + self._handing + len(self._inflight)
+        waiting = len(self._waiting) + len(self._urgent) + len(self._replaceable)
+        return waiting + self._handing + len(self._inflight)
 
-    def add(self, message: Outgoing, *, urgent: bool = False) -> None:
+    def add(self, message: Outgoing, *, urgent: bool = False, replaceable: bool = False) -> None:
         """Queue a QoS 1/2 message; `pump` sends it when the window allows, or
-        (``urgent``) ahead of the waiting ones as soon as connected."""
+        (``urgent``) ahead of the waiting ones as soon as connected, or (``replaceable``)
+        after them, unless a later message on its topic replaces it first."""
         if message.qos == 0:
             raise ValueError("QoS 0 messages do not wait in the outbox")
         with self._lock:
+            if replaceable:
+                self._replaceable[message.topic] = message
+                return
+            if self._replaceable:
+                self._replaceable.pop(message.topic, None)  # this one is later
             (self._urgent if urgent else self._waiting).append(message)
 
     def resume(self) -> None:
@@ -198,9 +212,14 @@ class Outbox:
                 line = self._urgent
                 if not line:
                     line = self._waiting
-                    if not line or len(self._inflight) >= self.max_inflight:
+                    if len(self._inflight) >= self.max_inflight:
                         return
-                message = line.popleft()
+                if line:
+                    message = line.popleft()
+                elif self._replaceable:  # if refused, first in line: before later ones
+                    message = self._replaceable.pop(next(iter(self._replaceable)))
+                else:
+                    return
                 self._handing += 1
                 urgent = line is self._urgent
                 self._urgent_handing += urgent

@@ -39,7 +39,9 @@ class LiveHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._streams: set[asyncio.Queue[str | None]] = set()
         self._view: PanelView | None = None
-        self._document: str | None = None
+        self._document: str | None = None  # the current document, rendered
+        self._rendered_at = 0.0
+        self._version = 0  # of the view: a document rendered from an older one is not kept
         self._battery: dict[str, float] = {}
         self._battery_at = -BATTERY_IDLE
         self._battery_events = -1
@@ -64,6 +66,7 @@ class LiveHub:
 
     def _take(self, view: PanelView) -> None:
         self._view = view
+        self._version += 1
         self._document = None
         for queue in self._streams:
             _replace(queue, "")  # "" means: send the current document
@@ -105,6 +108,13 @@ class LiveHub:
         return state_document(
             view, backend.settings, backend.actuators, self._battery, self.system(view)
         )
+
+    def system_now(self) -> SystemFigures:
+        """The system figures alone, from the latest view (no sensor looked at)."""
+        with self._lock:
+            view = self._view or self._backend.panel.view()
+            self._view = view
+            return self.system(view)
 
     def system(self, view: PanelView) -> SystemFigures:
         backend = self._backend
@@ -156,7 +166,7 @@ class LiveHub:
         try:
             yield "retry: 2000\n\n"
             while not self._closed:
-                yield f"event: state\ndata: {self._current()}\n\n"
+                yield f"event: state\ndata: {self.rendered()}\n\n"
                 await asyncio.sleep(MIN_SEND_GAP)  # what changes meanwhile is sent as one
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT)
@@ -168,12 +178,18 @@ class LiveHub:
         finally:
             self._streams.discard(queue)
 
-    def _current(self) -> str:
-        document = self._document
-        if document is None:
+    def rendered(self) -> str:
+        """The current state document as JSON, rendered once per change of the panel (at
+        most HEARTBEAT seconds old, for the system figures): every sensor is in it, which
+        at 100,000 sensors takes a second to render. On the event loop (the streams) and
+        from the API's worker threads (GET /api/state)."""
+        document, version = self._document, self._version
+        if document is None or time.monotonic() - self._rendered_at >= HEARTBEAT:
+            rendered_at = time.monotonic()
             shown = self.document().model_dump(mode="json")
             document = json.dumps(shown, separators=(",", ":"))
-            self._document = document
+            if version == self._version:  # no newer view came meanwhile
+                self._document, self._rendered_at = document, rendered_at
         return document
 
     def refresh(self) -> None:
