@@ -45,6 +45,7 @@ class Sink:
         retain: bool = False,
         *,
         urgent: bool = False,
+        replaceable: bool = False,
     ) -> None:
         self.published.append((topic, payload.decode() if isinstance(payload, bytes) else payload))
 
