@@ -45,6 +45,12 @@ def test_entry_delay_then_siren_on_time_then_off(
     siren_off = observer.wait_for(SIREN, "OFF", after=siren_on)
     assert siren_off - siren_on >= 3.0 - 0.1  # the siren time (less the observer's jitter)
     observer.wait_for(STATE, "armed_away", after=siren_off - 0.5)
+    # The retained status follows the state: wait for it, not only for the state.
+    observer.wait_for(
+        "home/security/status",
+        lambda p: json.loads(p)["state"] == "armed_away",
+        after=siren_off - 0.5,
+    )
     status = [json.loads(m.payload) for _, m in observer.seen if m.topic == "home/security/status"]
     assert {"status": "BREACH", "breaches": ["front"]}.items() <= status[-2].items()
     assert status[-1]["status"] == "OK"
