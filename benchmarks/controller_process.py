@@ -106,14 +106,14 @@ class ControllerProcess:
         """Arm, open the window: milliseconds until the siren's ON; disarm, close."""
         self.command("ARM_HOME", b"armed_home")
         self.siren.drain()  # the OFF of the last disarm
-        self.window.drain()  # PUBACKs
+        self.window.drain()  # PUBACKs (their ids are kept only while awaited)
         window = f"{self.base}/security/window/living"
         started = time.perf_counter()
         self.window.publish(window, b"OPEN")
         self.siren.expect(f"{self.base}/control/alarm", b"ON", self.timeout)
         elapsed = (time.perf_counter() - started) * 1000
         self.command('{"action": "DISARM", "code": "1234"}', b"disarmed")
-        self.window.publish(window, b"CLOSED")
+        self.window.publish(window, b"CLOSED", acked=True)  # before the next arming
         return elapsed
 
     def rss_mb(self) -> float:

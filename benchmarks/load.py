@@ -153,6 +153,7 @@ class RawClient:
         if self._packet()[0] >> 4 != 2:
             raise SystemExit("the broker refused the benchmark's raw client")
         self._mids = 0
+        self._acked: set[int] = set()  # PUBACKs of ours read
 
     def subscribe(self, topic: str, qos: int) -> None:
         name = topic.encode()
@@ -161,9 +162,15 @@ class RawClient:
         while self._packet()[0] >> 4 != 9:  # SUBACK
             pass
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(self, topic: str, payload: bytes, *, acked: bool = False) -> None:
+        """A QoS 1 PUBLISH; ``acked``: return once the broker acknowledged it (so that
+        it reaches subscribers ahead of anything published later, by any client)."""
         self._mids += 1
+        mid = self._mids % 65535 + 1
+        self._acked.discard(mid)  # an earlier message's with the same id
         self._sock.sendall(packet(topic, payload, self._mids))
+        while acked and mid not in self._acked:
+            self._handle(self._packet())
 
     def drain(self) -> None:
         """Read (and acknowledge) whatever has arrived, without waiting."""
@@ -192,7 +199,8 @@ class RawClient:
     def _handle(self, raw: tuple[int, bytes]) -> tuple[str, bytes] | None:
         header, body = raw
         kind, qos = header >> 4, (header >> 1) & 3
-        if kind == 5:  # PUBREC of our QoS 2: not sent here
+        if kind == 4:  # PUBACK of ours
+            self._acked.add(struct.unpack("!H", body[:2])[0])
             return None
         if kind == 6:  # PUBREL: complete the broker's QoS 2 delivery
             self._sock.sendall(b"\x70\x02" + body[:2])
