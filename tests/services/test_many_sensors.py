@@ -17,6 +17,7 @@ from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.state import SensorStatus, Trouble
 from homeguard.services.outbound import Outbound
 from homeguard.services.session import Session
+from tests.services.conftest import FakeClient
 
 COUNT = 5_000
 SETTINGS = PanelSettings(sensors=tuple(SensorSpec(f"d{n}", SensorType.DOOR) for n in range(COUNT)))
@@ -31,23 +32,6 @@ class CountedMap(PersistentMap[str, Any]):
         for key in super().__iter__():
             CountedMap.walked += 1
             yield key
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, str]] = []
-
-    def publish(
-        self,
-        topic: str,
-        payload: bytes | str,
-        qos: int = 1,
-        retain: bool = False,
-        *,
-        urgent: bool = False,
-        replaceable: bool = False,
-    ) -> None:
-        self.published.append((topic, payload.decode() if isinstance(payload, bytes) else payload))
 
 
 def panels() -> list[Panel]:
@@ -68,7 +52,7 @@ def panels() -> list[Panel]:
 
 
 def test_the_sensors_said_after_a_turn_are_found_without_walking_over_every_sensor() -> None:
-    sink = Sink()
+    sink = FakeClient()
     session = Session(Outbound(sink, SiteTopics("home")), SETTINGS, {})
     steps = panels()
     for before, after in itertools.pairwise(steps):
@@ -83,7 +67,7 @@ def test_the_sensors_said_after_a_turn_are_found_without_walking_over_every_sens
 
 
 def test_the_troubles_of_the_status_follow_the_sensors_that_changed() -> None:
-    sink = Sink()
+    sink = FakeClient()
     out = Outbound(sink, SiteTopics("home"))
     troubles = []
     for step, panel in enumerate(panels()):
