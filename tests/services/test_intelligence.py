@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from homeguard.adapters.store import EventStore
+from homeguard.core.health import Health, assess, report_of
 from homeguard.core.household import HouseholdSpec, IncidentKind, simulate_household
 from homeguard.core.records import Batch, SensorRecord
 from homeguard.core.signals import Advisory, EventKind
@@ -59,6 +60,35 @@ def test_maintenance_advice_names_the_faulty_devices_once(filled) -> None:  # ty
     assert not [a for a in service.step(household.end + 1) if a.kind is EventKind.MAINTENANCE]
     healthy = {h.device_id for h in device_health(store, household.sensors, household.end)}
     assert healthy == {s.id for s in household.sensors}
+
+
+def test_every_sensors_health_comes_from_one_query_the_same_as_one_per_sensor(filled) -> None:  # type: ignore[no-untyped-def]
+    """One read of the store, whatever the sensor count (100,000 sensors took seconds of
+    queries, one each, on the scoring thread and for GET /api/health)."""
+    household, store = filled
+    queries: list[str | None] = []
+
+    class Counting:
+        def sensor_events(self, **where):  # type: ignore[no-untyped-def]
+            queries.append(where.get("device"))
+            return store.sensor_events(**where)
+
+    health = device_health(Counting(), household.sensors, household.end)  # type: ignore[arg-type]
+
+    assert queries == [None]  # one query, for every device
+    one_each = [
+        assess(
+            s.id,
+            [
+                report_of(r)
+                for r in store.sensor_events(device=s.id, limit=None, newest_first=False)
+            ],
+            household.end,
+        )
+        for s in household.sensors
+    ]
+    assert health == one_each
+    assert {h.state for h in health} != {Health.OK}  # the faults are found either way
 
 
 def test_anomalies_are_scored_off_the_hot_path_and_not_twice(filled) -> None:  # type: ignore[no-untyped-def]

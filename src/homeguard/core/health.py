@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -123,6 +123,22 @@ class DeviceHealth:
             "days_to_empty": None if self.days_to_empty is None else round(self.days_to_empty, 1),
             "last_report": self.last_report,
         }
+
+
+def assess_all(
+    device_ids: Sequence[str],
+    records: Iterable[SensorRecord],
+    now: float,
+    policy: HealthPolicy = HealthPolicy(),
+) -> list[DeviceHealth]:
+    """The health of each of ``device_ids`` from ``records`` of any devices, oldest
+    first: read from the store in one query, not one per device (100,000 sensors took
+    seconds of queries)."""
+    reports: dict[str, list[Report]] = {device_id: [] for device_id in device_ids}
+    for record in records:
+        if (mine := reports.get(record.device_id)) is not None:
+            mine.append(report_of(record))
+    return [assess(device_id, found, now, policy) for device_id, found in reports.items()]
 
 
 def assess(

@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess, report_of
+from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess_all
 from homeguard.core.model import SensorSpec
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import Advisory, EventKind
@@ -74,13 +74,8 @@ def device_health(
     """Every sensor's health now, from the store (``homeguard status``, the API)."""
     policy = policy or HealthPolicy()
     since = now - policy.history - DAY
-    out = []
-    for sensor in sensors:
-        records = store.sensor_events(
-            since=since, until=now + 1.0, device=sensor.id, limit=None, newest_first=False
-        )
-        out.append(assess(sensor.id, [report_of(r) for r in records], now, policy))
-    return out
+    records = store.sensor_events(since=since, until=now + 1.0, limit=None, newest_first=False)
+    return assess_all([sensor.id for sensor in sensors], records, now, policy)
 
 
 def maintenance_advisory(health: DeviceHealth) -> Advisory:

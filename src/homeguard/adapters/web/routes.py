@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from homeguard.core.health import DAY, HealthPolicy, assess, report_of
+from homeguard.core.health import DAY, HealthPolicy, assess_all
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
 from homeguard.core.records import EventQuery, SensorRecord
@@ -219,13 +219,11 @@ def health(session: Reader, web: Web) -> list[dict[str, Any]]:
     or ``failed``, the reason, battery and days until it is empty."""
     backend, now = web.backend, web.backend.clock()
     since = now - HealthPolicy().history - DAY
-    rows = []
-    for sensor in backend.settings.sensors:
-        query = EventQuery(since=since, until=now + 1.0, device=sensor.id, system=False)
-        records = backend.store.events(query, limit=None)[::-1]  # oldest first
-        reports = [report_of(r) for r in records if isinstance(r, SensorRecord)]
-        rows.append(assess(sensor.id, reports, now).as_dict())
-    return rows
+    query = EventQuery(since=since, until=now + 1.0, system=False)
+    records = backend.store.events(query, limit=None)[::-1]  # oldest first
+    ids = [sensor.id for sensor in backend.settings.sensors]
+    sensor_records = (r for r in records if isinstance(r, SensorRecord))
+    return [health.as_dict() for health in assess_all(ids, sensor_records, now)]
 
 
 @panel.get("/notifications", responses=READ_ERRORS)
