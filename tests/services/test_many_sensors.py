@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from homeguard.adapters.mqtt import MAX_PAYLOAD
+from homeguard.adapters.mqtt.message import as_bytes
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelSettings, SensorSpec, SensorState, SensorType
 from homeguard.core.panel import Panel
 from homeguard.core.persistent_map import PersistentMap
+from homeguard.core.signals import EventKind, RecordEvent
 from homeguard.core.state import SensorStatus, Trouble
-from homeguard.services.outbound import Outbound
+from homeguard.services.outbound import EVENT_ITEMS, TROUBLES_LISTED, Outbound
 from homeguard.services.session import Session
 from tests.services.conftest import FakeClient
 
@@ -82,3 +85,42 @@ def test_the_troubles_of_the_status_follow_the_sensors_that_changed() -> None:
         {"d4000": "supervision", "d9": "offline"},
         {"d4000": "supervision"},
     ]
+
+
+def test_a_status_with_more_troubles_than_fit_in_a_message_lists_the_first_and_counts_all() -> None:
+    # 20,000 sensors offline (a site whose sensors all went silent) once made a status of
+    # over 256 KB: the client refused it, and the controller stopped.
+    count = 20_000
+    silent = PersistentMap(
+        (f"sensor-{n:05}", SensorStatus(trouble=Trouble.OFFLINE)) for n in range(count)
+    )
+    sink = FakeClient()
+    Outbound(sink, SiteTopics("home")).state(Panel(sensors=silent), 0.0)
+    topic, payload = sink.published[-1]
+    assert topic == "home/security/status"
+    assert len(as_bytes(payload)) <= MAX_PAYLOAD
+    status = json.loads(payload)
+    assert status["troubles_total"] == count
+    assert list(status["troubles"]) == [f"sensor-{n:05}" for n in range(TROUBLES_LISTED)]
+
+
+def test_an_event_too_large_for_a_message_is_published_shortened() -> None:
+    names = [f"window-{n:06}" for n in range(50_000)]
+    refused = RecordEvent(
+        EventKind.COMMAND_REJECTED,
+        "cannot arm away: not ready: " + ", ".join(names),
+        {"reason": "not_ready", "sensors": names},
+    )
+    sink = FakeClient()
+    Outbound(sink, SiteTopics("home")).event(refused, 5.0)
+    _topic, payload = sink.published[-1]
+    assert len(as_bytes(payload)) <= MAX_PAYLOAD
+    body = json.loads(payload)
+    assert body["truncated"] is True
+    assert body["sensors"] == names[:EVENT_ITEMS]
+    assert body["description"].startswith("cannot arm away: not ready: window-000000, ")
+    assert (body["event"], body["reason"], body["timestamp"]) == (
+        "command_rejected",
+        "not_ready",
+        5.0,
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from homeguard.adapters.mqtt import MAX_PAYLOAD
 from homeguard.adapters.topics import SiteTopics
 from homeguard.core.model import PanelState
 from homeguard.core.panel import Panel, SensorStatus
@@ -13,6 +16,12 @@ from homeguard.core.signals import ActuatorKind, Publish, RecordEvent
 from homeguard.services.ports import Sink
 
 COMMAND_QOS = 2  # siren and light commands: exactly once (see docs/performance.md)
+# A message the client would refuse as too large stops the controller: the status lists
+# at most this many sensors in trouble (and counts them all); an event that would not
+# fit keeps EVENT_ITEMS of each of its lists and EVENT_TEXT characters of each text.
+TROUBLES_LISTED = 1000
+EVENT_ITEMS = 100
+EVENT_TEXT = 2000
 
 
 class _Troubles:
@@ -24,10 +33,15 @@ class _Troubles:
         self._sensors: Mapping[str, SensorStatus] | None = None
         self._names: dict[str, str] = {}
 
-    def of(self, sensors: Mapping[str, SensorStatus]) -> dict[str, str]:
-        """Sorted by sensor id."""
+    def listed(self, sensors: Mapping[str, SensorStatus]) -> tuple[dict[str, str], int]:
+        """The first :data:`TROUBLES_LISTED` by sensor id, and how many there are."""
+        self._follow(sensors)
+        first = heapq.nsmallest(TROUBLES_LISTED, self._names.items())
+        return dict(first), len(self._names)
+
+    def _follow(self, sensors: Mapping[str, SensorStatus]) -> None:
         if sensors is self._sensors:
-            return dict(sorted(self._names.items()))
+            return
         changed = None if self._sensors is None else changed_keys(self._sensors, sensors)
         if changed is None:
             changed = set(sensors)
@@ -40,7 +54,6 @@ class _Troubles:
             else:
                 self._names[sensor_id] = name
         self._sensors = sensors
-        return dict(sorted(self._names.items()))
 
 
 class Outbound:
@@ -67,6 +80,7 @@ class Outbound:
     def state(self, panel: Panel, now: float) -> None:
         self._sink.publish(self._topics.alarm_state, panel.state.value, qos=1, retain=True)
         triggered = panel.state is PanelState.TRIGGERED
+        troubles, total = self._troubles.listed(panel.sensors)
         status = {
             "status": "BREACH" if triggered else "OK",
             "breaches": list(panel.triggered_by) if triggered else [],
@@ -74,7 +88,8 @@ class Outbound:
             "system_troubles": sorted(part.value for part in panel.system_troubles),
             # Sensors in trouble (offline, supervision, no_report, low_battery), for
             # `homeguard status`; restated whenever a trouble comes or goes.
-            "troubles": self._troubles.of(panel.sensors),
+            "troubles": troubles,
+            "troubles_total": total,
             "timestamp": now,
         }
         self._sink.publish(self._topics.status, json.dumps(status), qos=1, retain=True)
@@ -86,7 +101,10 @@ class Outbound:
             "description": event.description,
             "timestamp": now,
         }
-        self._sink.publish(self._topics.alarm_event, json.dumps(body), qos=1)
+        payload = json.dumps(body)
+        if len(payload.encode()) > MAX_PAYLOAD:  # e.g. every sensor of a large site open
+            payload = json.dumps(_shortened(body))
+        self._sink.publish(self._topics.alarm_event, payload, qos=1)
 
     def message(self, message: Publish) -> None:
         """A rule's message, on its own topic (never one of the panel's: see
@@ -122,3 +140,18 @@ class Outbound:
     def clear_retained(self, topic: str) -> None:
         """An empty retained message: the broker forgets the topic's retained one."""
         self._sink.publish(topic, b"", qos=1, retain=True)
+
+
+def _shortened(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with each of its lists cut to :data:`EVENT_ITEMS` items and each of its
+    texts (a description naming every open sensor) to :data:`EVENT_TEXT` characters,
+    and ``"truncated": true``."""
+    return {**{key: _cut(value) for key, value in body.items()}, "truncated": True}
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return value[:EVENT_ITEMS]
+    if isinstance(value, str) and len(value) > EVENT_TEXT:
+        return value[: EVENT_TEXT - 3] + "..."
+    return value
