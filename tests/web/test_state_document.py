@@ -1,5 +1,5 @@
-"""GET /api/state renders the live document (every sensor: a second at 100,000 sensors)
-once per change of the panel, not once per request.
+"""GET /api/state renders the live document once per change of the panel, not once per
+request (tests/web/test_rendering.py: and only the rows of the sensors that changed).
 
 The app runs in-process over the pure panel engine, which tells the dashboard of each
 change as the controller does, and a real event store."""
@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from homeguard.adapters.store import EventStore
-from homeguard.adapters.web import Backend, WebSettings, create_app, live
+from homeguard.adapters.web import Backend, WebSettings, create_app
+from homeguard.adapters.web.rendering import StateRenderer
 from homeguard.core.model import PanelSettings, SensorSpec, SensorType
 from homeguard.core.panel import Outcome
 from homeguard.core.signals import Input
@@ -45,13 +46,13 @@ def test_the_state_document_is_rendered_once_per_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rendered: list[object] = []
-    render = live.state_document
+    render = StateRenderer.render
 
-    def counted(*args: Any) -> Any:
+    def counted(self: StateRenderer, *args: Any) -> Any:
         rendered.append(args)
-        return render(*args)
+        return render(self, *args)
 
-    monkeypatch.setattr(live, "state_document", counted)
+    monkeypatch.setattr(StateRenderer, "render", counted)
     settings = PanelSettings(sensors=(SensorSpec("front", SensorType.DOOR),))
     with EventStore(tmp_path / "events.db", synchronous="normal") as store:
         backend = Backend(

@@ -8,7 +8,15 @@ from dataclasses import replace
 from homeguard.core import chime, holds, walk_test
 from homeguard.core.alarm import enter_armed, trigger
 from homeguard.core.codes import verify_pin
-from homeguard.core.model import Action, ArmMode, PanelSettings, PanelState, User, ZoneKind
+from homeguard.core.model import (
+    Action,
+    ArmMode,
+    PanelSettings,
+    PanelState,
+    SensorSpec,
+    User,
+    ZoneKind,
+)
 from homeguard.core.run import Run
 from homeguard.core.signals import (
     ActuatorKind,
@@ -27,17 +35,25 @@ def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> di
     """The sensors that keep ``mode`` from arming without force: id → "open" or trouble."""
     blockers: dict[str, str] = {}
     for spec in settings.sensors:
-        if spec.id in panel.bypassed or not spec.watched_in(mode):
-            continue
-        status = panel.sensor(spec.id)
-        if status.trouble is not None:
-            blockers[spec.id] = status.trouble.value
-        elif status.battery_low:
-            blockers[spec.id] = Trouble.LOW_BATTERY.value
-        elif status.active and spec.zone_kind is not ZoneKind.INTERIOR:
-            # Motion is momentary: a person at the keypad must not block arming.
-            blockers[spec.id] = "open"
+        reason = block_reason(panel, spec, mode)
+        if reason is not None:
+            blockers[spec.id] = reason
     return blockers
+
+
+def block_reason(panel: Panel, spec: SensorSpec, mode: ArmMode) -> str | None:
+    """Why the sensor keeps ``mode`` from arming without force ("open" or its trouble);
+    None: it does not."""
+    if spec.id in panel.bypassed or not spec.watched_in(mode):
+        return None
+    status = panel.sensor(spec.id)
+    if status.trouble is not None:
+        return status.trouble.value
+    if status.battery_low:
+        return Trouble.LOW_BATTERY.value
+    if status.active and spec.zone_kind is not ZoneKind.INTERIOR:
+        return "open"  # motion is momentary: a person at the keypad must not block arming
+    return None
 
 
 def command(run: Run, command: Command, now: float) -> None:

@@ -38,7 +38,7 @@ from dataclasses import replace
 
 from homeguard.core import arming, chime, holds, rule_run, supervision, walk_test
 from homeguard.core.alarm import panel_timer, trip
-from homeguard.core.arming import blocking_sensors
+from homeguard.core.arming import block_reason, blocking_sensors
 from homeguard.core.evolve import evolve
 from homeguard.core.model import PanelSettings, SensorState
 from homeguard.core.run import Run
@@ -79,6 +79,7 @@ __all__ = [
     "Rejection",
     "SensorStatus",
     "Trouble",
+    "block_reason",
     "blocking_sensors",
     "handle",
     "new_panel",

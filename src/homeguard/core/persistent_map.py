@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
-__all__ = ["PersistentMap", "changed_keys"]
+__all__ = ["PersistentMap", "changed_keys", "differing_keys"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -152,6 +152,17 @@ def changed_keys(a: Mapping[K, V], b: Mapping[K, V]) -> set[K] | None:
         return set(a._log[min(a._at, b._at) : max(a._at, b._at)])
     keys: set[K] = set()
     _diff(a._root, b._root, a._depth, keys)
+    return keys
+
+
+def differing_keys(a: Mapping[K, V], b: Mapping[K, V]) -> set[K]:
+    """The keys whose values may differ between ``a`` and ``b`` (see :func:`changed_keys`),
+    by comparing every key's value (by identity) when that cannot tell."""
+    if a is b:
+        return set()
+    keys = changed_keys(a, b)
+    if keys is None:
+        keys = {k for k in a.keys() | b.keys() if a.get(k, _MISSING) is not b.get(k, _MISSING)}
     return keys
 
 

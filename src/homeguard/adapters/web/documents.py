@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeguard.core.chime import chime_on
-from homeguard.core.model import ArmMode, PanelSettings, SensorState
+from homeguard.core.model import ArmMode, PanelSettings, SensorSpec, SensorState
 from homeguard.core.panel import SensorStatus, Trouble, blocking_sensors
-from homeguard.core.records import EventRecord, SensorRecord, SystemRecord
+from homeguard.core.records import DeviceRecord, EventRecord, SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
 from homeguard.core.state import WalkTest
 
@@ -29,30 +29,39 @@ def sensor_status(
     view: PanelView, settings: PanelSettings, battery: Mapping[str, float]
 ) -> list[SensorDocument]:
     """Every configured sensor with its status light, in config order."""
-    panel = view.panel
-    rows = []
-    for spec in settings.sensors:
-        status = panel.sensor(spec.id)
-        device = view.devices.get(spec.id)
-        last_seen = status.last_seen
-        if device is not None and device.last_seen is not None:
-            last_seen = max(last_seen or 0.0, device.last_seen)
-        rows.append(
-            SensorDocument(
-                id=spec.id,
-                name=spec.name or spec.id,
-                type=spec.type,
-                zone=spec.zone_kind,
-                state=status.state,
-                status=_light(status, bypassed=spec.id in panel.bypassed),
-                trouble=status.trouble_name,
-                bypassed=spec.id in panel.bypassed,
-                online=device.online if device is not None else None,
-                battery=status.battery if status.battery is not None else battery.get(spec.id),
-                last_seen=last_seen,
-            )
+    panel, devices = view.panel, view.devices
+    return [
+        sensor_document(
+            spec, panel.sensor(spec.id), devices.get(spec.id), spec.id in panel.bypassed, battery
         )
-    return rows
+        for spec in settings.sensors
+    ]
+
+
+def sensor_document(
+    spec: SensorSpec,
+    status: SensorStatus,
+    device: DeviceRecord | None,
+    bypassed: bool,
+    battery: Mapping[str, float],
+) -> SensorDocument:
+    """One sensor's row: made of these and nothing else (StateRenderer relies on it)."""
+    last_seen = status.last_seen
+    if device is not None and device.last_seen is not None:
+        last_seen = max(last_seen or 0.0, device.last_seen)
+    return SensorDocument(
+        id=spec.id,
+        name=spec.name or spec.id,
+        type=spec.type,
+        zone=spec.zone_kind,
+        state=status.state,
+        status=_light(status, bypassed=bypassed),
+        trouble=status.trouble_name,
+        bypassed=bypassed,
+        online=device.online if device is not None else None,
+        battery=status.battery if status.battery is not None else battery.get(spec.id),
+        last_seen=last_seen,
+    )
 
 
 def _light(status: SensorStatus, *, bypassed: bool) -> SensorLight:
@@ -75,10 +84,19 @@ def state_document(
     actuators: Sequence[tuple[str, ActuatorKind]],
     battery: Mapping[str, float],
     system: SystemFigures,
+    *,
+    sensors: list[SensorDocument] | None = None,
+    blocking: dict[ArmMode, dict[str, str]] | None = None,
 ) -> StateDocument:
-    """Everything the live view shows, in one document."""
+    """Everything the live view shows, in one document. ``sensors`` and ``blocking``:
+    as the caller worked them out (StateRenderer: from the sensors that changed);
+    by default from every sensor."""
     panel = view.panel
     lock = panel.code_lock
+    if sensors is None:
+        sensors = sensor_status(view, settings, battery)
+    if blocking is None:
+        blocking = {mode: blocking_sensors(panel, settings, mode) for mode in ArmMode}
     return StateDocument(
         state=panel.state,
         mode=panel.mode,
@@ -87,8 +105,8 @@ def state_document(
         now=view.at,
         triggered_by=list(panel.triggered_by),
         code_locked_until=lock.locked_until if lock.locked(view.at) else None,
-        sensors=sensor_status(view, settings, battery),
-        blocking={mode: blocking_sensors(panel, settings, mode) for mode in ArmMode},
+        sensors=sensors,
+        blocking=blocking,
         actuators=[
             ActuatorStatus(id=ident, type=kind, on=view.stats.actuators.get(ident))
             for ident, kind in actuators

@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from homeguard.core.panel import SensorStatus
+from homeguard.core.persistent_map import differing_keys
 from homeguard.errors import StoreError
 
 from .backend import Backend, PanelView
 from .documents import state_document
+from .rendering import StateRenderer
 from .schemas import StateDocument, SystemFigures, UplinkFigures
 
 log = logging.getLogger("homeguard.web")
 
 HEARTBEAT = 5.0  # seconds between refreshes when nothing changes (system figures)
 BATTERY_EVERY = 1.0  # at most one battery look-up a second while sensors report
-BATTERY_IDLE = 30.0  # and one every 30 s when they do not
 MIN_SEND_GAP = 0.1  # seconds: a stream sends at most 10 documents a second
 RATE_WINDOW = 10.0  # seconds over which messages per second are measured
 
@@ -42,9 +44,10 @@ class LiveHub:
         self._document: str | None = None  # the current document, rendered
         self._rendered_at = 0.0
         self._version = 0  # of the view: a document rendered from an older one is not kept
-        self._battery: dict[str, float] = {}
-        self._battery_at = -BATTERY_IDLE
-        self._battery_events = -1
+        self._renderer = StateRenderer(backend.settings)
+        self._battery: dict[str, float] = {}  # replaced, never changed: the renderer compares
+        self._battery_at = -math.inf
+        self._battery_of: Mapping[str, SensorStatus] | None = None  # the sensors looked up
         self._samples: deque[tuple[float, int]] = deque()
         self._closed = False
         self._lock = threading.Lock()
@@ -94,20 +97,39 @@ class LiveHub:
 
     def _build(self, view: PanelView) -> StateDocument:
         backend = self._backend
-        now = time.monotonic()
-        events = view.stats.sensor_events
-        stale = events != self._battery_events and now - self._battery_at >= BATTERY_EVERY
-        if stale or now - self._battery_at >= BATTERY_IDLE:
-            self._battery_at = now
-            self._battery_events = events
-            try:
-                ids = [spec.id for spec in backend.settings.sensors]
-                self._battery = backend.store.battery_levels(ids)
-            except StoreError as exc:  # the live view goes on without batteries
-                log.warning("battery levels unavailable: %s", exc)
+        self._look_up_batteries(view)
         return state_document(
             view, backend.settings, backend.actuators, self._battery, self.system(view)
         )
+
+    def _look_up_batteries(self, view: PanelView) -> None:
+        """The battery levels the store has for the sensors the panel has none for
+        (reported only before it kept them): every sensor's at the first look-up, then at
+        most once a second those of the sensors that changed since, as only an event can
+        change what the store has (one query per sensor: 100,000 took seconds)."""
+        sensors, now = view.panel.sensors, time.monotonic()
+        if sensors is self._battery_of or now - self._battery_at < BATTERY_EVERY:
+            return
+        self._battery_at = now
+        settings = self._backend.settings
+        if self._battery_of is None:
+            ids = [spec.id for spec in settings.sensors]
+        else:
+            changed = differing_keys(self._battery_of, sensors)
+            ids = [sid for sid in changed if settings.sensor(sid) is not None]
+        ids = [sid for sid in ids if view.panel.sensor(sid).battery is None]
+        try:
+            found = self._backend.store.battery_levels(ids)
+        except StoreError as exc:  # the live view goes on without batteries
+            log.warning("battery levels unavailable: %s", exc)
+            return
+        self._battery_of = sensors
+        if any(found.get(sid) != self._battery.get(sid) for sid in ids):
+            battery = dict(self._battery)
+            for sid in ids:
+                battery.pop(sid, None)
+            battery.update(found)
+            self._battery = battery
 
     def system_now(self) -> SystemFigures:
         """The system figures alone, from the latest view (no sensor looked at)."""
@@ -180,14 +202,20 @@ class LiveHub:
 
     def rendered(self) -> str:
         """The current state document as JSON, rendered once per change of the panel (at
-        most HEARTBEAT seconds old, for the system figures): every sensor is in it, which
-        at 100,000 sensors takes a second to render. On the event loop (the streams) and
-        from the API's worker threads (GET /api/state)."""
+        most HEARTBEAT seconds old, for the system figures), from the last one: only the
+        rows of the sensors that changed are rendered again (StateRenderer). On the
+        event loop (the streams) and from the API's worker threads (GET /api/state)."""
         document, version = self._document, self._version
         if document is None or time.monotonic() - self._rendered_at >= HEARTBEAT:
             rendered_at = time.monotonic()
-            shown = self.document().model_dump(mode="json")
-            document = json.dumps(shown, separators=(",", ":"))
+            with self._lock:
+                view = self._view or self._backend.panel.view()
+                self._view = view
+                self._look_up_batteries(view)
+                backend = self._backend
+                document = self._renderer.render(
+                    view, backend.actuators, self._battery, self.system(view)
+                )
             if version == self._version:  # no newer view came meanwhile
                 self._document, self._rendered_at = document, rendered_at
         return document
