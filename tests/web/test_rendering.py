@@ -250,8 +250,10 @@ def test_after_one_sensor_changed_the_live_view_renders_that_sensor_alone(
         hub.publish(link.current)
         loop.run_until_complete(asyncio.sleep(0))  # the view reaches the loop
         shown = json.loads(hub.rendered())
+        listed = json.loads(hub.rendered_sensors())  # GET /api/sensors: the same rows
     finally:
         loop.close()
+    assert listed == shown["sensors"]
     assert built == ["d3"]
     assert store.asked[1:] == [["d3"]]
     assert CountedMap.read < 20  # the changed sensor and those that block, not 2,000

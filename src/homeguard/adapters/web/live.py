@@ -220,6 +220,12 @@ class LiveHub:
                 self._document, self._rendered_at = document, rendered_at
         return document
 
+    def rendered_sensors(self) -> str:
+        """The ``sensors`` of the current state document, as JSON (GET /api/sensors)."""
+        self.rendered()
+        with self._lock:  # the rows of the latest render, none half-changed
+            return self._renderer.sensors()
+
     def refresh(self) -> None:
         """Forget the cached document so the next one has fresh system figures."""
         self._document = None

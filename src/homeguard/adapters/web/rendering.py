@@ -84,6 +84,10 @@ class StateRenderer:
         tail = "]" + "".join(f",{field}" for field in fields[at + 1 :]) + "}"
         return _joined(head, self._rows, tail)
 
+    def sensors(self) -> str:
+        """The rows of the last render, as the JSON list of the document's ``sensors``."""
+        return _joined("[", self._rows, "]")
+
     def _changed(self, parts: _Parts) -> Collection[str]:
         """The sensors whose rows may differ from those rendered (all at the first)."""
         before, self._parts = self._parts, parts

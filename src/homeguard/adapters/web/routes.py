@@ -201,10 +201,11 @@ def state(session: Reader, web: Web) -> Response:
     return Response(web.hub.rendered(), media_type="application/json")
 
 
-@panel.get("/sensors", responses=READ_ERRORS)
-def sensors(session: Reader, web: Web) -> list[SensorDocument]:
-    """Every configured sensor: state, status light, zone, battery, last seen."""
-    return web.hub.document().sensors
+@panel.get("/sensors", responses=READ_ERRORS, response_model=list[SensorDocument])
+def sensors(session: Reader, web: Web) -> Response:
+    """Every configured sensor: state, status light, zone, battery, last seen (the state
+    document's ``sensors``)."""
+    return Response(web.hub.rendered_sensors(), media_type="application/json")
 
 
 @panel.get("/system", responses=READ_ERRORS)
