@@ -191,7 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     p = command("status", "status:status", "show the panel state and devices", api="api:status")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for retained state")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        help="seconds at most to wait for the retained state (the wait ends as soon as the "
+        "broker has sent it all)",
+    )
     _events_arguments(command("events", "events:events", "show logged events"))
     command("check-config", "setup:check_config", "validate the config and summarise it")
     p = command("notify-test", "notify:notify_test", "send a test notification to a route (or all)")

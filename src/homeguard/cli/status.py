@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
+import secrets
 import time
 from typing import Any
 
 from homeguard.adapters.clock import wall_clock
 from homeguard.adapters.codecs import decode_availability
 from homeguard.adapters.http_api import lenient_json_object
-from homeguard.adapters.mqtt import Message
+from homeguard.adapters.mqtt import Message, MqttClient
 from homeguard.adapters.topics import availability_topics
 from homeguard.cli import notify
 from homeguard.cli.site import load_site
@@ -34,16 +36,19 @@ def status(args: argparse.Namespace) -> int:
     for sensor in site.config.sensors:
         for topic in availability_topics(sensor.binding()):
             family_topics.setdefault(topic, []).append(sensor.id)
+    # QoS 0: retained messages then come without the broker's in-flight window (20
+    # unacknowledged at a time, a round trip each), and a stock Mosquitto does not
+    # drop those past its 1,000 queued messages per client.
     subscriptions = [
-        (topics.alarm_state, 1),
-        (topics.status, 1),
-        (topics.controller_availability, 1),
-        (topics.availability("+"), 1),
-        (topics.actuator_state("+"), 1),
-        *((topic, 1) for topic in family_topics),
+        (topics.alarm_state, 0),
+        (topics.status, 0),
+        (topics.controller_availability, 0),
+        (topics.availability("+"), 0),
+        (topics.actuator_state("+"), 0),
+        *((topic, 0) for topic in family_topics),
     ]
     with quiet_client(site, "status", subscriptions) as client:
-        messages = _drain_retained(client.messages, args.timeout)
+        messages = _retained(client, _marker(site), args.timeout)
     report: dict[str, Any] = {
         "state": None,
         "controller": None,
@@ -107,13 +112,31 @@ def attention(site: Site) -> list[dict[str, object]]:
     return [h.as_dict() for h in healths if h.state.needs_attention]
 
 
-def _drain_retained(messages: queue.Queue[Message], seconds: float) -> list[Message]:
-    """Collect what arrives in the first moments after subscribing (retained values)."""
+def _marker(site: Site) -> str:
+    """A topic of this run's own, which the site's user account may use."""
+    account = site.user_account or "cli"
+    return f"{site.topics.client(account)}/status/{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _retained(client: MqttClient, marker: str, timeout: float) -> list[Message]:
+    """The retained messages of ``client``'s subscriptions: what arrives before the
+    message it sends itself on ``marker`` comes back, or within ``timeout`` seconds.
+
+    Mosquitto queues a subscription's retained messages as it handles the SUBSCRIBE,
+    and handles a client's packets in order: a message published to ourselves after
+    subscribing comes back behind all of them. It never comes back when the broker
+    does not let the account use ``marker`` (an ACL from before ``<base>/clients/``),
+    or drops it from a full queue: then the timeout ends the wait."""
+    if client.subscribe_once(marker, qos=1):
+        client.publish(marker, b"end", qos=1)
     got = []
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         try:
-            got.append(messages.get(timeout=left))
+            message = client.messages.get(timeout=left)
         except queue.Empty:
             break
+        if message.topic == marker:
+            break
+        got.append(message)
     return got
