@@ -36,8 +36,8 @@ def status(args: argparse.Namespace) -> int:
     for sensor in site.config.sensors:
         for topic in availability_topics(sensor.binding()):
             family_topics.setdefault(topic, []).append(sensor.id)
-    # QoS 0: retained messages then come without the broker's in-flight window (20
-    # unacknowledged at a time, a round trip each); and a stock Mosquitto (2.0.11,
+    # QoS 0: retained messages then come without an acknowledgement each (nor, from a
+    # stock Mosquitto, 20 unacknowledged at a time); and a stock Mosquitto (2.0.11,
     # measured) sent 20,000 of them, where at QoS 1 it dropped all past its 1,000
     # queued per client.
     subscriptions = [
