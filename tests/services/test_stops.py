@@ -188,7 +188,10 @@ def test_services_stop_by_themselves_when_up_is_killed(home: Path, tmp_path: Pat
     up = start_up(home, data_dir, log)
     marker = f"--data-dir {data_dir}"  # the services, not the broker
     try:
-        wait_until(lambda: "controller connected" in log.read_text(), timeout=30)
+        # Every service past its start (a start is never torn in half, and on a busy
+        # machine importing alone can take seconds): what is timed is the stop.
+        started = ("controller connected", "dashboard at", "simulating 3 sensors")
+        wait_until(lambda: all(line in log.read_text() for line in started), timeout=60)
         wait_until(lambda: len(processes_of(marker)) == 4, timeout=30, what="up and 3 services")
         up.kill()  # kill -9: nobody left to stop them
         up.wait()

@@ -39,6 +39,7 @@ from dataclasses import replace
 from homeguard.core import arming, chime, holds, rule_run, supervision, walk_test
 from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import blocking_sensors
+from homeguard.core.evolve import evolve
 from homeguard.core.model import PanelSettings, SensorState
 from homeguard.core.run import Run
 from homeguard.core.sequence import SeqStep, check_seq
@@ -188,13 +189,14 @@ class _Run(Run):
             self.count_seq(report.sensor_id, report.seq)
         before = self.panel.sensor(report.sensor_id)
         supervision.clear_trouble(self, report.sensor_id, now)
-        status = replace(self.panel.sensor(report.sensor_id), last_seen=now)
+        heard: dict[str, object] = {"last_seen": now}
         if report.state is not None:
-            status = replace(status, state=report.state)
+            heard["state"] = report.state
         if report.tamper is not None:
-            status = replace(status, tampered=report.tamper)
+            heard["tampered"] = report.tamper
         if report.battery is not None:
-            status = replace(status, battery=report.battery)
+            heard["battery"] = report.battery
+        status = evolve(self.panel.sensor(report.sensor_id), **heard)
         self.set_sensor(report.sensor_id, status)
         supervision.battery(self, report, now)
         # Devices repeat their tamper flag in every message: only its rising edge trips,
@@ -214,7 +216,7 @@ class _Run(Run):
         check = check_seq(last, seq)
         if check.last != last:
             seqs = sensor_map(self.panel.message_seqs, self.settings).set(sensor_id, check.last)
-            self.panel = replace(self.panel, message_seqs=seqs)
+            self.panel = evolve(self.panel, message_seqs=seqs)
         if check.step is SeqStep.GAP:
             message = f"{check.lost} message(s) from {sensor_id} lost (seq {last} then {seq})"
             self.event(

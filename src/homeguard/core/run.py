@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from homeguard.core.evolve import evolve
 from homeguard.core.model import ArmMode, ModeTiming, PanelSettings, PanelState, SensorSpec
 from homeguard.core.signals import (
     Effect,
@@ -71,7 +72,7 @@ class Run:
 
     def set_sensor(self, sensor_id: str, status: SensorStatus) -> None:
         sensors = sensor_map(self.panel.sensors, self.settings).set(sensor_id, status)
-        self.panel = replace(self.panel, sensors=sensors)
+        self.panel = evolve(self.panel, sensors=sensors)
 
     def known_sensor(self, sensor_id: str) -> SensorSpec | None:
         spec = self.settings.sensor(sensor_id)
