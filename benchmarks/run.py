@@ -22,8 +22,9 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     process to answering a command (ready), how long the dashboard takes to answer
     ``GET /api/state`` and ``GET /api/system`` (the best of 3, on a kept-alive
     connection), ``GET /api/state`` right after a sensor's report (the median of 5: the
-    document rendered again), and ``homeguard status --api`` to run (a process of its
-    own, Python's start included), and the cost of one event at that size.
+    document rendered again), ``homeguard status --api`` and ``homeguard status`` (over
+    MQTT, with the controller's store) to run (a process each, Python's start included),
+    and the cost of one event at that size.
 
 The machine is shared and noisy: compare the rows of one run, not runs with each other.
 """
@@ -130,7 +131,7 @@ def latency(ctl: ControllerProcess, trips: int, rate: float) -> dict[str, float]
 
 
 def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
-    """Milliseconds the dashboard takes to answer, and ``homeguard status --api``."""
+    """Milliseconds the dashboard takes to answer, and ``homeguard status [--api]``."""
     url = f"http://127.0.0.1:{port}"
     row = {}
     with httpx.Client(base_url=url, timeout=120) as http:
@@ -147,6 +148,11 @@ def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
     status = [sys.executable, "-m", "homeguard", "status", "--api", url, "--config", ctl.config]
     subprocess.run(status, capture_output=True, check=True, timeout=300)
     row["status_api_ms"] = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()  # over MQTT, reading the controller's store as well
+    store = ["--data-dir", ctl.db.parent]
+    status = [sys.executable, "-m", "homeguard", "status", "--config", ctl.config, *store]
+    subprocess.run(status, capture_output=True, check=True, timeout=300)
+    row["status_ms"] = (time.perf_counter() - started) * 1000
     return row
 
 

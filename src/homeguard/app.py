@@ -36,7 +36,7 @@ from homeguard.services.provisioning import provision
 from homeguard.services.security_files import broker_security, security_folder
 from homeguard.services.snapshots import LatestImage, snapshot_source
 from homeguard.services.uplinking import forget_uplink, uplink_figures, uplinking
-from homeguard.site import LOOPBACK, Site, default_data_dir
+from homeguard.site import LOOPBACK, Site, default_data_dir, quiet_client
 
 __all__ = [
     "STOP_FLUSH",
@@ -387,25 +387,3 @@ def _thread(
     thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
     thread.start()
     return thread
-
-
-@contextmanager
-def quiet_client(
-    site: Site,
-    name: str,
-    subscriptions: list[tuple[str, int]] | None = None,
-    account: str | None = None,
-) -> Iterator[MqttClient]:
-    """A short-lived client for one CLI command, logged in as ``account`` (default: the
-    site's user account, e.g. ``cli``)."""
-    client = site.client(
-        f"homeguard-{name}-{os.getpid()}",
-        subscriptions=subscriptions,
-        account=account or site.user_account,
-    )
-    client.start(timeout=5)
-    try:
-        yield client
-    finally:
-        client.wait_published(5.0)
-        client.stop()

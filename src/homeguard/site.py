@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,8 +19,12 @@ from homeguard.config import Config
 from homeguard.core.model import PanelSettings
 from homeguard.core.signals import ActuatorKind
 from homeguard.services.home_assistant import home_assistant_topics
-from homeguard.services.provisioning import private_dir
-from homeguard.services.security_files import load_credentials, provisioned_folder, with_credentials
+from homeguard.services.security_files import (
+    load_credentials,
+    private_dir,
+    provisioned_folder,
+    with_credentials,
+)
 
 log = logging.getLogger("homeguard")
 
@@ -135,3 +141,25 @@ class Site:
             if topic not in topics.setdefault(actuator.type, []):
                 topics[actuator.type].append(topic)
         return topics
+
+
+@contextmanager
+def quiet_client(
+    site: Site,
+    name: str,
+    subscriptions: list[tuple[str, int]] | None = None,
+    account: str | None = None,
+) -> Iterator[MqttClient]:
+    """A short-lived client for one CLI command, logged in as ``account`` (default: the
+    site's user account, e.g. ``cli``)."""
+    client = site.client(
+        f"homeguard-{name}-{os.getpid()}",
+        subscriptions=subscriptions,
+        account=account or site.user_account,
+    )
+    client.start(timeout=5)
+    try:
+        yield client
+    finally:
+        client.wait_published(5.0)
+        client.stop()

@@ -243,7 +243,8 @@ def test_the_acl_lets_the_controller_publish_discovery_and_home_assistant_read_i
     ha = accounts["homeassistant"]
     assert "homeassistant/#" in ha.subscribe
     assert "home/alarm/sensors/+" in ha.subscribe
-    assert set(ha.publish) == {"home/alarm/set", "homeassistant/status"}  # no siren
+    own = "home/clients/homeassistant/#"  # its own topics (see docs/topics.md)
+    assert set(ha.publish) == {"home/alarm/set", "homeassistant/status", own}  # no siren
     allowed = {
         a.name: a for a in site_accounts(site("home_assistant: {control_actuators: true}\n"))
     }

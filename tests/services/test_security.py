@@ -157,6 +157,21 @@ def test_only_users_and_the_controller_command(secured: Secured) -> None:
             client.stop()
 
 
+def test_a_users_client_has_topics_of_its_own(secured: Secured) -> None:
+    """``<base>/clients/<login>/#``: where ``homeguard status`` sends itself the message
+    that marks the end of the retained state. Nobody else may write there."""
+    cli = secured.client("cli", [("home/clients/cli/#", 1)])
+    front = secured.client("front")
+    try:
+        front.publish("home/clients/cli/status/1", "not yours")
+        assert front.wait_published(5)
+        cli.publish("home/clients/cli/status/1", "end")
+        assert nothing_then(cli.messages, "home/clients/cli/status/1").payload == b"end"
+    finally:
+        for client in (front, cli):
+            client.stop()
+
+
 def test_a_device_reads_nothing_but_its_own(secured: Secured) -> None:
     witness = secured.client("controller")
     witness.publish("home/alarm/state", "armed_away", retain=True)
@@ -360,8 +375,10 @@ def test_up_runs_an_authenticated_broker_and_the_house_works(tmp_path: Path) -> 
         assert "refused" in refused(BrokerAddress("127.0.0.1", port))
 
         def status() -> dict[str, object]:
+            # --timeout 60 in 30 s: the cli login may send itself the end marker
+            status = ["status", "--json", "--timeout", "60", "--data-dir", str(data)]
             result = subprocess.run(
-                [sys.executable, "-m", "homeguard", "status", "--json", "--data-dir", str(data)],
+                [sys.executable, "-m", "homeguard", *status],
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,

@@ -123,6 +123,12 @@ class SiteTopics:
         dashboards): ``<base>/alarm/sensors/<id>``."""
         return f"{self.base}/alarm/sensors/{sensor_id}"
 
+    def client(self, account: str) -> str:
+        """A user's client's own topics, under ``<base>/clients/<account>/``: it alone
+        may publish and read there (``homeguard status`` marks the end of the retained
+        messages with a message to itself there)."""
+        return f"{self.base}/clients/{account}"
+
 
 @dataclass(frozen=True, slots=True)
 class HomeAssistantTopics:

@@ -1,10 +1,13 @@
 """The ``homeguard`` command: :func:`main` parses the command line (:mod:`.parser`) and
-runs the command's function, from the module of its group:
+runs the command's function, imported from the module of its group only then:
 
 - :mod:`.services`: ``up``, ``controller``, ``simulate``, ``actuators``
-- :mod:`.panel`: ``sensor``, ``arm``, ``disarm``, ``status`` (:mod:`.api` for ``--api``,
-  :mod:`.codes` for where a code comes from)
+- :mod:`.household`: ``evaluate``
+- :mod:`.panel`: ``sensor``, ``arm``, ``disarm`` (:mod:`.codes` for where a code comes from)
+- :mod:`.status`: ``status``
+- :mod:`.api`: ``arm``, ``disarm`` and ``status`` with ``--api``
 - :mod:`.events`: ``events``
+- :mod:`.notify`: ``notify-test``
 - :mod:`.setup`: ``check-config``, ``broker-config``, ``doctor``, ``provision``, ``revoke``
 """
 
@@ -14,7 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from homeguard.cli.parser import SERVICES, build_parser
+from homeguard.cli.parser import SERVICES, build_parser, command_function
 from homeguard.errors import HomeguardError
 
 __all__ = ["main"]
@@ -31,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     try:
-        result: int = args.run(args)
+        result = command_function(args)(args)
     except HomeguardError as exc:
         print(f"homeguard: error: {exc}", file=sys.stderr)
         return 1

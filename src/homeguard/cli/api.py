@@ -1,6 +1,7 @@
 """``homeguard status|arm|disarm --api URL``: the same commands through the HTTP API
 instead of MQTT (the password comes from ``$HOMEGUARD_PASSWORD``, never the command
-line, where other users of the machine could read it)."""
+line, where other users of the machine could read it). Neither the config nor MQTT is
+loaded here."""
 
 from __future__ import annotations
 
@@ -13,20 +14,10 @@ from typing import Any
 
 from homeguard.adapters.http_api import ApiClient
 from homeguard.cli import notify
+from homeguard.cli.codes import read_code
+from homeguard.cli.parser import PASSWORD_VARIABLE
+from homeguard.core.model import ArmMode
 from homeguard.errors import CommandRejected
-
-PASSWORD_VARIABLE = "HOMEGUARD_PASSWORD"
-
-
-def add_api_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--api`` and ``--user`` to a command's parser; return the parser."""
-    parser.add_argument(
-        "--api", metavar="URL", help="go through the dashboard's HTTP API instead of MQTT"
-    )
-    parser.add_argument(
-        "--user", help=f"dashboard user for --api (password from ${PASSWORD_VARIABLE})"
-    )
-    return parser
 
 
 def _client(args: argparse.Namespace) -> ApiClient:
@@ -64,11 +55,14 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def arm(args: argparse.Namespace, mode: str) -> int:
+def arm(args: argparse.Namespace) -> int:
+    args.code = read_code(args.code, ask=True)
+    mode = ArmMode[args.mode.upper()].value
     return _command(lambda client: client.arm(mode, args.code, args.force), args)
 
 
 def disarm(args: argparse.Namespace) -> int:
+    args.code = read_code(args.code, ask=True)
     return _command(lambda client: client.disarm(args.code), args)
 
 

@@ -1,6 +1,7 @@
 """``homeguard simulate --household``: a simulated family's weeks, into the store, over
 MQTT, or measured (``homeguard evaluate``, also ``simulate --household --evaluate``).
-The ``simulate`` command hands over to :func:`run` when ``--household`` is given."""
+The ``simulate`` command hands over to :func:`run` when ``--household`` is given (its
+options: :mod:`.parser`)."""
 
 from __future__ import annotations
 
@@ -24,55 +25,9 @@ from homeguard.core.records import SensorRecord
 from homeguard.errors import HomeguardError
 from homeguard.services.evaluation import evaluate
 from homeguard.services.household_player import play, write_into
-from homeguard.services.intelligence import device_health
 from homeguard.services.message_security import DeviceSigner, load_security
 
 DAY = 86400.0
-
-
-def add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--household",
-        action="store_true",
-        help="a family's weeks (routines, arming, battery drain, injected intrusions and "
-        "sensor faults) instead of sensors acting at random",
-    )
-    p.add_argument("--days", type=int, default=28, help="with --household: days to simulate")
-    p.add_argument("--seed", type=int, default=0, help="with --household: same seed, same life")
-    p.add_argument(
-        "--into-store",
-        action="store_true",
-        help="with --household: write the days, ending last midnight (UTC), into the event "
-        "store instead of playing them over MQTT",
-    )
-    p.add_argument(
-        "--speed",
-        type=float,
-        default=3600.0,
-        help="with --household over MQTT: simulated seconds per real second (default 3600)",
-    )
-    p.add_argument(
-        "--evaluate",
-        action="store_true",
-        help="with --household: the same as 'homeguard evaluate' (docs/intelligence.md)",
-    )
-    p.add_argument("--weeks", type=int, default=5, help="with --evaluate: weeks to simulate")
-    p.add_argument("--json", action="store_true", help="with --evaluate: JSON output")
-
-
-def add_evaluate_options(p: argparse.ArgumentParser) -> None:
-    """``homeguard evaluate``'s options."""
-    p.add_argument("--seed", type=int, default=0, help="same seed, same household, same numbers")
-    p.add_argument(
-        "--weeks", type=int, default=5, help="weeks to simulate, the first two to learn from"
-    )
-    p.add_argument("--json", action="store_true", help="JSON output")
-    p.add_argument(
-        "--no-forest",
-        dest="forest",
-        action="store_false",
-        help="leave out the IsolationForest (the slowest part after sensor health)",
-    )
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -132,16 +87,6 @@ def run(
         )
     print(f"homeguard: published {sent} sensor reports")
     return 0
-
-
-def attention(site: Site) -> list[dict[str, object]]:
-    """The devices that need a visit now (``homeguard status``), from the event store
-    when there is one here."""
-    if not site.store_path.exists():
-        return []
-    with site.open_store() as store:
-        healths = device_health(store, site.settings.sensors, wall_clock())
-    return [h.as_dict() for h in healths if h.state.needs_attention]
 
 
 def _topic(site: Site, record: SensorRecord) -> str:

@@ -1,17 +1,18 @@
 """``homeguard notify-test [ROUTE]``, and the notifications' delivery state that
-``homeguard status`` shows (docs/notifications.md)."""
+``homeguard status`` shows (docs/notifications.md).
+
+Each function imports what only it needs: ``status --api`` loads this module for
+:func:`print_deliveries` alone, and should not load the config, the store or apprise."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homeguard.adapters.clock import wall_clock
-from homeguard.adapters.store import Outbox
-from homeguard.app import Site, routing
-from homeguard.cli.site import load_site
-from homeguard.core.notifications import test_message
 from homeguard.errors import ConfigError, HomeguardError, NotifyError
+
+if TYPE_CHECKING:
+    from homeguard.site import Site
 
 __all__ = ["check_targets", "deliveries", "notify_test", "print_deliveries"]
 
@@ -19,6 +20,11 @@ __all__ = ["check_targets", "deliveries", "notify_test", "print_deliveries"]
 def notify_test(args: argparse.Namespace) -> int:
     """Send a test message to every target of ROUTE (or of every route), now, without
     the outbox; print each target's result. Exit 1 when any failed."""
+    from homeguard.adapters.clock import wall_clock
+    from homeguard.app import routing
+    from homeguard.cli.site import load_site
+    from homeguard.core.notifications import test_message
+
     site = load_site(args)
     config = site.config.notifications
     names = [args.route] if args.route else list(config.routes)
@@ -75,6 +81,8 @@ def deliveries(site: Site) -> dict[str, Any]:
     is one here; duress rows are never counted (they are silent)."""
     if not site.config.notifications.routes or not site.store_path.exists():
         return {}
+    from homeguard.adapters.store import Outbox
+
     with site.open_store() as store:
         outbox = Outbox(store)
         counts = outbox.counts()

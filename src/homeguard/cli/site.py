@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from homeguard.app import Site, default_data_dir
 from homeguard.config import bundled_example, default_config_path, load_config
 from homeguard.errors import HomeguardError
+from homeguard.site import Site, default_data_dir
 
 
 def _config_path(args: argparse.Namespace) -> Path:

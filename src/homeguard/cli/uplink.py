@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeguard.adapters.store.uplink import UplinkOutbox
-from homeguard.app import Site
+from homeguard.site import Site
 
 
 def uplink_report(site: Site) -> dict[str, Any] | None:

@@ -24,8 +24,9 @@ controller    ``<base>/alarm/state|event|availability``,  everything it subscrib
               retained command), the rules' topics
 user          ``<base>/alarm/set``; HA's birth message    the panel's state, events,
               (and the actuators' command topics with     status, availability,
-              ``home_assistant.control_actuators``)       sensors and the controller's
-                                                          heartbeat; the HA prefix
+              ``home_assistant.control_actuators``);      sensors and the controller's
+              its own ``<base>/clients/<name>/#``         heartbeat; the HA prefix;
+                                                          its own ``clients/<name>/#``
 ============  ==========================================  ==========================
 
 Pure: no files, no sockets.
@@ -121,7 +122,12 @@ def site_accounts(config: Config) -> list[Account]:
         if config.home_assistant.control_actuators:
             user_writes += _actuator_commands(config, site)
     accounts += [
-        Account(name, Role.USER, publish=_unique(user_writes), subscribe=_unique(user_reads))
+        Account(
+            name,
+            Role.USER,
+            publish=_unique([*user_writes, f"{site.client(name)}/#"]),
+            subscribe=_unique([*user_reads, f"{site.client(name)}/#"]),
+        )
         for name in config.security.clients
     ]
     seen: dict[str, Role] = {}

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import secrets
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from homeguard.services.security_files import (
     SecurityFiles,
     broker_security,
     load_credentials,
+    private_dir,
     provisioned_folder,
     read_json_object,
     revoked_accounts,
@@ -91,17 +91,6 @@ class ProvisionReport:
 
 
 # ------------------------------------------------------------------------ files
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` for its owner only (0700), or tighten it; missing parents get
-    the default mode."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.mkdir(mode=0o700, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        with contextlib.suppress(PermissionError):  # not ours: its owner's to tighten
-            path.chmod(0o700)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:

@@ -30,7 +30,9 @@ the folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ __all__ = [
     "SecurityFiles",
     "broker_security",
     "load_credentials",
+    "private_dir",
     "provisioned_folder",
     "read_json_object",
     "revoked_accounts",
@@ -57,6 +60,17 @@ __all__ = [
 
 FORMAT = 1
 PROVISION_DIR = "security"  # under the data directory, unless security.provisioned
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` for its owner only (0700), or tighten it; missing parents get
+    the default mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        with contextlib.suppress(PermissionError):  # not ours: its owner's to tighten
+            path.chmod(0o700)
 
 
 class SecurityFiles:

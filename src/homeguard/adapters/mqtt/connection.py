@@ -180,6 +180,20 @@ class Connection:
                 )
         _log.log(self._info_level, "MQTT client %s connected to %s", self.client_id, self.address)
 
+    def subscribe_once(self, topic_filter: str, qos: int = 1) -> bool:
+        """Subscribe to one more filter, on the current connection only: it is not made
+        again after a reconnect, the broker's answer is not awaited and a refusal is not
+        reported (nothing arrives then). For a short-lived client's own topic. Returns
+        False when not connected.
+
+        The broker handles a client's packets in order: a message published after this
+        call reaches a subscription made by it."""
+        check_qos(qos)
+        if (problem := filter_problem(topic_filter)) is not None:
+            raise ValueError(f"subscription topic filter {topic_filter!r} {problem}")
+        rc, _mid = self._client.subscribe(topic_filter, qos)
+        return bool(rc == MQTTErrorCode.MQTT_ERR_SUCCESS)
+
     def _disconnect(self) -> None:
         """Disconnect cleanly (no Last Will) and join the network loop."""
         self._client.disconnect()
