@@ -85,3 +85,25 @@ def test_without_the_marker_the_timeout_ends_the_wait() -> None:
     client.messages.put(came)
     assert _retained(client, "home/clients/cli/status/1", timeout=0.1) == [came]
     assert client.unpublished == 0
+
+
+def test_the_sensors_in_trouble_the_status_does_not_name_are_counted(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, mosquitto)
+    # A large site's retained status names the first 1,000 sensors in trouble only.
+    status = {"status": "OK", "troubles": {"s1": "offline"}, "troubles_total": 1500}
+    _retain(mosquitto, {"home/security/status": json.dumps(status)})
+    where = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    done = subprocess.run(
+        [sys.executable, "-m", "homeguard", "status", "--timeout", "60", *where],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "  s1           unknown (offline)" in done.stdout.splitlines()
+    assert "trouble:    1499 more sensors in trouble (homeguard status --api lists all)" in (
+        done.stdout.splitlines()
+    )

@@ -95,6 +95,9 @@ def status(args: argparse.Namespace) -> int:
     for device, value in sorted(report["devices"].items()):
         trouble = f" ({troubles[device]})" if device in troubles else ""
         print(f"  {device:<12} {value}{trouble}")
+    unlisted = int(status.get("troubles_total") or 0) - len(troubles)
+    if unlisted > 0:  # the retained status names the first 1,000 (docs/topics.md)
+        print(f"trouble:    {unlisted} more sensors in trouble (homeguard status --api lists all)")
     for entry in report["maintenance"]:
         print(f"service:    {entry['device']} ({entry['health']}: {entry['reason']})")
     if report["uplink"] is not None:
