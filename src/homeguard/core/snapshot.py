@@ -20,6 +20,8 @@ from homeguard.errors import PayloadError
 
 VERSION = 1
 _STATUS_FIELDS = tuple(f.name for f in fields(SensorStatus))  # flat: asdict, cheaper
+# The panel's own part (dump_body); its sensors' statuses and seqs are in rows.
+_BODY_FIELDS = tuple(f.name for f in fields(Panel) if f.name not in ("sensors", "message_seqs"))
 _MISSING = object()
 
 
@@ -35,6 +37,15 @@ def dump_body(panel: Panel) -> str:
     """The panel without its sensors' statuses and seqs, which go in rows of their own
     (:func:`sensor_rows`): what a turn stores does not grow with the sensors."""
     return json.dumps(_panel_data(panel), separators=(",", ":"))
+
+
+def body_changed(before: Panel | None, after: Panel) -> bool:
+    """Whether :func:`dump_body` may give ``after`` another text than ``before``: one of
+    its fields is not the very object it was (a panel changes by copies, core.evolve), so
+    a turn of sensor reports alone writes no body, only the sensors' rows."""
+    return before is None or any(
+        getattr(before, name) is not getattr(after, name) for name in _BODY_FIELDS
+    )
 
 
 def sensor_rows(before: Panel | None, after: Panel) -> dict[str, str | None]:

@@ -262,8 +262,9 @@ class Controller:
         dirty, self._dirty = self._dirty, False
         self._watchers.changed = True
         body, rows = None, None
-        if dirty:  # the panel's own part, and the rows of the sensors that changed
-            body = snapshot.dump_body(self._panel)
+        if dirty:  # the panel's own part if it changed, the rows of the sensors that did
+            if snapshot.body_changed(self._saved, self._panel):
+                body = snapshot.dump_body(self._panel)
             rows = snapshot.sensor_rows(self._saved, self._panel)
             if self._saved is None:  # all of them: the others (no longer configured) go
                 rows.update(dict.fromkeys(self._stored_rows - rows.keys()))
