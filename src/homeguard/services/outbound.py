@@ -101,8 +101,8 @@ class Outbound:
             "description": event.description,
             "timestamp": now,
         }
-        payload = json.dumps(body)
-        if len(payload.encode()) > MAX_PAYLOAD:  # e.g. every sensor of a large site open
+        payload = json.dumps(body)  # ASCII: its length is its size in bytes
+        if len(payload) > MAX_PAYLOAD:  # e.g. every sensor of a large site open
             payload = json.dumps(_shortened(body))
         self._sink.publish(self._topics.alarm_event, payload, qos=1)
 
