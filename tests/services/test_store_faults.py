@@ -124,7 +124,7 @@ def break_in_while_the_store_fails(
         alarm = ["armed", "pending", "triggered"]
         assert [t for t in types if t in alarm] == alarm  # in order, each once
         for kind in ("trouble", "restored", "alarm_ended"):
-            assert types.count(kind) == 1, types
+            assert types.count(kind) == 1, f"{kind}: {' '.join(types)}"  # all, for a rare failure
         assert types.index("trouble") < types.index("restored")
         times = [float(str(t)) for (t,) in query(house, "SELECT timestamp FROM system_events")]
         assert times == sorted(times)
