@@ -13,7 +13,7 @@ import pytest
 from homeguard.adapters.store import EventStore
 from homeguard.app import Site, connected_controller
 from homeguard.config import load_config
-from tests.conftest import MosquittoProcess
+from tests.conftest import MosquittoProcess, wait_until
 from tests.services.conftest import Observer
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults]
@@ -103,6 +103,8 @@ def test_a_device_not_back_is_in_trouble_after_the_grace_and_trips(
         time.sleep(1.0)
         availability(observer, "front", "online")  # garden stays away
         observer.wait_for("home/alarm/state", "triggered", timeout=GRACE + 10)
+        # Published at the decision, stored by the writer's commit a moment later.
+        wait_until(lambda: system_events(site, "triggered", since=started), what="stored")
         assert system_events(site, "trouble", since=started) == ["garden"]
         with EventStore(site.store_path) as store:
             (trouble,) = store.system_events(since=started, event_type="trouble")
