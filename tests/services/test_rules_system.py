@@ -172,12 +172,13 @@ rules:
     house = with_rules(house_factory(), rules)
     with running(house.site):
         observer.wait_for(STATE, "disarmed")
-        # The siren's OFF of the start (QoS 2: the broker forwards it after one more round
-        # trip, so it may come after the state) before the rule's doing is looked at.
-        observer.wait_for(SIREN, "OFF")
         moved = time.monotonic()
         observer.publish("home/security/motion/hall", "MOTION")
         on = observer.wait_for("home/control/light", "ON", after=moved)
         off = observer.wait_for("home/control/light", "OFF", after=on)
         assert off - on >= 1.5 - 0.1  # its time (less the observer's jitter)
-        assert not [m for t, m in observer.seen if t >= moved and m.topic == SIREN]
+        # The rule never sounds the siren. (Its OFF is said at the start and again once
+        # connected, and on a slow machine either may arrive after the motion.)
+        assert not [
+            m for t, m in observer.seen if t >= moved and (m.topic, m.payload) == (SIREN, b"ON")
+        ]
