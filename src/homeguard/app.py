@@ -175,6 +175,7 @@ def connected_controller(
             subscriptions=subscriptions,
             inbox=sink,
             account=CONTROLLER,
+            threaded=False,  # its loop runs on the controller's thread
         )
         client.start()
         stack.callback(_stop_client, client, topics.controller_availability)
@@ -201,6 +202,7 @@ def connected_controller(
             flood=flood,
             discovery={m.topic: m.payload for m in discovery(site.config)},
             notifications=routing(site),
+            network=client,
         )
         _uplink(site, controller, stack)
         yield controller

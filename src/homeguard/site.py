@@ -122,6 +122,7 @@ class Site:
         subscriptions: list[tuple[str, int]] | None = None,
         inbox: MessageSink | None = None,
         account: str | None = None,
+        threaded: bool = True,
     ) -> MqttClient:
         return MqttClient(
             address=self.broker_address(account),
@@ -132,6 +133,7 @@ class Site:
             subscriptions=subscriptions or [],
             keepalive=self.config.mqtt.keepalive,
             inbox=inbox,
+            threaded=threaded,
         )
 
     def actuator_topics(self) -> dict[ActuatorKind, list[str]]:

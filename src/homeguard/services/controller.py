@@ -1,6 +1,8 @@
 """The controller: MQTT messages in, the panel engine, its effects out, every event stored.
 
-One thread runs :meth:`Controller.run`. Each turn it takes what has arrived in its inbox
+One thread runs :meth:`Controller.run`; given the MQTT client as its ``network``, it
+also runs the client's network loop (reading, writing), so that no second thread holds
+up the alarm. Each turn it takes what has arrived in its inbox
 (:mod:`homeguard.services.inbox`; up to :data:`MAX_BATCH` messages), reads each message
 with :func:`~homeguard.services.intake.intake` (route, open, decode: what it yields),
 feeds what it yields to the panel engine (:func:`homeguard.core.panel.handle`) and
@@ -58,7 +60,7 @@ from homeguard.services.intake import Setup, Taken, intake
 from homeguard.services.message_security import MessageSecurity
 from homeguard.services.outbound import Outbound
 from homeguard.services.outbox import NotificationQueue
-from homeguard.services.ports import EventLog, Publisher
+from homeguard.services.ports import EventLog, Network, Publisher
 from homeguard.services.session import Session
 from homeguard.services.store_writer import StoreWriter
 from homeguard.services.summaries import Summaries
@@ -99,6 +101,7 @@ class Controller:
         flood: FloodPolicy | None = None,
         discovery: Mapping[str, str] | None = None,
         notifications: Routing | None = None,
+        network: Network | None = None,
     ) -> None:
         # What messages are read against; discovery: Home Assistant's configs, by topic.
         configs = {t: p.encode() for t, p in (discovery or {}).items()}
@@ -107,9 +110,10 @@ class Controller:
         self._out = outbound
         self._client = client
         self._inbox = inbox
+        self._network = network  # whose loop the turns run (None: it runs its own)
         self._watchers = Watchers()
         self._store = store
-        self._writer = StoreWriter(store, inbox.put, limit=backlog_limit)
+        self._writer = StoreWriter(store, self._put, limit=backlog_limit)
         self._clock = clock
         self._clock_steps = clock_steps  # seconds the clock was set by since last asked
         self._notify = notify or _log_notification
@@ -152,14 +156,20 @@ class Controller:
         stored, or as soon as the store fails to write (the decision stands and is stored
         later). Raises TimeoutError when the controller does not answer in time."""
         request = Request(event)
-        self._inbox.put(request)
+        self._put(request)
         return request.reply.result(timeout)
 
     def advise(self, advisory: Advisory) -> None:
         """From any thread, without waiting: have the controller record and publish
         ``advisory`` (a ``maintenance`` or ``anomaly`` event) with its next turn, as its
         own events are; the panel is not told."""
-        self._inbox.put(advisory)
+        self._put(advisory)
+
+    def _put(self, item: Request | Advisory | SystemHealth) -> None:
+        """From another thread: into the inbox, and the controller woken."""
+        self._inbox.put(item)
+        if self._network is not None:
+            self._network.wake()
 
     def watch(self, listener: Callable[[View], None]) -> None:
         """Call ``listener`` (on the controller thread; keep it quick) after every turn
@@ -218,11 +228,8 @@ class Controller:
         """Wait for messages or the next timer, handle them, then hand the events to the
         writer (which acknowledges the messages once they are committed)."""
         now = self._clock()
-        timeout = IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now)
-        try:
-            first = self._inbox.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            first = None
+        timeout = max(0.0, IDLE_WAKE if self._wake is None else min(IDLE_WAKE, self._wake - now))
+        first = self._next(timeout)
         if first is not None:
             self._take(first)
             for _ in range(MAX_BATCH - 1):
@@ -246,6 +253,17 @@ class Controller:
             self._record(event, now)
         self._commit()
         self._watchers.tell(self.view)
+
+    def _next(self, timeout: float) -> Any:
+        """The first item of a turn, waiting up to ``timeout`` s for one (None)."""
+        try:
+            if self._network is None:
+                return self._inbox.get(timeout=timeout)
+            # The network loop reads what came (into the inbox) and writes what waits.
+            self._network.poll(0.0 if self._inbox.qsize() else timeout)
+            return self._inbox.get_nowait()
+        except queue.Empty:
+            return None
 
     def _commit(self) -> None:
         """Say the sensors the turn changed; hand the turn to the writer, which

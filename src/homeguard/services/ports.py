@@ -9,7 +9,7 @@ from typing import Protocol
 from homeguard.adapters.mqtt import Message
 from homeguard.core.records import Batch, DeviceRecord
 
-__all__ = ["EventLog", "Publisher", "Sink"]
+__all__ = ["EventLog", "Network", "Publisher", "Sink"]
 
 
 class Sink(Protocol):
@@ -35,6 +35,13 @@ class Publisher(Sink, Protocol):
     @property
     def session_contested(self) -> bool: ...
     def ack(self, message: Message) -> None: ...
+
+
+class Network(Protocol):
+    """An MQTT client whose network loop the controller runs on its own thread."""
+
+    def poll(self, timeout: float) -> None: ...
+    def wake(self) -> None: ...
 
 
 class EventLog(Protocol):

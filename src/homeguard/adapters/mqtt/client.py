@@ -16,9 +16,10 @@ takeovers noticed. Its messages (here):
   while disconnected are dropped; we log each one and count them (`MqttClient.dropped`);
 * paho and socket errors translated into `homeguard.errors` types.
 
-Thread model: paho runs its network loop in one background thread (``loop_start``); the
-callbacks run there and only touch thread-safe state. ``publish``, ``ack`` and
-``wait_published`` may be called from any thread.
+Thread model: paho runs its network loop in one background thread (``loop_start``), or
+with ``threaded=False`` in the caller's own, through `MqttClient.poll` (see
+:mod:`.connection`); the callbacks run there and only touch thread-safe state.
+``publish``, ``ack`` and ``wait_published`` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any, Protocol, Self, Unpack
 
 import paho.mqtt.client as paho
@@ -114,6 +116,7 @@ class MqttClient(Connection):
             )
         if running:
             self._disconnect()
+        self._close_loop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -150,10 +153,12 @@ class MqttClient(Connection):
 
         ``urgent`` (the siren and light commands): ahead of every QoS 1/2 message waiting
         in the outbox, and not held by the in-flight window; keep such messages few. The
-        call then waits (at most :data:`URGENT_WAIT`, and not while disconnected) until
-        the broker has acknowledged it: paho's network thread writes it to the socket,
-        and Python would run it only once the caller blocks or its time slice (5 ms) is
-        up, so the caller's next work (a turn's bookkeeping) would come first.
+        call returns once the broker has acknowledged it (at most :data:`URGENT_WAIT`,
+        and not while disconnected). On the thread that runs the loop
+        (``threaded=False``) it is written, and its acknowledgement read, at once.
+        Elsewhere the call waits: the loop's thread writes it to the socket, and Python
+        would run that thread only once the caller blocks or its time slice (5 ms) is
+        up, so the caller's next work would come first.
         ``replaceable`` (a retained state that a later message on its topic makes moot):
         after every other QoS 1/2 message waiting, and replaced by a later message on
         its topic while it waits.
@@ -175,7 +180,22 @@ class MqttClient(Connection):
             return
         self._outbox.add(message, urgent=urgent, replaceable=replaceable)
         self._pump()
-        if urgent and threading.get_ident() != self._network_thread:
+        if urgent:
+            self._see_out()
+
+    def _see_out(self) -> None:
+        """An urgent message: on the wire, and acknowledged, before the caller goes on
+        (at most :data:`URGENT_WAIT`). Mosquitto forwards a QoS 2 message only once the
+        PUBREL that answers its PUBREC is in: on the loop's own thread, that exchange
+        is polled for here, not left for the next poll."""
+        if self.write_now():
+            deadline = time.monotonic() + URGENT_WAIT
+            while self.connected and not self._outbox.wait_urgent(0):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.poll(left)
+        elif threading.get_ident() != self._network_thread:
             self._outbox.wait_urgent(URGENT_WAIT)
 
     def _send_qos0(self, message: Outgoing) -> None:
@@ -196,8 +216,17 @@ class MqttClient(Connection):
         """Wait until the broker acknowledged every message published so far.
 
         Returns False if some are still unacknowledged after ``timeout`` seconds.
+        With ``threaded=False`` it runs the loop (`poll`) meanwhile.
         """
-        return self._outbox.wait_empty(timeout)
+        if self._threaded:
+            return self._outbox.wait_empty(timeout)
+        deadline = time.monotonic() + timeout
+        while not self._outbox.wait_empty(0):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.poll(min(left, 0.05))
+        return True
 
     def ack(self, message: Message) -> None:
         """Acknowledge a received message (only meaningful with ``manual_ack=True``).

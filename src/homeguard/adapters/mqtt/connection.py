@@ -13,12 +13,24 @@
 
 What goes over the connection is the subclass's: it learns of each connection through
 `Connection._connection_up` and `Connection._connection_down`.
+
+Who runs the network loop: by default paho, in a background thread (``loop_start``).
+With ``threaded=False`` the caller does, by calling `Connection.poll` again and again
+(paho's documented external-loop calls: ``loop_read``, ``loop_write``, ``loop_misc``):
+one thread then reads, decides and writes, and no second busy thread makes it wait for
+Python's interpreter lock at every socket call (the controller's trip path). Other
+threads may still publish and acknowledge: they `Connection.wake` the poller, which
+writes for them. Connecting, which blocks, runs in a short-lived thread of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import select
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +53,8 @@ __all__ = ["Connection", "ConnectionOptions"]
 
 _log = logging.getLogger(__name__)
 
+READ_AHEAD = 64  # paho's reads per poll at most (each reads one packet or more)
+
 
 class ConnectionOptions(TypedDict, total=False):
     """`Connection`'s keyword arguments besides the address and client id, for a
@@ -55,6 +69,7 @@ class ConnectionOptions(TypedDict, total=False):
     min_reconnect_delay: float
     max_reconnect_delay: float
     quiet: bool
+    threaded: bool
 
 
 class Connection:
@@ -77,6 +92,7 @@ class Connection:
         min_reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
         quiet: bool = False,
+        threaded: bool = True,
     ) -> None:
         if not client_id:
             raise ValueError("client_id must not be empty: a persistent session needs it")
@@ -109,6 +125,20 @@ class Connection:
         self._refused: BrokerError | None = None  # a refusal that retrying will not fix
         self._subscribe_mid: int | None = None
 
+        # threaded=False: the caller's loop (`poll`). The I/O lock keeps two threads
+        # from reading or writing paho's socket at once; `_io_thread` holds it now.
+        self._threaded = threaded
+        self._io_lock = threading.RLock()
+        self._io_thread: int | None = None
+        self._loop_thread: int | None = None  # the last thread that polled
+        self._wake: tuple[socket.socket, socket.socket] | None = None  # reader, writer
+        if not threaded:
+            self._wake = socket.socketpair()
+            for end in self._wake:
+                end.setblocking(False)
+        self._next_attempt = 0.0  # monotonic time of the next connection attempt
+        self._connecting: threading.Thread | None = None
+
         self._client = self._build_paho_client()
 
     def _build_paho_client(self) -> paho.Client:
@@ -131,6 +161,8 @@ class Connection:
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
+        if not self._threaded:  # paho then never writes from the publishing thread
+            client.on_socket_register_write = self._want_write
         return client
 
     # ------------------------------------------------------------------ for the subclass
@@ -163,12 +195,13 @@ class Connection:
             self._client.connect_async(
                 self.address.host, self.address.port, keepalive=self._keepalive
             )
-            self._client.loop_start()
+            if self._threaded:
+                self._client.loop_start()
         except (OSError, ValueError) as err:
             self._abort_start()
             raise BrokerError(f"cannot connect to MQTT broker at {self.address}: {err}") from None
         deadline = time.monotonic() + timeout
-        while not self._ready.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+        while not self._await_ready(min(0.05, max(0.0, deadline - time.monotonic()))):
             refused = self._refused
             if refused is not None:
                 self._abort_start()
@@ -179,6 +212,111 @@ class Connection:
                     f"no MQTT broker answered at {self.address} within {timeout:g} s"
                 )
         _log.log(self._info_level, "MQTT client %s connected to %s", self.client_id, self.address)
+
+    def _await_ready(self, timeout: float) -> bool:
+        if not self._threaded:
+            self.poll(timeout)
+        return self._ready.wait(0 if not self._threaded else timeout)
+
+    # ------------------------------------------------------------------ the caller's loop
+
+    def poll(self, timeout: float) -> None:
+        """``threaded=False`` only: wait up to ``timeout`` seconds for the network (or
+        `wake`), then read what came (the callbacks run here), write what waits and
+        keep the connection alive; start a connection attempt when one is due."""
+        if self._wake is None:
+            raise RuntimeError("poll() is for a client built with threaded=False")
+        if self._connecting is not None and not self._connecting.is_alive():
+            self._connecting = None
+        sock = None if self._connecting is not None else self._client.socket()
+        if sock is None:
+            self._connect_when_due()
+            if self._connecting is None:
+                timeout = min(timeout, max(0.0, self._next_attempt - time.monotonic()))
+            self._wait_for([self._wake[0]], timeout)
+            return
+        # TLS: bytes already decrypted wait in the socket object, unseen by select.
+        pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        ready = self._wait_for([sock, self._wake[0]], 0 if pending else timeout)
+        with self._io_lock:
+            self._io_thread = self._loop_thread = threading.get_ident()
+            try:
+                if pending or sock in ready:
+                    self._read(sock)
+                if self._client.want_write():
+                    self._client.loop_write()
+                self._client.loop_misc()
+            finally:
+                self._io_thread = None
+
+    def _read(self, sock: Any) -> None:
+        # paho reads a few packets a call: read on while more wait, up to a bound.
+        for _ in range(READ_AHEAD):
+            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+            if self._client.socket() is not sock:
+                return
+            if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+                continue
+            if not self._wait_for([sock], 0):
+                return
+
+    def write_now(self) -> bool:
+        """``threaded=False``, on the polling thread: write what waits at once, not at
+        the next `poll` (an urgent command). False when this thread does not poll."""
+        if self._threaded or threading.get_ident() != self._loop_thread:
+            return False
+        with self._io_lock:
+            self._io_thread = threading.get_ident()
+            try:
+                self._client.loop_write()
+            finally:
+                self._io_thread = None
+        return True
+
+    def _close_loop(self) -> None:
+        for end in self._wake or ():
+            end.close()
+
+    def wake(self) -> None:
+        """From any thread: end the `poll` in progress (or the next one) at once."""
+        if self._wake is not None:
+            with contextlib.suppress(OSError):  # already woken (full), or closed
+                self._wake[1].send(b"\0")
+
+    def _wait_for(self, sockets: list[Any], timeout: float) -> list[Any]:
+        try:
+            ready, _, _ = select.select(sockets, [], [], max(0.0, timeout))
+        except (OSError, ValueError):  # a socket closed under us: the next poll sees it
+            return []
+        if self._wake is not None and self._wake[0] in ready:
+            with contextlib.suppress(OSError):
+                while self._wake[0].recv(4096):
+                    pass
+        return ready
+
+    def _want_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
+        # paho has something to write: the poller writes it (on its own thread, now).
+        if threading.get_ident() != self._io_thread:
+            self.wake()
+
+    def _connect_when_due(self) -> None:
+        if self._state != "running" or time.monotonic() < self._next_attempt:
+            return
+        self._next_attempt = float("inf")  # until this attempt fails
+        self._connecting = threading.Thread(
+            target=self._attempt, name=f"mqtt-connect-{self.client_id}", daemon=True
+        )
+        self._connecting.start()
+
+    def _attempt(self) -> None:
+        try:
+            self._client.reconnect()  # blocks: TCP connect, TLS handshake, CONNECT queued
+        except (OSError, ValueError) as err:
+            _log.debug("MQTT connection to %s failed: %s", self.address, err)
+            self._handle_connect_fail(self._client, None)
+        finally:
+            self.wake()
 
     def subscribe_once(self, topic_filter: str, qos: int = 1) -> bool:
         """Subscribe to one more filter, on the current connection only: it is not made
@@ -196,8 +334,16 @@ class Connection:
 
     def _disconnect(self) -> None:
         """Disconnect cleanly (no Last Will) and join the network loop."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._threaded:
+            self._client.disconnect()
+            self._client.loop_stop()
+        else:
+            if self._connecting is not None:
+                self._connecting.join()  # at most paho's connect_timeout
+                self._connecting = None
+            self._client.disconnect()
+            with self._io_lock:  # the DISCONNECT out; paho then closes the socket
+                self._client.loop_write()
         self._set_connected(False)
 
     def _abort_start(self) -> None:
@@ -263,6 +409,7 @@ class Connection:
         # own jittered delay gives exponential backoff with jitter.
         # paho annotates the delays as int but computes with floats.
         delay = self._backoff.next_delay(self._rng)
+        self._next_attempt = time.monotonic() + delay
         self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]
 
     # paho callbacks: they run in paho's network thread.
