@@ -276,3 +276,18 @@ def test_other_threads_ask_through_the_controller_thread(
     assert accepted.panel.state.value == "armed_home"
     observer.wait_for(STATE, "armed_home")
     wait_until(lambda: "armed_home" in seen, what="the watcher to see the change")
+
+
+def test_the_controller_runs_its_mqtt_loop_itself(
+    controller: Controller, observer: Observer
+) -> None:
+    """No network thread of paho's beside the controller's (docs/architecture.md): the
+    controller's own thread reads and writes its client's socket between turns, and the
+    other threads' messages (the heartbeat, the dashboard's requests) still go out."""
+    client = controller.client
+    assert isinstance(client, MqttClient)
+    assert not [t.name for t in threading.enumerate() if t.name.endswith(client.client_id)]
+    arm_home(observer)  # over MQTT
+    outcome = controller.request(Command(Action.DISARM, "1234", source="test"))  # a thread
+    assert outcome.rejection is None
+    observer.wait_for(STATE, "disarmed")
