@@ -178,6 +178,7 @@ def connected_controller(
             threaded=False,  # its loop runs on the controller's thread
         )
         client.start()
+        client.poll_meanwhile()  # until the controller's thread runs the loop
         stack.callback(_stop_client, client, topics.controller_availability)
         beating = threading.Event()
         stack.callback(beating.set)  # stops before the client does

@@ -14,7 +14,8 @@ from tests.conftest import MosquittoProcess, client_id, collect
 
 
 def _paho_threads(client: MqttClient) -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.endswith(client.client_id)]
+    paho = f"paho-mqtt-client-{client.client_id}"  # paho's name for its thread
+    return [t.name for t in threading.enumerate() if t.name == paho]
 
 
 @contextmanager
@@ -140,3 +141,27 @@ def test_the_caller_run_loop_reconnects_and_resends(mosquitto: MosquittoProcess)
         assert collect(peer.messages, 1)[0].payload == b"while away"
         assert _paho_threads(own) == []  # connecting ran in a short-lived thread
     own.stop()
+
+
+def test_poll_meanwhile_runs_the_loop_until_its_owner_polls(
+    mosquitto: MosquittoProcess,
+) -> None:
+    """Between `start` and the controller's first turn (its dashboard starting, say),
+    a thread of the client's runs the loop: the heartbeat goes out, pings are sent. It
+    ends once the owner polls."""
+    address = mosquitto.address
+    with MqttClient(
+        address=address, client_id=client_id("peer"), subscriptions=[("t/#", 1)]
+    ) as peer:
+        own = MqttClient(address=address, client_id=client_id("own"), threaded=False)
+        own.start()
+        own.poll_meanwhile()
+        own.publish("t/early", "before the owner polls", qos=1)
+        assert collect(peer.messages, 1, timeout=10)[0].topic == "t/early"
+        bridge = f"mqtt-poll ({own.client_id})"
+        assert bridge in [t.name for t in threading.enumerate()]
+        deadline = time.monotonic() + 10
+        while bridge in [t.name for t in threading.enumerate()]:
+            assert time.monotonic() < deadline, "the bridge went on polling"
+            own.poll(0.05)  # the owner takes over
+        own.stop()

@@ -286,7 +286,8 @@ def test_the_controller_runs_its_mqtt_loop_itself(
     other threads' messages (the heartbeat, the dashboard's requests) still go out."""
     client = controller.client
     assert isinstance(client, MqttClient)
-    assert not [t.name for t in threading.enumerate() if t.name.endswith(client.client_id)]
+    paho = f"paho-mqtt-client-{client.client_id}"  # paho's name for its thread
+    assert paho not in [t.name for t in threading.enumerate()]
     arm_home(observer)  # over MQTT
     outcome = controller.request(Command(Action.DISARM, "1234", source="test"))  # a thread
     assert outcome.rejection is None

@@ -54,6 +54,7 @@ __all__ = ["Connection", "ConnectionOptions"]
 _log = logging.getLogger(__name__)
 
 READ_AHEAD = 64  # paho's reads per poll at most (each reads one packet or more)
+BRIDGE_POLL = 0.05  # seconds each poll of `Connection.poll_meanwhile` waits at most
 
 
 class ConnectionOptions(TypedDict, total=False):
@@ -226,11 +227,14 @@ class Connection:
         keep the connection alive; start a connection attempt when one is due."""
         if self._wake is None:
             raise RuntimeError("poll() is for a client built with threaded=False")
-        if self._connecting is not None and not self._connecting.is_alive():
-            self._connecting = None
-        sock = None if self._connecting is not None else self._client.socket()
+        self._loop_thread = threading.get_ident()
+        with self._io_lock:
+            if self._connecting is not None and not self._connecting.is_alive():
+                self._connecting = None
+            sock = None if self._connecting is not None else self._client.socket()
+            if sock is None:
+                self._connect_when_due()
         if sock is None:
-            self._connect_when_due()
             if self._connecting is None:
                 timeout = min(timeout, max(0.0, self._next_attempt - time.monotonic()))
             self._wait_for([self._wake[0]], timeout)
@@ -239,7 +243,7 @@ class Connection:
         pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
         ready = self._wait_for([sock, self._wake[0]], 0 if pending else timeout)
         with self._io_lock:
-            self._io_thread = self._loop_thread = threading.get_ident()
+            self._io_thread = threading.get_ident()
             try:
                 if pending or sock in ready:
                     self._read(sock)
@@ -248,6 +252,20 @@ class Connection:
                 self._client.loop_misc()
             finally:
                 self._io_thread = None
+
+    def poll_meanwhile(self) -> None:
+        """``threaded=False``: poll on a thread of its own until another thread polls
+        (the loop is its from then on) or the client stops; for the time between
+        `start` and the first poll of the thread that will run the loop."""
+
+        def bridge() -> None:
+            me = threading.get_ident()
+            while self._state == "running" and self._loop_thread in (None, me):
+                self.poll(BRIDGE_POLL)
+
+        self._loop_thread = None
+        name = f"mqtt-poll ({self.client_id})"
+        threading.Thread(target=bridge, name=name, daemon=True).start()
 
     def _read(self, sock: Any) -> None:
         # paho reads a few packets a call: read on while more wait, up to a bound.
@@ -305,7 +323,7 @@ class Connection:
             return
         self._next_attempt = float("inf")  # until this attempt fails
         self._connecting = threading.Thread(
-            target=self._attempt, name=f"mqtt-connect-{self.client_id}", daemon=True
+            target=self._attempt, name=f"mqtt-connect ({self.client_id})", daemon=True
         )
         self._connecting.start()
 
