@@ -114,6 +114,9 @@ class Controller:
         self._watchers = Watchers()
         self._store = store
         self._writer = StoreWriter(store, self._put, limit=backlog_limit)
+        # Events waiting for a store that works, past which the network loop stops
+        # reading until the writer catches up (see _next).
+        self._read_bound = max(1, backlog_limit * 3 // 4)
         self._clock = clock
         self._clock_steps = clock_steps  # seconds the clock was set by since last asked
         self._notify = notify or _log_notification
@@ -260,7 +263,12 @@ class Controller:
             if self._network is None:
                 return self._inbox.get(timeout=timeout)
             # The network loop reads what came (into the inbox) and writes what waits.
-            self._network.poll(0.0 if self._inbox.qsize() else timeout)
+            # Not read while a working store is far behind: the broker keeps the rest
+            # (unacknowledged) rather than the backlog dropping them. A store that
+            # fails is not waited for: the panel must hear the doors.
+            writer = self._writer
+            read = writer.failing or writer.waiting < self._read_bound
+            self._network.poll(0.0 if self._inbox.qsize() else timeout, read=read)
             return self._inbox.get_nowait()
         except queue.Empty:
             return None

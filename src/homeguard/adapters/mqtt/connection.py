@@ -221,10 +221,11 @@ class Connection:
 
     # ------------------------------------------------------------------ the caller's loop
 
-    def poll(self, timeout: float) -> None:
+    def poll(self, timeout: float, *, read: bool = True) -> None:
         """``threaded=False`` only: wait up to ``timeout`` seconds for the network (or
-        `wake`), then read what came (the callbacks run here), write what waits and
-        keep the connection alive; start a connection attempt when one is due."""
+        `wake`), then read what came (the callbacks run here; not with ``read=False``:
+        the caller cannot keep up, and the broker holds the rest meanwhile), write what
+        waits and keep the connection alive; start a connection attempt when due."""
         if self._wake is None:
             raise RuntimeError("poll() is for a client built with threaded=False")
         self._loop_thread = threading.get_ident()
@@ -240,8 +241,10 @@ class Connection:
             self._wait_for([self._wake[0]], timeout)
             return
         # TLS: bytes already decrypted wait in the socket object, unseen by select.
-        pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-        ready = self._wait_for([sock, self._wake[0]], 0 if pending else timeout)
+        pending = read and isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        ready = self._wait_for(
+            [sock, self._wake[0]] if read else [self._wake[0]], 0 if pending else timeout
+        )
         with self._io_lock:
             self._io_thread = threading.get_ident()
             try:
