@@ -263,12 +263,15 @@ class Controller:
             if self._network is None:
                 return self._inbox.get(timeout=timeout)
             # The network loop reads what came (into the inbox) and writes what waits.
-            # Not read while a working store is far behind: the broker keeps the rest
-            # (unacknowledged) rather than the backlog dropping them. A store that
-            # fails is not waited for: the panel must hear the doors.
-            writer = self._writer
-            read = writer.failing or writer.waiting < self._read_bound
-            self._network.poll(0.0 if self._inbox.qsize() else timeout, read=read)
+            # It reads no further ahead than a turn takes, nor while a working store is
+            # far behind: the broker keeps the rest (unacknowledged) rather than the
+            # backlog dropping them. A store that fails is not waited for: the panel
+            # must hear the doors.
+            writer, waiting = self._writer, self._inbox.qsize()
+            read = waiting < MAX_BATCH and (
+                writer.failing or writer.waiting + waiting < self._read_bound
+            )
+            self._network.poll(0.0 if waiting else timeout, read=read)
             return self._inbox.get_nowait()
         except queue.Empty:
             return None
