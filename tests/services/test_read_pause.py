@@ -14,7 +14,7 @@ from homeguard.adapters.mqtt import Message
 from homeguard.adapters.topics import SensorBinding, SiteTopics, TopicMap
 from homeguard.core.records import Batch
 from homeguard.errors import StoreUnavailable
-from homeguard.services.controller import Controller, Inbox
+from homeguard.services.controller import MAX_BATCH, Controller, Inbox
 from homeguard.services.outbound import Outbound
 from tests.services.test_controller import FRONT, SETTINGS, T0, FakeBroker, FakeStore
 
@@ -22,13 +22,20 @@ LIMIT = 8  # the backlog's bound: reading stops at 6 events waiting
 
 
 class FakeNetwork:
-    """The MQTT client's loop: which polls were allowed to read."""
+    """The MQTT client's loop: which polls were allowed to read; with ``flood``, each
+    poll that may read reads that many more reports (a broker with plenty queued)."""
 
-    def __init__(self) -> None:
+    def __init__(self, inbox: Inbox | None = None, flood: int = 0) -> None:
         self.reads: list[bool] = []
+        self.inbox, self.flood, self.sent = inbox, flood, 0
+        self.inbox_when_reading: list[int] = []
 
     def poll(self, timeout: float, *, read: bool = True) -> None:
         self.reads.append(read)
+        if read and self.inbox is not None and self.flood:
+            self.inbox_when_reading.append(self.inbox.qsize())
+            _reports(self.inbox, self.flood, first=self.sent)
+            self.sent += self.flood
         time.sleep(min(timeout, 0.005))
 
     def wake(self) -> None:
@@ -58,9 +65,11 @@ def _until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.005)
 
 
-def _running(store: GatedStore) -> tuple[Controller, Inbox, FakeNetwork, threading.Event]:
+def _running(
+    store: GatedStore, flood: int = 0, limit: int = LIMIT
+) -> tuple[Controller, Inbox, FakeNetwork, threading.Event]:
     inbox: Inbox = queue.Queue()
-    network = FakeNetwork()
+    network = FakeNetwork(inbox, flood)
     broker = FakeBroker([])
     bindings = [SensorBinding(s.id, s.type) for s in SETTINGS.sensors]
     controller = Controller(
@@ -71,7 +80,7 @@ def _running(store: GatedStore) -> tuple[Controller, Inbox, FakeNetwork, threadi
         inbox=inbox,
         store=store,
         clock=lambda: T0,
-        backlog_limit=LIMIT,
+        backlog_limit=limit,
         network=network,
     )
     stop = threading.Event()
@@ -119,5 +128,18 @@ def test_a_failing_store_does_not_pause_reading() -> None:
         _reports(inbox, 20, first=20)
         _until(lambda: controller.view().stats.sensor_events >= 40, "all decided")
         assert network.reads[mark:] and False not in network.reads[mark:]
+    finally:
+        stop.set()
+
+
+def test_reading_never_runs_ahead_of_the_turns() -> None:
+    """Each poll could read 600 more (a flood the broker holds): the loop reads only
+    once fewer than a turn's 500 wait in the inbox, so nothing read is dropped."""
+    store = GatedStore()
+    controller, _inbox, network, stop = _running(store, flood=600, limit=10_000)
+    try:
+        _until(lambda: controller.view().stats.sensor_events >= 6000, "6,000 decided")
+        assert max(network.inbox_when_reading) < MAX_BATCH
+        assert controller.view().stats.store_dropped == 0
     finally:
         stop.set()
