@@ -285,7 +285,7 @@ class MqttClient(Connection):
             return None
         return info.mid
 
-    # paho callbacks: they run in paho's network thread.
+    # paho callbacks: they run in the thread that runs the loop (paho's, or a poller).
 
     def _handle_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         try:

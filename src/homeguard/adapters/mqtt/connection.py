@@ -215,9 +215,10 @@ class Connection:
         _log.log(self._info_level, "MQTT client %s connected to %s", self.client_id, self.address)
 
     def _await_ready(self, timeout: float) -> bool:
-        if not self._threaded:
-            self.poll(timeout)
-        return self._ready.wait(0 if not self._threaded else timeout)
+        if self._threaded:
+            return self._ready.wait(timeout)
+        self.poll(timeout)
+        return self._ready.is_set()
 
     # ------------------------------------------------------------------ the caller's loop
 
@@ -433,7 +434,7 @@ class Connection:
         self._next_attempt = time.monotonic() + delay
         self._client.reconnect_delay_set(min_delay=delay, max_delay=delay)  # type: ignore[arg-type]
 
-    # paho callbacks: they run in paho's network thread.
+    # paho callbacks: they run in the thread that runs the loop (paho's, or a poller).
 
     def _handle_socket_open(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
         set_nodelay(sock)
