@@ -12,8 +12,9 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
 (a) the broker's own pub→sub limit: a bare ``mosquitto_sub`` at QoS 1 counting the
     same load the controller gets (QoS 1 motion reports from a raw socket);
 (b) durable ingest: events decided, committed and acknowledged per second, as a
-    percentage of (a), and how many of them were stored (a stock broker drops what
-    exceeds its 1,000 queued messages);
+    percentage of (a), how many of them were stored (a stock broker drops what
+    exceeds its 1,000 queued messages) and how many the controller dropped (its
+    ``records_dropped`` events: a backlog over its bound);
 (c) trip→siren latency, from publishing a window's OPEN to the siren client (subscribed
     to ``<base>/control/alarm`` only) receiving ON: p50/p95/p99, idle and under
     ``--rate`` events/s of background sensor traffic, on both brokers, with the siren
@@ -71,13 +72,24 @@ def stored(db: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM sensor_events").fetchone()[0])
 
 
+def dropped(db: Path) -> int:
+    """Sensor events the controller's backlog dropped (its ``records_dropped`` events):
+    stored rows alone cannot tell them from what the broker never delivered."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        row = connection.execute(
+            "SELECT COALESCE(SUM(json_extract(data, '$.count')), 0) FROM system_events"
+            " WHERE event_type = 'records_dropped'"
+        ).fetchone()
+    return int(row[0])
+
+
 def ingest(ctl: ControllerProcess, events: int, cap: float) -> dict[str, float]:
     """(b) Publish ``events`` as fast as the socket goes; until all are committed (the
     writer acknowledges each turn's messages right after its commit), nothing new comes
     for a while (lost: a stock broker drops what exceeds its queue), or ``cap``
     seconds have passed."""
     packets = sensor_packets(ctl.base, ctl.motion, events)
-    before = stored(ctl.db)
+    before, lost = stored(ctl.db), dropped(ctl.db)
     sender = threading.Thread(target=send, args=(ctl.address, packets), daemon=True)
     started = time.perf_counter()
     sender.start()
@@ -92,7 +104,8 @@ def ingest(ctl: ControllerProcess, events: int, cap: float) -> dict[str, float]:
             break
     sender.join()
     done = count - before
-    return {"stored": done, "sent": events, "rate": done / max(1e-3, last_change - started)}
+    rate = done / max(1e-3, last_change - started)
+    return {"stored": done, "sent": events, "dropped": dropped(ctl.db) - lost, "rate": rate}
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:

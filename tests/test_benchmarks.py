@@ -52,6 +52,7 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
         assert broker["limit"]["received"] > 0 and broker["limit"]["rate"] > 0
         ingest = broker["ingest"]
         assert 0 < ingest["stored"] <= ingest["sent"]
+        assert ingest["dropped"] == 0  # by the controller: a stock broker's drops are not
         assert ingest["percent_of_limit"] > 0
         for qos in (1, 2):
             for load in ("idle", "loaded1000"):
