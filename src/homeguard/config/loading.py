@@ -51,31 +51,28 @@ def load_config(path: Path | str) -> Config:
 def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None = None) -> Config:
     """Validate configuration text; ``source`` names it in error messages."""
     try:
-        root, data = yaml_lines.compose(text)
+        document = yaml_lines.read(text)
     except yaml.YAMLError as exc:
         raise ConfigError(yaml_lines.yaml_problem(exc, source)) from None
     except RecursionError:
         raise ConfigError(f"{source}: the YAML is nested too deeply") from None
-    if root is None or data is None:
+    if document.data is None:
         raise ConfigError(f"{source} line 1: the file is empty; it needs at least a section")
-    if not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1
+    if not document.mapping:
         raise ConfigError(
-            f"{source} line {line}: the file must be a mapping of sections "
+            f"{source} line {document.line}: the file must be a mapping of sections "
             "(mqtt:, panel:, users:, sensors:, ...)"
         )
-    problems = yaml_lines.repeated_keys(root)
+    problems = document.repeated
     if not problems:
-        # The nodes are only needed for the lines of errors: composed again for those,
-        # rather than kept, ten times the size of the data, while the config is built.
-        del root
         context = {"base_dir": base_dir} if base_dir is not None else {}
         try:
-            return Config.model_validate(data, context=context)
+            return Config.model_validate(document.data, context=context)
         except ValidationError as exc:
             errors = exc.errors(include_input=False, include_url=False)
+        # The nodes are only needed for the lines of errors (ten times the data's size).
         root = yaml_lines.compose(text)[0]
-        assert root is not None  # it was not the first time
+        assert root is not None  # the text was read once already
         problems = [yaml_lines.locate(root, error, Config) for error in errors]
     # Raised outside any except block: no chained exception can carry an input value.
     problems.sort(key=lambda problem: problem[0])
