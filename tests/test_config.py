@@ -532,6 +532,14 @@ def test_the_data_keeps_none_of_the_nodes_strings() -> None:
     assert next(iter(sensor)) is not key.value
 
 
+def test_a_plain_pin_in_the_config_is_known_from_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config("users: [{name: carol, pin: '8642'}]\n")
+    [carol] = config.users
+    monkeypatch.setattr(codes, "_scrypt", None)  # not called
+    assert carol.pin_hash is not None and codes.check_code(carol.pin_hash, "8642")
+    assert not codes.check_code(carol.pin_hash, "8641")
+
+
 # ---------------------------------------------------------------------------- files
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from homeguard.core import snapshot
-from homeguard.core.codes import CodeLock, hash_pin, is_pin_hash, verify_pin
+from homeguard.core import codes, snapshot
+from homeguard.core.codes import CodeLock, check_code, hash_pin, is_pin_hash, verify_pin
 from homeguard.core.model import CodePolicy, PanelState
 from homeguard.core.panel import resume
 from homeguard.core.signals import ActuatorKind, PublishState, SetActuator
@@ -105,6 +107,50 @@ def test_hash_pin_refuses_empty_pin_and_short_salt() -> None:
         hash_pin("", b"0123456789abcdef")
     with pytest.raises(ValueError):
         hash_pin("1234", b"short")
+
+
+@pytest.fixture
+def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    scrypt = codes._scrypt
+
+    def counted(pin: str, *args: object) -> bytes:
+        calls.append(pin)
+        return scrypt(pin, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codes, "_scrypt", counted)
+    return calls
+
+
+def test_a_code_once_checked_right_is_checked_without_scrypt(scrypt_calls: list[str]) -> None:
+    # scrypt is about 30 ms on the controller's thread, in front of an alarm behind it.
+    hashed = hash_pin("2468", os.urandom(16), log2_n=4, r=1)
+    scrypt_calls.clear()
+    assert not check_code(hashed, "1357")  # a wrong code before: not remembered
+    assert not check_code(hashed, "1357")
+    assert check_code(hashed, "2468")
+    assert scrypt_calls == ["1357", "1357", "2468"]
+    assert check_code(hashed, "2468")
+    assert not check_code(hashed, "1357")
+    assert not check_code(hashed, "")
+    assert scrypt_calls == ["1357", "1357", "2468"]  # none more
+    assert verify_pin(hashed, "2468")  # the dashboard's logins: scrypt each time
+    assert scrypt_calls[-1] == "2468" and len(scrypt_calls) == 4
+
+
+def test_the_keypad_checks_a_code_it_knows_without_scrypt(scrypt_calls: list[str]) -> None:
+    house = House()
+    house.cmd("ARM_AWAY", PINS["alice"])
+    house.cmd("DISARM", PINS["alice"])
+    scrypt_calls.clear()
+    house.cmd("ARM_AWAY", PINS["alice"])
+    assert house.cmd("DISARM", "0000").rejection is not None
+    house.cmd("DISARM", PINS["alice"])
+    assert house.state is PanelState.DISARMED
+    # alice's code is known, and tried first; the wrong code is compared with the
+    # codes known (alice's), and scrypt runs only for those not seen yet
+    assert scrypt_calls.count(PINS["alice"]) == 0
+    assert set(scrypt_calls) <= {"0000"}
 
 
 def test_code_lock_doubles() -> None:

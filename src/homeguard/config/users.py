@@ -100,6 +100,8 @@ class UserConfig(Section):
             if problem is not None:
                 raise Misplaced(problem, secret.plain)
             fields[secret.hashed] = codes.hash_pin(plain, os.urandom(16))
+            if secret.hashed == "pin_hash":  # a keypad code: checked at once from the start
+                codes.remember_code(fields[secret.hashed], plain)
         return fields
 
     @field_validator("pin_hash", "password_hash")

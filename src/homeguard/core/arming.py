@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from homeguard.core import chime, holds, walk_test
 from homeguard.core.alarm import enter_armed, trigger
-from homeguard.core.codes import verify_pin
+from homeguard.core.codes import check_code
 from homeguard.core.model import (
     Action,
     ArmMode,
@@ -123,7 +123,7 @@ def _check_code(
     if not code:
         run.reject(RejectReason.CODE_REQUIRED, "a code is required")
         return None
-    user = next((u for u in run.settings.users if verify_pin(u.pin_hash, code)), None)
+    user = next((u for u in run.settings.users if check_code(u.pin_hash, code)), None)
     if user is None:
         run.event(EventKind.INVALID_CODE, "wrong code entered", source=source)
         run.reject(RejectReason.INVALID_CODE, "wrong code")
