@@ -20,7 +20,9 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     ``--rate`` events/s of background sensor traffic, on both brokers, with the siren
     command at QoS 1 and QoS 2;
 (d) for each configured sensor count: the controller's RSS, the time from starting the
-    process to answering a command (ready), how long the dashboard takes to answer
+    process to answering a command (ready) and until the broker has every sensor's
+    retained state (restated: what follows is measured after it), how long the
+    dashboard takes to answer
     ``GET /api/state`` and ``GET /api/system`` (the best of 3, on a kept-alive
     connection), ``GET /api/state`` right after a sensor's report (the median of 5: the
     document rendered again), ``homeguard status --api`` and ``homeguard status`` (over
@@ -198,6 +200,7 @@ def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> li
         ) as ctl:
             row: dict[str, Any] = {"sensors": count, "ready_s": ctl.ready_s}
             row["rss_mb"] = ctl.rss_mb()
+            row["restated_s"] = ctl.await_restated(f"m{count - 1}")
             row.update(dashboard(ctl, port))
             row["trip_ms"] = latency(ctl, 5, 0)["p50"]  # idle, before the load
             result = ingest(ctl, args.size_events, cap=args.cap)
