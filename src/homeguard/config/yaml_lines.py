@@ -147,19 +147,25 @@ class _Reader:
                 value = self.loader.yaml_constructors[tag](self.loader, node)
             else:  # a merge key, or a value YAML has no constructor for
                 raise _Unusual
-        parent = self.stack[-1] if self.stack else None
-        if parent is not None and parent.key is _NO_KEY and type(parent.value) is dict:
-            self._key(parent, value, raw, _line(event))
+        mapping = self._awaiting_key()
+        if mapping is not None:
+            self._key(mapping, value, raw, _line(event))
         else:
             self._place(value, event)
 
     def start(self, event: yaml.CollectionStartEvent, value: dict[Any, Any] | list[Any]) -> None:
         if event.anchor is not None or event.tag is not None or len(self.stack) >= _MAX_DEPTH:
             raise _Unusual
-        parent = self.stack[-1] if self.stack else None
-        if parent is not None and parent.key is _NO_KEY and type(parent.value) is dict:
+        if self._awaiting_key() is not None:
             raise _Unusual  # a mapping or a sequence as a key
         self.stack.append(_Open(value, self._place(value, event)))
+
+    def _awaiting_key(self) -> _Open | None:
+        """The mapping being read, when its next key comes."""
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and parent.key is _NO_KEY and type(parent.value) is dict:
+            return parent
+        return None
 
     def _key(self, mapping: _Open, key: Any, raw: str, line: int) -> None:
         mapping.key, mapping.raw = key, raw
