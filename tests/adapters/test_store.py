@@ -549,14 +549,16 @@ def test_battery_levels_are_the_last_reported(store: EventStore) -> None:
                 sensor(4.0, metadata={"seq": 1}),
                 sensor(2.0, device="back", metadata={"battery": 55.5}),
                 sensor(2.0, device="hall"),
+                sensor(2.0, device="porch", metadata={"battery": "low"}),  # not a level
             ]
         )
     )
-    assert store.battery_levels(["front", "back", "hall", "nobody"]) == {
+    assert store.battery_levels(["front", "back", "hall", "porch", "nobody", "back"]) == {
         "front": 80.0,
         "back": 55.5,
     }
     assert store.battery_levels(["front"], scan=1) == {}  # its latest event has none
+    assert store.battery_levels([]) == {}
 
 
 # --------------------------------------------------------------------------- failures

@@ -7,6 +7,7 @@ from the caller; values are always parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from homeguard.core.records import EventQuery
@@ -76,14 +77,16 @@ def event_counts_sql(
     return sql, params
 
 
-def battery_sql(device: str, scan: int) -> Sql:
-    """The last battery level in the metadata of ``device``'s ``scan`` latest events."""
+def battery_sql(devices: Sequence[str], scan: int) -> Sql:
+    """Each of ``devices`` (none repeated) with the last battery level in the metadata
+    of its ``scan`` latest events (NULL when none has one): one statement for them all,
+    an index walk per device inside SQLite (a query per device took 0.7 s at 100,000)."""
     sql = (
-        "SELECT json_extract(metadata, '$.battery') FROM (SELECT metadata FROM"
-        " sensor_events WHERE device_id = ? ORDER BY timestamp DESC LIMIT ?)"
-        " WHERE json_extract(metadata, '$.battery') IS NOT NULL LIMIT 1"
+        "SELECT d.value, (SELECT json_extract(metadata, '$.battery') FROM (SELECT metadata"
+        " FROM sensor_events WHERE device_id = d.value ORDER BY timestamp DESC LIMIT ?)"
+        " WHERE json_extract(metadata, '$.battery') IS NOT NULL LIMIT 1) FROM json_each(?) AS d"
     )
-    return sql, [device, scan]
+    return sql, [scan, json.dumps(list(devices))]
 
 
 def where(

@@ -270,14 +270,12 @@ class EventStore:
 
     def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]:
         """The last battery level each of ``devices`` reported in an event's metadata,
-        looking at most at its ``scan`` latest events (an index walk, cheap however
-        large the log)."""
-        levels: dict[str, float] = {}
-        for device in devices:
-            found = self._query(*queries.battery_sql(device, scan))
-            if found and isinstance(found[0][0], int | float):
-                levels[device] = float(found[0][0])
-        return levels
+        looking at most at its ``scan`` latest events (an index walk each, cheap however
+        large the log; one statement for them all)."""
+        if not devices:
+            return {}
+        found = self._query(*queries.battery_sql(list(dict.fromkeys(devices)), scan))
+        return {str(d): float(level) for d, level in found if isinstance(level, int | float)}
 
     def load_snapshot(self) -> str | None:
         found = self._query("SELECT body FROM panel_snapshot WHERE id = 1", ())
