@@ -8,8 +8,10 @@ render: their status, device record, bypass or stored battery level, found from 
 the panel's maps do not share (core.persistent_map), not by a walk over every sensor.
 The rest of the document is small and rendered whole each time.
 
-The text is the one ``json.dumps(state_document(...).model_dump(mode="json"))`` gives
-(tests/web/test_rendering.py checks it against that).
+The JSON is the one ``json.dumps(state_document(...).model_dump(mode="json"))`` gives
+(tests/web/test_rendering.py checks it against that), though not always the same text:
+the rows are pydantic's JSON, which leaves non-ASCII characters as they are and may
+write a float's exponent differently.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class StateRenderer:
             row = sensor_document(
                 spec, status, view.devices.get(sensor_id), sensor_id in panel.bypassed, battery
             )
-            self._rows[rank] = json.dumps(row.model_dump(mode="json"), separators=SEPARATORS)
+            self._rows[rank] = row.model_dump_json()  # compact; half json.dumps' time
             for mode, blockers in self._blocking.items():
                 reason = block_reason(panel, spec, mode)
                 blockers.put(
