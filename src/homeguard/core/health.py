@@ -125,6 +125,9 @@ class DeviceHealth:
         }
 
 
+_NEVER = (Health.WATCH, ("never reported",))  # a device with no report in the history
+
+
 def assess_all(
     device_ids: Sequence[str],
     records: Iterable[SensorRecord],
@@ -138,7 +141,10 @@ def assess_all(
     for record in records:
         if (mine := reports.get(record.device_id)) is not None:
             mine.append(report_of(record))
-    return [assess(device_id, found, now, policy) for device_id, found in reports.items()]
+    return [
+        assess(device_id, found, now, policy) if found else DeviceHealth(device_id, *_NEVER)
+        for device_id, found in reports.items()
+    ]
 
 
 def assess(
@@ -151,7 +157,7 @@ def assess(
     after ``now`` are ignored)."""
     history = _since(reports, now - policy.history - DAY, now + 1e-9)
     if not history:
-        return DeviceHealth(device_id, Health.WATCH, ("never reported",))
+        return DeviceHealth(device_id, *_NEVER)
     findings: list[tuple[Health, str]] = []
     battery, days = _battery(history, now, policy, findings)
     _chatter(history, now, policy, findings)
