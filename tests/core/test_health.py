@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from homeguard.core.health import DAY, Health, Report, assess, report_of
+from homeguard.core.health import DAY, Health, Report, assess, assess_all, report_of
 from homeguard.core.records import SensorRecord
 
 T0 = 1_767_225_600.0
@@ -131,6 +131,19 @@ def test_a_device_never_heard_is_watched_and_the_future_is_ignored() -> None:
     assert assess("front", [], T0).state is Health.WATCH
     history = heartbeats(3)
     assert assess("front", history, T0 - 1).reason == "never reported"
+
+
+def test_all_devices_are_assessed_or_only_those_that_reported() -> None:
+    records = [
+        SensorRecord(T0, "door", "front", "OPEN", {"battery": 3}),
+        SensorRecord(T0, "door", "stranger", "OPEN", {}),  # not one of ours
+    ]
+    every = assess_all(["front", "back"], records, T0 + 60)
+    assert [(h.device_id, h.state, h.reason) for h in every] == [
+        ("front", Health.FAILED, "battery empty (3%)"),
+        ("back", Health.WATCH, "never reported"),
+    ]
+    assert assess_all(["front", "back"], records, T0 + 60, reported_only=True) == every[:1]
 
 
 @pytest.mark.parametrize(

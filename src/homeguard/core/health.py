@@ -133,10 +133,14 @@ def assess_all(
     records: Iterable[SensorRecord],
     now: float,
     policy: HealthPolicy = HealthPolicy(),
+    *,
+    reported_only: bool = False,
 ) -> list[DeviceHealth]:
     """The health of each of ``device_ids`` from ``records`` of any devices, oldest
     first: read from the store in one query, not one per device (100,000 sensors took
-    seconds of queries)."""
+    seconds of queries). ``reported_only``: leave out the devices with no report (each
+    would be ``watch``, "never reported"), for those who want only the devices that need
+    a visit."""
     reports: dict[str, list[Report]] = {device_id: [] for device_id in device_ids}
     for record in records:
         if (mine := reports.get(record.device_id)) is not None:
@@ -144,6 +148,7 @@ def assess_all(
     return [
         assess(device_id, found, now, policy) if found else DeviceHealth(device_id, *_NEVER)
         for device_id, found in reports.items()
+        if found or not reported_only
     ]
 
 

@@ -11,7 +11,7 @@ const PAGE = 25;
 let csrf = null;
 let source = null;
 let doc = null;            // the latest state document
-let health = [];           // /api/health: each sensor's maintenance state (docs/intelligence.md)
+let health = [];           // /api/health?attention=true: the sensors to service (docs/intelligence.md)
 let clockSkew = 0;         // server time - our time, seconds
 let code = "";
 let mode = "armed_away";
@@ -119,7 +119,7 @@ setInterval(() => { if (csrf && !$("#tab-system").hidden) refreshRules(); }, 100
 $('[data-tab="system"]').addEventListener("click", refreshRules);
 
 async function refreshHealth() {
-  const { ok, data } = await api("GET", "/api/health");
+  const { ok, data } = await api("GET", "/api/health?attention=true");
   if (ok && Array.isArray(data)) health = data;
   if (doc) renderSystem();
 }
