@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.conftest import wait_until
 from tests.services.conftest import Observer
 from tests.web.conftest import PASSWORD, Dashboard
 
@@ -169,3 +170,15 @@ def test_history_chart_and_screenshot(
     }"""
     page.wait_for_function(only_front)
     assert "front" in page.get_attribute("#csv", "href")
+
+
+def test_the_system_tab_lists_the_sensors_to_service(
+    page: Any, dashboard: Dashboard, observer: Observer
+) -> None:
+    observer.publish("home/security/door/front", '{"state": "OPEN", "battery": 3}')
+    client = dashboard.login()  # stored before the page asks for the health
+    wait_until(lambda: client.get("/api/health?attention=true").json() != [], what="stored")
+    log_in(page)
+    page.click('[data-tab="system"]')
+    maintenance = page.wait_for_selector('[data-field="Maintenance"]:has-text("front")')
+    assert maintenance.text_content() == "front: battery empty (3%)"
