@@ -22,11 +22,12 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
 (d) for each configured sensor count: the controller's RSS, the time from starting the
     process to answering a command (ready) and until the broker has every sensor's
     retained state (restated: what follows is measured after it), how long the
-    dashboard takes to answer
-    ``GET /api/state`` and ``GET /api/system`` (the best of 3, on a kept-alive
-    connection), ``GET /api/state`` right after a sensor's report (the median of 5: the
-    document rendered again), ``homeguard status --api`` and ``homeguard status`` (over
-    MQTT, with the controller's store) to run (a process each, Python's start included),
+    dashboard takes to answer ``GET /api/state`` (the first after the start, and the
+    best of 3), ``GET /api/system``, ``GET /api/health`` and ``GET
+    /api/health?attention=true`` (the best of 3, on a kept-alive connection), ``GET
+    /api/state`` right after a sensor's report (the median of 5: the document rendered
+    again), ``homeguard status --api`` and ``homeguard status`` (over MQTT, with the
+    controller's store) to run (a process each, Python's start included),
     and the cost of one event at that size.
 
 The machine is shared and noisy: compare the rows of one run, not runs with each other.
@@ -151,13 +152,20 @@ def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
     row = {}
     with httpx.Client(base_url=url, timeout=120) as http:
         http.get("/api/session").raise_for_status()  # loopback: a session without a login
-        for name, path in (("state_ms", "/api/state"), ("system_ms", "/api/system")):
+        for name, path in (
+            ("state_ms", "/api/state"),
+            ("system_ms", "/api/system"),
+            ("health_ms", "/api/health"),
+            ("attention_ms", "/api/health?attention=true"),
+        ):
             times = []
             for _ in range(3):
                 started = time.perf_counter()
                 http.get(path).raise_for_status()
                 times.append((time.perf_counter() - started) * 1000)
             row[name] = min(times)
+            if path == "/api/state":  # the first after a start renders every row
+                row["state_first_ms"] = times[0]
         row["state_after_change_ms"] = state_after_change(ctl, http)
     started = time.perf_counter()
     status = [sys.executable, "-m", "homeguard", "status", "--api", url, "--config", ctl.config]

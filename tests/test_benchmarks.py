@@ -66,6 +66,8 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
     for row in sizes:
         assert row["ready_s"] > 0 and row["rss_mb"] > 0 and row["us_per_event"] > 0
         assert row["state_ms"] > 0 and row["system_ms"] > 0 and row["status_api_ms"] > 0
+        assert row["state_first_ms"] >= row["state_ms"] and row["attention_ms"] > 0
+        assert row["health_ms"] > 0
         assert row["state_after_change_ms"] > 0 and row["status_ms"] > 0
         assert row["stored"] > 0
     assert all("kb_per_sensor" in row for row in sizes[1:])

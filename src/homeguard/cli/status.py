@@ -112,7 +112,7 @@ def attention(site: Site) -> list[dict[str, object]]:
     if not site.store_path.exists():
         return []
     with site.open_store() as store:
-        healths = device_health(store, site.settings.sensors, wall_clock())
+        healths = device_health(store, site.settings.sensors, wall_clock(), reported_only=True)
     return [h.as_dict() for h in healths if h.state.needs_attention]
 
 

@@ -69,13 +69,20 @@ class IntelligenceSettings:
 
 
 def device_health(
-    store: Store, sensors: Sequence[SensorSpec], now: float, policy: HealthPolicy | None = None
+    store: Store,
+    sensors: Sequence[SensorSpec],
+    now: float,
+    policy: HealthPolicy | None = None,
+    *,
+    reported_only: bool = False,
 ) -> list[DeviceHealth]:
-    """Every sensor's health now, from the store (``homeguard status``, the API)."""
+    """Every sensor's health now, from the store (``homeguard status``); ``reported_only``:
+    only the sensors that reported (the others are ``watch``, "never reported")."""
     policy = policy or HealthPolicy()
     since = now - policy.history - DAY
     records = store.sensor_events(since=since, until=now + 1.0, limit=None, newest_first=False)
-    return assess_all([sensor.id for sensor in sensors], records, now, policy)
+    ids = [sensor.id for sensor in sensors]
+    return assess_all(ids, records, now, policy, reported_only=reported_only)
 
 
 def maintenance_advisory(health: DeviceHealth) -> Advisory:
