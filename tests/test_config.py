@@ -540,6 +540,22 @@ def test_a_plain_pin_in_the_config_is_known_from_the_start(monkeypatch: pytest.M
     assert not codes.check_code(carol.pin_hash, "8641")
 
 
+def test_a_command_that_checks_no_code_loads_the_config_without_scrypt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "users: [{name: carol, pin: '8642', password: 'open sesame'}]\n"
+    monkeypatch.setattr(codes, "_scrypt", None)  # not called
+    [carol] = parse_config(text, hash_codes=False).users
+    assert carol.pin_hash == carol.password_hash == codes.NO_CODE
+    monkeypatch.undo()
+    for code in ("8642", "open sesame", ""):  # no code matches, not even the right one
+        assert not codes.check_code(carol.pin_hash, code)
+        assert not codes.verify_pin(carol.pin_hash, code)
+    with pytest.raises(ConfigError, match="4 to 12 digits"):  # still checked
+        parse_config("users: [{name: carol, pin: '86'}]\n", hash_codes=False)
+    assert parse_config(text).users[0].pin_hash != codes.NO_CODE  # hashed by default
+
+
 # ---------------------------------------------------------------------------- files
 
 

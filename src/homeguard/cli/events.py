@@ -15,7 +15,7 @@ from homeguard.errors import HomeguardError
 
 
 def events(args: argparse.Namespace) -> int:
-    site = load_site(args)
+    site = load_site(args, codes=False)
     if not site.store_path.exists():
         raise HomeguardError(f"no event store at {site.store_path} (has the controller run?)")
     now = time.time()

@@ -25,7 +25,7 @@ def notify_test(args: argparse.Namespace) -> int:
     from homeguard.cli.site import load_site
     from homeguard.core.notifications import test_message
 
-    site = load_site(args)
+    site = load_site(args, codes=False)
     config = site.config.notifications
     names = [args.route] if args.route else list(config.routes)
     if not names:

@@ -25,7 +25,7 @@ _REFUSALS = {"failed_to_arm", "invalid_code", "locked_out", "not_authorized", "c
 
 
 def sensor(args: argparse.Namespace) -> int:
-    site = load_site(args)
+    site = load_site(args, codes=False)
     spec = site.settings.sensor(args.sensor_id)
     if spec is None:
         known = ", ".join(s.id for s in site.settings.sensors)
@@ -61,13 +61,13 @@ def disarm(args: argparse.Namespace) -> int:
 def _codes_asked(args: argparse.Namespace, *, arming: bool) -> bool:
     """Whether the panel may want a code: it has users, and this is a disarm or arming
     needs a code. (Only then is there a prompt.)"""
-    config = load_site(args).config
+    config = load_site(args, codes=False).config
     return bool(config.users) and (not arming or config.panel.code_arm_required)
 
 
 def _command(args: argparse.Namespace, body: dict[str, Any], success: set[str]) -> int:
     """Publish a panel command, then wait for the controller's answer."""
-    site = load_site(args)
+    site = load_site(args, codes=False)
     if args.code is not None:
         body["code"] = args.code
     topics = site.topics

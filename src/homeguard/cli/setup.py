@@ -18,7 +18,7 @@ from homeguard.services.provisioning import SecurityFiles, provision, revoke, se
 
 
 def check_config(args: argparse.Namespace) -> int:
-    site = load_site(args)
+    site = load_site(args, codes=False)
     config = site.config
     site.topic_map  # noqa: B018 - building it checks the topics
     discovery(config)  # and the Home Assistant entities

@@ -20,8 +20,9 @@ def is_demo(args: argparse.Namespace) -> bool:
     return _config_path(args).resolve() == bundled_example().resolve()
 
 
-def load_site(args: argparse.Namespace) -> Site:
-    config = load_config(_config_path(args))
+def load_site(args: argparse.Namespace, *, codes: bool = True) -> Site:
+    """``codes`` False: for a command that checks no code (load_config's hash_codes)."""
+    config = load_config(_config_path(args), hash_codes=codes)
     override = None
     if args.broker:
         host, _, port = args.broker.rpartition(":")

@@ -28,7 +28,7 @@ _TROUBLES = {"storage": " (the event store cannot write: events are kept in memo
 
 
 def status(args: argparse.Namespace) -> int:
-    site = load_site(args)
+    site = load_site(args, codes=False)
     topics = site.topics
     # Every configured sensor is listed, whatever its family: by the contract's
     # availability topic or its family's own (zigbee2mqtt/<dev>/availability, LWT...).

@@ -29,10 +29,13 @@ def default_config_path(directory: Path | None = None) -> Path:
     return candidate if candidate.exists() else bundled_example()
 
 
-def load_config(path: Path | str) -> Config:
+def load_config(path: Path | str, *, hash_codes: bool = True) -> Config:
     """Read and validate a configuration file; every user mistake is a ConfigError.
 
-    Relative TLS file paths are taken relative to the file's directory.
+    Relative TLS file paths are taken relative to the file's directory. ``hash_codes``
+    False: for a command that never checks a code (``status``, ``events``...), plain PINs
+    and passwords are checked but not hashed (scrypt, 30 ms each): their users' hashes
+    are :data:`~homeguard.core.codes.NO_CODE`, which no code matches.
     """
     source = str(path)
     try:
@@ -45,11 +48,14 @@ def load_config(path: Path | str) -> Config:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{source} line {line}: the file is not UTF-8 text") from None
-    return parse_config(text, source, base_dir=Path(path).parent)
+    return parse_config(text, source, base_dir=Path(path).parent, hash_codes=hash_codes)
 
 
-def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None = None) -> Config:
-    """Validate configuration text; ``source`` names it in error messages."""
+def parse_config(
+    text: str, source: str = "<string>", *, base_dir: Path | None = None, hash_codes: bool = True
+) -> Config:
+    """Validate configuration text; ``source`` names it in error messages; ``hash_codes``:
+    as :func:`load_config`."""
     try:
         document = yaml_lines.read(text)
     except yaml.YAMLError as exc:
@@ -65,7 +71,9 @@ def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None =
         )
     problems = document.repeated
     if not problems:
-        context = {"base_dir": base_dir} if base_dir is not None else {}
+        context: dict[str, object] = {"hash_codes": hash_codes}
+        if base_dir is not None:
+            context["base_dir"] = base_dir
         try:
             return Config.model_validate(document.data, context=context)
         except ValidationError as exc:

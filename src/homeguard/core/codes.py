@@ -37,6 +37,13 @@ def hash_pin(pin: str, salt: bytes, *, log2_n: int = DEFAULT_LOG2_N, r: int = 8,
     )
 
 
+# A well-formed hash that no code matches (its digest is zeros): the users' codes of a
+# config loaded by a command that never checks one (config.load_config(hash_codes=False)),
+# where hashing each plain PIN and password would cost scrypt's 30 ms for nothing.
+_ZEROS = base64.b64encode(bytes(_DIGEST_BYTES)).decode()
+NO_CODE = f"{SCHEME}${DEFAULT_LOG2_N}$8$1${_ZEROS}${_ZEROS}"
+
+
 def is_pin_hash(text: str) -> bool:
     try:
         _parse(text)
