@@ -209,6 +209,19 @@ class Store:
         raise NotImplementedError(name)
 
 
+def hub_of(link: Link, store: Store) -> live.LiveHub:
+    backend = Backend(
+        panel=link,
+        settings=SETTINGS,
+        store=store,  # type: ignore[arg-type]
+        actuators=ACTUATORS,
+        broker=lambda: "127.0.0.1:1883",
+        broker_connected=lambda: True,
+        clock=lambda: 1.0,
+    )
+    return live.LiveHub(backend)
+
+
 def test_after_one_sensor_changed_the_live_view_renders_that_sensor_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -225,16 +238,7 @@ def test_after_one_sensor_changed_the_live_view_renders_that_sensor_alone(
     heard = heard.set("d9", SensorStatus(trouble=Trouble.OFFLINE))
     panel = Panel(sensors=heard)
     link, store = Link(View(panel, PersistentMap(), Stats(), 1.0)), Store()
-    backend = Backend(
-        panel=link,
-        settings=SETTINGS,
-        store=store,  # type: ignore[arg-type]
-        actuators=ACTUATORS,
-        broker=lambda: "127.0.0.1:1883",
-        broker_connected=lambda: True,
-        clock=lambda: 1.0,
-    )
-    hub = live.LiveHub(backend)
+    hub = hub_of(link, store)
     loop = asyncio.new_event_loop()
     try:
         hub.attach(loop)
@@ -259,3 +263,35 @@ def test_after_one_sensor_changed_the_live_view_renders_that_sensor_alone(
     assert CountedMap.read < 20  # the changed sensor and those that block, not 2,000
     assert shown["blocking"]["armed_away"] == {"d3": "open", "d9": "offline"}
     assert shown["sensors"][3]["status"] == "open" and shown["sensors"][7]["battery"] == 55.0
+
+
+@pytest.mark.parametrize("rate", [1_000, 10**12])
+def test_a_stream_sends_a_large_document_at_most_at_its_byte_rate(
+    monkeypatch: pytest.MonkeyPatch, rate: int
+) -> None:
+    """Each copy of a large document holds the interpreter lock the alarms need: a
+    stream waits after one in proportion to its size (at least MIN_SEND_GAP)."""
+    monkeypatch.setattr(live, "STREAM_BYTES_PER_S", rate)
+    hub = hub_of(Link(View(Panel(), PersistentMap(), Stats(), 1.0)), Store())
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # recorded, not slept; then the server stops
+        slept.append(seconds)
+        hub.close()
+
+    async def connected() -> bool:
+        return False
+
+    async def read() -> list[str]:
+        return [item async for item in hub.stream(connected)]
+
+    monkeypatch.setattr(live.asyncio, "sleep", sleep)
+    loop = asyncio.new_event_loop()
+    try:
+        sent = loop.run_until_complete(read())
+    finally:
+        loop.close()
+    document = sent[1].removeprefix("event: state\ndata: ").removesuffix("\n\n")
+    assert len(json.loads(document)["sensors"]) == COUNT
+    assert slept == [max(live.MIN_SEND_GAP, len(document) / rate)]
+    assert slept[0] > 100 if rate == 1_000 else slept[0] == live.MIN_SEND_GAP
