@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from homeguard.adapters.broker import LocalBroker, broker_answers
 from homeguard.adapters.broker_auth import accepts_tcp
@@ -37,6 +38,10 @@ from homeguard.services.security_files import broker_security, security_folder
 from homeguard.services.snapshots import LatestImage, snapshot_source
 from homeguard.services.uplinking import forget_uplink, uplink_figures, uplinking
 from homeguard.site import LOOPBACK, Site, default_data_dir, quiet_client
+
+if TYPE_CHECKING:
+    from homeguard.adapters.web import Backend
+    from homeguard.adapters.web.process import RemotePanel
 
 __all__ = [
     "STOP_FLUSH",
@@ -286,22 +291,43 @@ def warn_about_broker(site: Site) -> QueueCheck:
 def serve_dashboard(
     site: Site, controller: Controller, *, port: int | None = None
 ) -> Iterator[str]:
-    """The web dashboard and API for ``controller``, served until exit; yields its URL.
+    """The web dashboard and API for ``controller``, served by a process of its own
+    until exit (adapters.web.process: its work never holds up an alarm); yields its URL.
 
     ``port`` overrides the config's (0: any free port)."""
-    from homeguard.adapters.web import Backend, WebServer, WebSettings
+    from homeguard.adapters.web import DashboardProcess
 
     web = site.config.web
     client = controller.client
+    server = DashboardProcess(
+        partial(dashboard_backend, site),
+        controller,
+        lambda: isinstance(client, MqttClient) and client.connected,
+        host=web.host,
+        port=web.port if port is None else port,
+    )
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def dashboard_backend(site: Site, panel: RemotePanel) -> Iterator[Backend]:
+    """The dashboard's backend, in its process: ``panel`` is the controller there."""
+    from homeguard.adapters.web import Backend, WebSettings
+
     address = site.broker_address()
+    web = site.config.web
     with site.open_store() as store:
-        backend = Backend(
-            panel=controller,
+        yield Backend(
+            panel=panel,
             settings=site.settings,
             store=store,
             actuators=[(a.id, a.type) for a in site.config.actuators],
             broker=lambda: f"{address.host}:{address.port}",
-            broker_connected=lambda: isinstance(client, MqttClient) and client.connected,
+            broker_connected=panel.broker_connected,
             clock=wall_clock,
             web=WebSettings(
                 users={u.name: u.password_hash for u in site.config.users if u.password_hash},
@@ -312,12 +338,6 @@ def serve_dashboard(
             uplink=partial(uplink_figures, store),
             notifications=Outbox(store) if site.config.notifications.routes else None,
         )
-        server = WebServer(backend, host=web.host, port=web.port if port is None else port)
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
 
 
 def _stop_client(client: MqttClient, availability_topic: str) -> None:

@@ -47,6 +47,11 @@ class Site:
     data_dir: Path
     broker_override: tuple[str, int] | None = None
 
+    def __reduce__(self) -> tuple[type[Site], tuple[Config, Path, tuple[str, int] | None]]:
+        """Pickled (for the dashboard's process) without what it derived: that is
+        derived again there."""
+        return (Site, (self.config, self.data_dir, self.broker_override))
+
     @cached_property
     def settings(self) -> PanelSettings:
         return self.config.panel_settings()

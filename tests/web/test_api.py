@@ -178,21 +178,6 @@ def test_state_sensors_and_system(dashboard: Dashboard, observer: Observer) -> N
     assert system["sensors"] == 4
 
 
-def test_the_system_figures_look_at_no_sensor(
-    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GET /api/system took the whole live document (every sensor: seconds at 100,000).
-    from homeguard.adapters.web import live
-
-    def every_sensor(*args: object) -> None:
-        raise AssertionError("the whole document was built")
-
-    monkeypatch.setattr(live, "state_document", every_sensor)
-    client = dashboard.login()
-    system = client.get("/api/system").json()
-    assert system["sensors"] == 4 and system["broker_connected"] is True
-
-
 def test_events_query_paging_chart_and_csv(dashboard: Dashboard, observer: Observer) -> None:
     client = dashboard.login()
     for seq in range(6):

@@ -82,3 +82,35 @@ def test_the_state_document_is_rendered_once_per_change(
                     break
             assert client.get("/api/state").json()["state"] == armed.json()["state"]
             assert len(rendered) == 2  # rendered again for the change, once
+
+
+def test_the_system_figures_look_at_no_sensor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GET /api/system took the whole live document (every sensor: seconds at 100,000).
+    from homeguard.adapters.web import live
+
+    def every_sensor(*args: object) -> None:
+        raise AssertionError("the whole document was built")
+
+    monkeypatch.setattr(live, "state_document", every_sensor)
+    monkeypatch.setattr(StateRenderer, "render", every_sensor)
+    ids = ("front", "back", "hall", "lid")
+    settings = PanelSettings(sensors=tuple(SensorSpec(i, SensorType.DOOR) for i in ids))
+    with EventStore(tmp_path / "events.db", synchronous="normal") as store:
+        backend = Backend(
+            panel=WatchedPanel(settings),
+            settings=settings,
+            store=store,
+            actuators=[],
+            broker=lambda: "127.0.0.1:1883",
+            broker_connected=lambda: True,
+            clock=time.time,
+            web=WebSettings(users={"alice": _cheap("secret")}),
+        )
+        with TestClient(create_app(backend)) as client:
+            login = client.post("/api/login", json={"user": "alice", "password": "secret"})
+            assert login.status_code == 200
+            system = client.get("/api/system")
+            assert system.status_code == 200
+            assert system.json()["sensors"] == 4 and system.json()["broker_connected"] is True

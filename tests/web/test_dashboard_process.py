@@ -1,0 +1,213 @@
+"""The dashboard runs in a process of its own (adapters.web.process): its work never
+holds the controller's interpreter lock, a crash of it never takes the panel down, and
+it ends with the controller's process, killed or not.
+
+The relay between the two is first checked over a real pipe, against the pure panel
+engine: what the dashboard's process rebuilds is the controller's view, change after
+change, and an outcome arrives after the view it was decided in."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from homeguard.adapters.web.process import PanelRelay, RemotePanel
+from homeguard.core.model import Action, PanelSettings, SensorSpec, SensorState, SensorType
+from homeguard.core.panel import Outcome
+from homeguard.core.persistent_map import PersistentMap
+from homeguard.core.records import DeviceRecord
+from homeguard.core.signals import BypassRequest, Command, Input, SensorReport
+from homeguard.services.controller import View
+from tests.conftest import MosquittoProcess, free_port, wait_until
+from tests.services.conftest import Observer, stop_process
+from tests.web.conftest import PASSWORD, Dashboard, EnginePanel, write_house
+
+IDS = [f"s{n}" for n in range(40)]
+SETTINGS = PanelSettings(
+    sensors=tuple(SensorSpec(i, SensorType.DOOR) for i in IDS), code_arm_required=False
+)
+
+
+class RelayedPanel(EnginePanel):
+    """The engine with devices, telling its watcher after each change as the
+    controller does (on the caller's thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(SETTINGS)
+        self.devices: PersistentMap[str, DeviceRecord] = PersistentMap()
+        self.listeners: list[Callable[[View], None]] = []
+
+    def watch(self, listener: Callable[[View], None]) -> None:
+        self.listeners.append(listener)
+
+    def view(self) -> View:
+        return View(self._panel, self.devices, self.stats, time.time())
+
+    def request(self, event: Input, timeout: float = 10.0) -> Outcome:
+        outcome = super().request(event, timeout)
+        self.tell()
+        return outcome
+
+    def tell(self) -> None:
+        for listener in self.listeners:
+            listener(self.view())
+
+
+@pytest.fixture
+def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
+    panel = RelayedPanel()
+    ours, theirs = multiprocessing.Pipe()
+    remote = RemotePanel(theirs, view_timeout=10)
+    relay = PanelRelay(panel, ours, lambda: True, lambda: None)
+    panel.watch(relay.offer)
+    relay.start(panel.view())
+    reader = threading.Thread(target=remote.run, daemon=True)
+    reader.start()
+    yield panel, remote
+    _close(relay, ours, reader, theirs)
+
+
+def _close(
+    relay: PanelRelay, ours: Connection, reader: threading.Thread, theirs: Connection
+) -> None:
+    relay.close()
+    ours.send(("stop",))  # as DashboardProcess does
+    reader.join(5)
+    assert not reader.is_alive()
+    theirs.close()  # the relay's receiving thread sees the end
+    ours.close()
+
+
+def _same(panel: RelayedPanel, remote: RemotePanel) -> bool:
+    here, there = panel.view(), remote.view()
+    return (
+        dict(there.panel.sensors) == dict(here.panel.sensors)
+        and dict(there.devices) == dict(here.devices)
+        and replace(there.panel, sensors={}) == replace(here.panel, sensors={}, message_seqs={})
+    )
+
+
+changes = st.lists(
+    st.tuples(
+        st.sampled_from(IDS),
+        st.sampled_from(["OPEN", "CLOSED", "device", "gone"]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(batches=st.lists(changes, min_size=1, max_size=4))
+def test_the_dashboard_rebuilds_the_controllers_view_change_after_change(
+    batches: list[list[tuple[str, str]]],
+) -> None:
+    ours, theirs = multiprocessing.Pipe()
+    panel = RelayedPanel()
+    remote = RemotePanel(theirs, view_timeout=10)
+    relay = PanelRelay(panel, ours, lambda: True, lambda: None)
+    panel.watch(relay.offer)
+    relay.start(panel.view())
+    reader = threading.Thread(target=remote.run, daemon=True)
+    reader.start()
+    try:
+        remote.view()  # asks for the view: every sensor, then what changes
+        for batch in batches:
+            for sensor_id, what in batch:
+                if what == "device":
+                    record = DeviceRecord(sensor_id, "door", (), True, time.time(), None)
+                    panel.devices = panel.devices.set(sensor_id, record)
+                elif what == "gone":
+                    panel.devices = PersistentMap(
+                        {k: v for k, v in panel.devices.items() if k != sensor_id}
+                    )
+                else:
+                    panel.request(SensorReport(sensor_id, SensorState(what)))
+            panel.tell()
+            wait_until(lambda: _same(panel, remote), 5, "the same view")
+    finally:
+        _close(relay, ours, reader, theirs)
+
+
+def test_an_outcome_arrives_after_the_view_it_was_decided_in(
+    relayed: tuple[RelayedPanel, RemotePanel],
+) -> None:
+    _, remote = relayed
+    assert remote.view().panel.state.value == "disarmed"
+    for _ in range(5):
+        for action, state in ((Action.ARM_HOME, "arming"), (Action.DISARM, "disarmed")):
+            outcome = remote.request(Command(action))
+            assert outcome.rejection is None and outcome.panel.state.value == state
+            assert remote.view().panel.state.value == state  # at once: no waiting
+    refused = remote.request(BypassRequest("nowhere", True, None))
+    assert refused.rejection is not None  # refusals come back too
+
+
+def _dashboards() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name == "homeguard-dashboard"]
+
+
+def test_the_dashboard_runs_apart_and_comes_back_after_a_crash_while_the_panel_runs_on(
+    dashboard: Dashboard, observer: Observer
+) -> None:
+    client = dashboard.login()
+    assert client.get("/api/state").json()["state"] == "disarmed"
+    (first,) = _dashboards()
+    assert first.pid is not None and first.pid != os.getpid()
+    os.kill(first.pid, signal.SIGKILL)
+    # The panel never noticed.
+    observer.publish("home/alarm/set", '{"action": "ARM_HOME", "code": "1234"}')
+    observer.wait_for("home/alarm/state", "armed_home", timeout=10)
+    wait_until(lambda: [p.pid for p in _dashboards()] not in ([], [first.pid]), 30, "restart")
+    # Sessions were the crashed process's: log in again.
+    wait_until(lambda: dashboard.login().get("/api/state").status_code == 200, 30, "serving")
+    assert dashboard.login().get("/api/state").json()["state"] == "armed_home"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(n) for n in path.read_text().split()]
+
+
+def _ended(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie: ended, not reaped
+
+
+def test_the_dashboard_ends_with_the_controller_even_killed(
+    mosquitto: MosquittoProcess, tmp_path: Path, observer: Observer
+) -> None:
+    port = free_port()
+    house = write_house(mosquitto, tmp_path, web_port=port)
+    process = house.process("controller")
+    log = house.data_dir / "controller.log"
+    try:
+        wait_until(lambda: "homeguard dashboard:" in log.read_text(), 30, "the dashboard URL")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            login = client.post("/api/login", json={"user": "alice", "password": PASSWORD})
+            assert login.status_code == 200
+        children = _children(process.pid)  # the dashboard's, and multiprocessing's helper
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert sum(b"spawn_main" in command for command in commands) == 1, commands
+        process.kill()
+        process.wait()
+        wait_until(lambda: all(map(_ended, children)), 10, "the controller's children ended")
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    finally:
+        stop_process(process)
