@@ -147,9 +147,14 @@ class ControllerProcess:
         return elapsed
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        return _rss_mb(self.process.pid)
+
+    def dashboard_rss_mb(self) -> float:
+        """The RSS of the dashboard's process (a child of the controller's; 0: none)."""
+        pid = self.process.pid
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return _rss_mb(int(child))
         return 0.0
 
     def _await(self, client: MqttClient, topic: str, payload: bytes, timeout: float = 30) -> None:
@@ -188,3 +193,10 @@ class ControllerProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

@@ -27,8 +27,11 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     /api/health?attention=true`` (the best of 3, on a kept-alive connection), ``GET
     /api/state`` right after a sensor's report (the median of 5: the document rendered
     again), ``homeguard status --api`` and ``homeguard status`` (over MQTT, with the
-    controller's store) to run (a process each, Python's start included),
-    and the cost of one event at that size.
+    controller's store) to run (a process each, Python's start included), the RSS
+    of the dashboard's process once it has answered those, ``--trips`` trips idle
+    (p50, p99) and while a client fetches ``GET /api/health`` in a loop (``busy_``:
+    what the dashboard's work costs the alarms), and the cost of one event at that
+    size.
 
 The machine is shared and noisy: compare the rows of one run, not runs with each other.
 """
@@ -179,6 +182,27 @@ def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
     return row
 
 
+def busy_dashboard_latency(ctl: ControllerProcess, port: int, trips: int) -> dict[str, float]:
+    """(d) Trips while a client fetches ``GET /api/health`` (every sensor's) in a loop,
+    as fast as it is answered: what the dashboard's work costs the alarms."""
+    stop, requests = threading.Event(), [0]
+
+    def fetch() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            while not stop.is_set():
+                http.get("/api/health").raise_for_status()
+                requests[0] += 1
+
+    client = threading.Thread(target=fetch, daemon=True)
+    client.start()
+    time.sleep(0.5)  # under way
+    try:
+        return {**latency(ctl, trips, 0), "requests": requests[0]}
+    finally:
+        stop.set()
+        client.join()
+
+
 def state_after_change(ctl: ControllerProcess, http: httpx.Client, rounds: int = 5) -> float:
     """Milliseconds of ``GET /api/state`` right after a sensor's report reached the
     dashboard (so the document is rendered for it, not the one cached): the median."""
@@ -210,7 +234,12 @@ def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> li
             row["rss_mb"] = ctl.rss_mb()
             row["restated_s"] = ctl.await_restated(f"m{count - 1}")
             row.update(dashboard(ctl, port))
-            row["trip_ms"] = latency(ctl, 5, 0)["p50"]  # idle, before the load
+            row["dashboard_rss_mb"] = ctl.dashboard_rss_mb()
+            idle = latency(ctl, args.trips, 0)
+            row["trip_ms"], row["trip_p99_ms"] = idle["p50"], idle["p99"]
+            busy = busy_dashboard_latency(ctl, port, args.trips)
+            row["busy_trip_ms"], row["busy_trip_p99_ms"] = busy["p50"], busy["p99"]
+            row["busy_requests"] = busy["requests"]
             result = ingest(ctl, args.size_events, cap=args.cap)
             row["events_per_s"] = result["rate"]
             row["us_per_event"] = 1e6 / result["rate"] if result["rate"] else float("inf")

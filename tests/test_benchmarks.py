@@ -70,4 +70,7 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
         assert row["health_ms"] > 0
         assert row["state_after_change_ms"] > 0 and row["status_ms"] > 0
         assert row["stored"] > 0
+        assert 0 < row["trip_ms"] <= row["trip_p99_ms"]
+        assert 0 < row["busy_trip_ms"] <= row["busy_trip_p99_ms"] and row["busy_requests"] > 0
+        assert row["dashboard_rss_mb"] > 0
     assert all("kb_per_sensor" in row for row in sizes[1:])
