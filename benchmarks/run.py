@@ -189,13 +189,18 @@ def busy_dashboard_latency(ctl: ControllerProcess, port: int, trips: int) -> dic
 
     def fetch() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            http.get("/api/session").raise_for_status()  # loopback: a session, no login
             while not stop.is_set():
                 http.get("/api/health").raise_for_status()
                 requests[0] += 1
 
     client = threading.Thread(target=fetch, daemon=True)
     client.start()
-    time.sleep(0.5)  # under way
+    deadline = time.monotonic() + ctl.timeout
+    while requests[0] < 2:  # under way
+        if time.monotonic() > deadline or not client.is_alive():
+            raise TimeoutError("the dashboard did not answer GET /api/health")
+        time.sleep(0.01)
     try:
         return {**latency(ctl, trips, 0), "requests": requests[0]}
     finally:
