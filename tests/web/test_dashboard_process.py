@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -65,8 +66,10 @@ class RelayedPanel(EnginePanel):
             listener(self.view())
 
 
-@pytest.fixture
-def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
+@contextmanager
+def relaying() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
+    """The engine and, over a real pipe, the dashboard's side, as DashboardProcess
+    wires them (without the process)."""
     panel = RelayedPanel()
     ours, theirs = multiprocessing.Pipe()
     remote = RemotePanel(theirs, view_timeout=10)
@@ -75,8 +78,16 @@ def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
     relay.start(panel.view())
     reader = threading.Thread(target=remote.run, daemon=True)
     reader.start()
-    yield panel, remote
-    _close(relay, ours, reader, theirs)
+    try:
+        yield panel, remote
+    finally:
+        _close(relay, ours, reader, theirs)
+
+
+@pytest.fixture
+def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
+    with relaying() as both:
+        yield both
 
 
 def _close(
@@ -114,15 +125,7 @@ changes = st.lists(
 def test_the_dashboard_rebuilds_the_controllers_view_change_after_change(
     batches: list[list[tuple[str, str]]],
 ) -> None:
-    ours, theirs = multiprocessing.Pipe()
-    panel = RelayedPanel()
-    remote = RemotePanel(theirs, view_timeout=10)
-    relay = PanelRelay(panel, ours, lambda: True, lambda: None)
-    panel.watch(relay.offer)
-    relay.start(panel.view())
-    reader = threading.Thread(target=remote.run, daemon=True)
-    reader.start()
-    try:
+    with relaying() as (panel, remote):
         remote.view()  # asks for the view: every sensor, then what changes
         for batch in batches:
             for sensor_id, what in batch:
@@ -137,8 +140,6 @@ def test_the_dashboard_rebuilds_the_controllers_view_change_after_change(
                     panel.request(SensorReport(sensor_id, SensorState(what)))
             panel.tell()
             wait_until(lambda: _same(panel, remote), 5, "the same view")
-    finally:
-        _close(relay, ours, reader, theirs)
 
 
 def test_an_outcome_arrives_after_the_view_it_was_decided_in(

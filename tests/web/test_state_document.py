@@ -7,7 +7,8 @@ change as the controller does, and a real event store."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,25 @@ class WatchedPanel(EnginePanel):
         return outcome
 
 
+@contextmanager
+def logged_in(settings: PanelSettings, store: EventStore) -> Iterator[tuple[TestClient, str]]:
+    """The app over the engine and ``store``, with alice logged in (and her CSRF token)."""
+    backend = Backend(
+        panel=WatchedPanel(settings),
+        settings=settings,
+        store=store,
+        actuators=[],
+        broker=lambda: "127.0.0.1:1883",
+        broker_connected=lambda: True,
+        clock=time.time,
+        web=WebSettings(users={"alice": _cheap("secret")}),
+    )
+    with TestClient(create_app(backend)) as client:
+        login = client.post("/api/login", json={"user": "alice", "password": "secret"})
+        assert login.status_code == 200
+        yield client, login.json()["csrf_token"]
+
+
 def test_the_state_document_is_rendered_once_per_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,34 +74,23 @@ def test_the_state_document_is_rendered_once_per_change(
 
     monkeypatch.setattr(StateRenderer, "render", counted)
     settings = PanelSettings(sensors=(SensorSpec("front", SensorType.DOOR),))
-    with EventStore(tmp_path / "events.db", synchronous="normal") as store:
-        backend = Backend(
-            panel=WatchedPanel(settings),
-            settings=settings,
-            store=store,
-            actuators=[],
-            broker=lambda: "127.0.0.1:1883",
-            broker_connected=lambda: True,
-            clock=time.time,
-            web=WebSettings(users={"alice": _cheap("secret")}),
-        )
-        with TestClient(create_app(backend)) as client:
-            login = client.post("/api/login", json={"user": "alice", "password": "secret"})
-            assert login.status_code == 200
-            token = login.json()["csrf_token"]
-            states = [client.get("/api/state").json()["state"] for _ in range(3)]
-            assert states == ["disarmed"] * 3
-            assert len(rendered) == 1  # the same document, three times
+    with (
+        EventStore(tmp_path / "events.db", synchronous="normal") as store,
+        logged_in(settings, store) as (client, token),
+    ):
+        states = [client.get("/api/state").json()["state"] for _ in range(3)]
+        assert states == ["disarmed"] * 3
+        assert len(rendered) == 1  # the same document, three times
 
-            armed = client.post(
-                "/api/arm", json={"mode": "armed_away"}, headers={"X-CSRF-Token": token}
-            )
-            assert armed.status_code == 200
-            for _ in range(100):  # the change reaches the dashboard's event loop
-                if client.get("/api/state").json()["state"] != "disarmed":
-                    break
-            assert client.get("/api/state").json()["state"] == armed.json()["state"]
-            assert len(rendered) == 2  # rendered again for the change, once
+        armed = client.post(
+            "/api/arm", json={"mode": "armed_away"}, headers={"X-CSRF-Token": token}
+        )
+        assert armed.status_code == 200
+        for _ in range(100):  # the change reaches the dashboard's event loop
+            if client.get("/api/state").json()["state"] != "disarmed":
+                break
+        assert client.get("/api/state").json()["state"] == armed.json()["state"]
+        assert len(rendered) == 2  # rendered again for the change, once
 
 
 def test_the_system_figures_look_at_no_sensor(
@@ -97,20 +106,10 @@ def test_the_system_figures_look_at_no_sensor(
     monkeypatch.setattr(StateRenderer, "render", every_sensor)
     ids = ("front", "back", "hall", "lid")
     settings = PanelSettings(sensors=tuple(SensorSpec(i, SensorType.DOOR) for i in ids))
-    with EventStore(tmp_path / "events.db", synchronous="normal") as store:
-        backend = Backend(
-            panel=WatchedPanel(settings),
-            settings=settings,
-            store=store,
-            actuators=[],
-            broker=lambda: "127.0.0.1:1883",
-            broker_connected=lambda: True,
-            clock=time.time,
-            web=WebSettings(users={"alice": _cheap("secret")}),
-        )
-        with TestClient(create_app(backend)) as client:
-            login = client.post("/api/login", json={"user": "alice", "password": "secret"})
-            assert login.status_code == 200
-            system = client.get("/api/system")
-            assert system.status_code == 200
-            assert system.json()["sensors"] == 4 and system.json()["broker_connected"] is True
+    with (
+        EventStore(tmp_path / "events.db", synchronous="normal") as store,
+        logged_in(settings, store) as (client, _),
+    ):
+        system = client.get("/api/system")
+        assert system.status_code == 200
+        assert system.json()["sensors"] == 4 and system.json()["broker_connected"] is True
