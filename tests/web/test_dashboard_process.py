@@ -24,7 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homeguard.adapters.web.process import PanelRelay, RemotePanel
+from homeguard.adapters.web import Backend, DashboardProcess
+from homeguard.adapters.web.process import STOP_TIMEOUT, PanelRelay, RemotePanel
 from homeguard.core.model import Action, PanelSettings, SensorSpec, SensorState, SensorType
 from homeguard.core.panel import Outcome
 from homeguard.core.persistent_map import PersistentMap
@@ -212,3 +213,21 @@ def test_the_dashboard_ends_with_the_controller_even_killed(
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
     finally:
         stop_process(process)
+
+
+@contextmanager
+def _hanging(panel: RemotePanel) -> Iterator[Backend]:
+    """A backend that never comes (in the dashboard's process: it never serves)."""
+    time.sleep(3600)
+    raise AssertionError("unreachable")
+    yield
+
+
+def test_a_stop_while_the_dashboard_starts_does_not_wait_for_it() -> None:
+    server = DashboardProcess(_hanging, RelayedPanel(), lambda: True, host="127.0.0.1", port=0)
+    server.start()
+    wait_until(lambda: _dashboards() != [], 10, "the dashboard's process")
+    stopping = time.monotonic()
+    server.stop()
+    assert time.monotonic() - stopping < STOP_TIMEOUT  # not the grace of one that serves
+    assert _dashboards() == []

@@ -428,7 +428,9 @@ class DashboardProcess:
             if self._stopping.is_set() or time.monotonic() > deadline:
                 break
         if not (ours.poll(0) and _ready(ours)):
-            _end(process, ours)
+            process.kill()  # not serving yet, perhaps not reading: a stop would wait
+            process.join()
+            ours.close()
             raise HomeguardError(f"the dashboard did not start on {self._host}:{self._port}")
         self._process, self._connection = process, ours
         self._relay = PanelRelay(self._panel, ours, self._broker_connected, self._ended)
