@@ -14,10 +14,26 @@ from typing import Any
 import pytest
 
 from homeguard.core import snapshot
-from homeguard.core.model import PanelSettings, SensorSpec, SensorState, SensorType
-from homeguard.core.panel import Panel, handle, new_panel, resume
+from homeguard.core.model import (
+    Action,
+    ArmMode,
+    PanelSettings,
+    SensorSpec,
+    SensorState,
+    SensorType,
+    ZoneKind,
+)
+from homeguard.core.panel import Panel, block_reason, blocking_sensors, handle, new_panel, resume
 from homeguard.core.persistent_map import PersistentMap, changed_keys
-from homeguard.core.signals import Availability, ClockStep, Input, SensorReport, Tick
+from homeguard.core.signals import (
+    Availability,
+    BypassRequest,
+    ClockStep,
+    Command,
+    Input,
+    SensorReport,
+    Tick,
+)
 from homeguard.core.state import SensorStatus
 from homeguard.core.timers import _sensor_timer
 
@@ -173,6 +189,85 @@ def test_the_timer_index_agrees_with_a_walk_over_every_sensor() -> None:
         expected = min(walked, default=None)
         found = settings.timer_index.earliest(panel, settings)
         assert found == (None if expected is None else (expected[0], expected[2]))
+
+
+def test_arming_looks_at_the_sensors_open_or_in_trouble_not_at_every_one() -> None:
+    """Arming (and being refused) costs about the same at 10 sensors as at 5,000: the
+    readiness index follows the sensors that changed, not the ones configured."""
+
+    def arm_and_disarm(count: int) -> tuple[int, int, list[str]]:
+        settings = site(count)
+        panel = resume(new_panel(T0), settings, T0).panel
+        for n in (1, 3):  # two doors open
+            panel = handle(panel, settings, SensorReport(f"s{n}", SensorState.OPEN), T0).panel
+        arm = Command(Action.ARM_AWAY, source="test", trusted=True)
+        disarm = Command(Action.DISARM, source="test", trusted=True)
+        refused = handle(panel, settings, arm, T0 + 1)  # the first: every sensor, once
+        walked, looked = CountedSpecs.walked, settings.readiness.looked_at
+        for n in range(20):
+            now = T0 + 2 + n
+            closing = SensorReport(f"s{n % 2 * 2 + 1}", SensorState.CLOSED)
+            panel = handle(panel, settings, closing, now).panel
+            panel = handle(panel, settings, arm, now).panel
+            panel = handle(panel, settings, disarm, now).panel
+            opening = SensorReport(f"s{n % 2 * 2 + 1}", SensorState.OPEN)
+            panel = handle(panel, settings, opening, now).panel
+        assert refused.rejection is not None
+        looked = settings.readiness.looked_at - looked
+        return CountedSpecs.walked - walked, looked, list(refused.rejection.sensors)
+
+    small = arm_and_disarm(10)
+    big = arm_and_disarm(5_000)
+    assert small[2] == big[2] == ["s1", "s3"]
+    assert small[0] == big[0] == 0  # no walk over the configured sensors
+    assert small[1] == big[1] < 100  # only the sensors each input changed
+
+
+def test_the_sensors_that_block_arming_are_those_a_walk_over_every_sensor_finds() -> None:
+    """After each input of a random run (reports with batteries and tampers, offlines,
+    silences, restarts, bypasses), in every mode: the same blockers, in the same order
+    (the order configured)."""
+    zones = (None, ZoneKind.PERIMETER, ZoneKind.INTERIOR, ZoneKind.ALWAYS)
+    specs = [
+        SensorSpec(
+            f"s{n}",
+            (SensorType.DOOR, SensorType.MOTION)[n % 2],
+            zones[n % 4],
+            supervision=(None, 40.0)[n % 3 == 0],
+        )
+        for n in range(30)
+    ]
+    settings = PanelSettings(sensors=tuple(reversed(specs)), report_grace=60.0)
+    rng = random.Random(5)
+    now = T0
+    panel = resume(new_panel(now), settings, now).panel
+    for _ in range(500):
+        now += rng.choice((0.0, 1.0, 13.0))
+        sensor_id = f"s{rng.randrange(32)}"  # two of them not configured
+        given: Input = rng.choice(
+            (
+                SensorReport(
+                    sensor_id,
+                    rng.choice((SensorState.OPEN, SensorState.CLOSED, None)),
+                    battery=rng.choice((None, 5, 90)),
+                    tamper=rng.choice((None, False, True)),
+                ),
+                Availability(sensor_id, online=rng.random() < 0.5),
+                BypassRequest(sensor_id, bypass=rng.random() < 0.5, code=None, source="t"),
+                Tick(),
+            )
+        )
+        if rng.random() < 0.03:
+            panel = resume(panel, settings, now).panel
+        panel = handle(panel, settings, given, now).panel
+        for mode in ArmMode:
+            walked = {
+                spec.id: reason
+                for spec in settings.sensors
+                if (reason := block_reason(panel, spec, mode)) is not None
+            }
+            found = blocking_sensors(panel, settings, mode)
+            assert list(found.items()) == list(walked.items())
 
 
 # ------------------------------------------------------------------ PersistentMap

@@ -3,6 +3,8 @@ disarming, bypassing zones, and switching the siren or light by hand."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import replace
 
 from homeguard.core import chime, holds, walk_test
@@ -17,6 +19,7 @@ from homeguard.core.model import (
     User,
     ZoneKind,
 )
+from homeguard.core.persistent_map import changed_keys
 from homeguard.core.run import Run
 from homeguard.core.signals import (
     ActuatorKind,
@@ -28,17 +31,69 @@ from homeguard.core.signals import (
     SetActuator,
     SilentAlert,
 )
-from homeguard.core.state import NO_TRIPS, Panel, RejectReason, Trouble
+from homeguard.core.state import NO_TRIPS, Panel, RejectReason, SensorStatus, Trouble
 
 
 def blocking_sensors(panel: Panel, settings: PanelSettings, mode: ArmMode) -> dict[str, str]:
-    """The sensors that keep ``mode`` from arming without force: id → "open" or trouble."""
+    """The sensors that keep ``mode`` from arming without force, in the order
+    configured: id → "open" or trouble. Only those that could (``ReadinessIndex``) are
+    looked at, not every sensor configured."""
     blockers: dict[str, str] = {}
-    for spec in settings.sensors:
-        reason = block_reason(panel, spec, mode)
-        if reason is not None:
-            blockers[spec.id] = reason
+    for sensor_id in settings.readiness.unready(panel, settings):
+        spec = settings.sensor(sensor_id)
+        if spec is not None and (reason := block_reason(panel, spec, mode)) is not None:
+            blockers[sensor_id] = reason
     return blockers
+
+
+def _unready(status: SensorStatus) -> bool:
+    """Whether the sensor could keep a mode from arming (``block_reason``): an open
+    contact, motion, a trouble or a low battery."""
+    return status.active or status.trouble is not None or status.battery_low
+
+
+class ReadinessIndex:
+    """The sensors in a state that could keep a mode from arming, for the panel last
+    shown: a cache kept with the settings (``PanelSettings.readiness``), not part of the
+    panel, so that arming looks at the few sensors open or in trouble and not at every
+    one configured (docs/performance.md). Shown another panel, it looks again at the
+    sensors whose status differs from the one it knows (``changed_keys``), at all of
+    them when the two maps share nothing. Safe from any thread (the dashboard's
+    requests use it too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sensors: Mapping[str, SensorStatus] | None = None  # those it was shown
+        self._unready: set[str] = set()
+        self._rank: dict[str, int] = {}
+        self.looked_at = 0  # sensors' statuses looked at so far (the tests count them)
+
+    def unready(self, panel: Panel, settings: PanelSettings) -> list[str]:
+        """The ids of the sensors of ``panel`` that could keep a mode from arming, in
+        the order configured (ids no longer configured last)."""
+        with self._lock:
+            self._follow(panel.sensors)
+            if len(self._rank) != len(settings.sensors):
+                self._rank = {spec.id: rank for rank, spec in enumerate(settings.sensors)}
+            rank, last = self._rank, len(self._rank)
+            return sorted(self._unready, key=lambda sid: (rank.get(sid, last), sid))
+
+    def _follow(self, sensors: Mapping[str, SensorStatus]) -> None:
+        if sensors is self._sensors:
+            return
+        changed = None if self._sensors is None else changed_keys(self._sensors, sensors)
+        if changed is None:
+            self._unready = {sid for sid, status in sensors.items() if _unready(status)}
+            self.looked_at += len(sensors)
+        else:
+            for sensor_id in changed:
+                status = sensors.get(sensor_id)
+                if status is not None and _unready(status):
+                    self._unready.add(sensor_id)
+                else:
+                    self._unready.discard(sensor_id)
+            self.looked_at += len(changed)
+        self._sensors = sensors
 
 
 def block_reason(panel: Panel, spec: SensorSpec, mode: ArmMode) -> str | None:

@@ -12,6 +12,7 @@ from homeguard.core.features import Features
 from homeguard.core.rulebook import RuleBook
 
 if TYPE_CHECKING:
+    from homeguard.core.arming import ReadinessIndex
     from homeguard.core.timers import TimerIndex
 
 
@@ -217,6 +218,12 @@ def _timer_index() -> TimerIndex:
     return TimerIndex()
 
 
+def _readiness_index() -> ReadinessIndex:
+    from homeguard.core.arming import ReadinessIndex  # it needs this module
+
+    return ReadinessIndex()
+
+
 @dataclass(frozen=True)
 class PanelSettings:
     """Everything the panel engine needs to know about a site."""
@@ -241,6 +248,11 @@ class PanelSettings:
     # The sensors' timers, indexed for the panel last shown (core.timers). Not a setting.
     timer_index: TimerIndex = field(
         init=False, repr=False, compare=False, default_factory=_timer_index
+    )
+    # The sensors that could keep a mode from arming, for the panel last shown
+    # (core.arming). Not a setting.
+    readiness: ReadinessIndex = field(
+        init=False, repr=False, compare=False, default_factory=_readiness_index
     )
 
     def __post_init__(self) -> None:
