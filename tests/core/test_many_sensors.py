@@ -17,6 +17,7 @@ from homeguard.core import snapshot
 from homeguard.core.model import (
     Action,
     ArmMode,
+    ModeTiming,
     PanelSettings,
     SensorSpec,
     SensorState,
@@ -196,11 +197,12 @@ def test_arming_looks_at_the_sensors_open_or_in_trouble_not_at_every_one() -> No
     readiness index follows the sensors that changed, not the ones configured."""
 
     def arm_and_disarm(count: int) -> tuple[int, int, list[str]]:
-        settings = site(count)
+        settings = replace(site(count), modes={ArmMode.HOME: ModeTiming(exit_delay=0)})
         panel = resume(new_panel(T0), settings, T0).panel
         for n in (1, 3):  # two doors open
             panel = handle(panel, settings, SensorReport(f"s{n}", SensorState.OPEN), T0).panel
         arm = Command(Action.ARM_AWAY, source="test", trusted=True)
+        arm_home = Command(Action.ARM_HOME, source="test", trusted=True, force=True)
         disarm = Command(Action.DISARM, source="test", trusted=True)
         refused = handle(panel, settings, arm, T0 + 1)  # the first: every sensor, once
         walked, looked = CountedSpecs.walked, settings.readiness.looked_at
@@ -208,7 +210,9 @@ def test_arming_looks_at_the_sensors_open_or_in_trouble_not_at_every_one() -> No
             now = T0 + 2 + n
             closing = SensorReport(f"s{n % 2 * 2 + 1}", SensorState.CLOSED)
             panel = handle(panel, settings, closing, now).panel
-            panel = handle(panel, settings, arm, now).panel
+            panel = handle(panel, settings, arm, now).panel  # with an exit delay
+            panel = handle(panel, settings, disarm, now).panel
+            panel = handle(panel, settings, arm_home, now).panel  # armed at once
             panel = handle(panel, settings, disarm, now).panel
             opening = SensorReport(f"s{n % 2 * 2 + 1}", SensorState.OPEN)
             panel = handle(panel, settings, opening, now).panel

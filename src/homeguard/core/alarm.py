@@ -37,13 +37,16 @@ def enter_armed(
     run.become(mode.state, t)
     run.event(EventKind.ARMED, f"armed {mode.value}", mode=mode.value, user=who, source=source)
     # Exit error: a door or window still open when the exit delay ends counts as a trip.
-    for spec in run.settings.sensors:
+    # Of the sensors that could be open (not every one configured), in the order configured.
+    for sensor_id in run.settings.readiness.unready(run.panel, run.settings):
+        spec = run.settings.sensor(sensor_id)
         if (
-            run.panel.sensor(spec.id).active
+            spec is not None
+            and run.panel.sensor(sensor_id).active
             and spec.zone_kind in (ZoneKind.ENTRY, ZoneKind.PERIMETER)
             and spec.watched_in(mode)
         ):
-            trip(run, spec.id, t)
+            trip(run, sensor_id, t)
 
 
 def trip(run: Run, sensor_id: str, t: float, *, tamper: bool = False) -> None:
