@@ -150,6 +150,7 @@ def resume(panel: Panel, settings: PanelSettings, now: float) -> Outcome:
         settings,
     )
     run.advance(now)
+    settings.readiness.unready(run.panel, settings)  # built now, not at the first arming
     run.effects.append(PublishState(run.panel.state))
     run.effects.extend(run.panel.actuators(settings))
     if settings.rules:
