@@ -12,8 +12,9 @@ controller through one connection:
   the panel without its per-sensor maps, the sensors and devices that changed, the
   stats and whether the broker is connected; and it carries the dashboard's requests
   (arm, disarm, bypass, ...) to the controller and their outcomes back. It sends
-  nothing until the dashboard first needs the view: at 100,000 sensors the first one
-  is every sensor.
+  nothing until the dashboard asks for the view, which it does as soon as it serves:
+  it renders the state document once then (``WebServer.warm``), so that the first
+  page does not wait for every sensor (at 100,000 sensors, over a second).
 - :class:`RemotePanel` (the dashboard's process) rebuilds the view from them; it is the
   web app's :class:`~.backend.PanelLink`. The view a request's outcome was decided in
   arrives before the outcome, so a page that reads after it acted sees what it did.
@@ -349,6 +350,7 @@ def _child(
         server = WebServer(backend, sock=sock)
         server.start()
         panel.send(("ready",))
+        threading.Thread(target=server.warm, name="dashboard-warm", daemon=True).start()
         try:
             panel.run()
         finally:
