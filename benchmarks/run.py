@@ -167,7 +167,7 @@ def dashboard(ctl: ControllerProcess, port: int) -> dict[str, float]:
                 http.get(path).raise_for_status()
                 times.append((time.perf_counter() - started) * 1000)
             row[name] = min(times)
-            if path == "/api/state":  # the first after a start renders every row
+            if path == "/api/state":  # the first after a start (rendered ahead, or not)
                 row["state_first_ms"] = times[0]
         row["state_after_change_ms"] = state_after_change(ctl, http)
     started = time.perf_counter()
