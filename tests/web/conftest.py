@@ -36,6 +36,7 @@ class EnginePanel:
         self._panel: Panel = new_panel(time.time())
         self._lock = threading.Lock()
         self.stats = Stats(started_at=time.time())
+        self._view: View | None = None
 
     def request(self, event: Input, timeout: float = 10.0) -> Outcome:
         with self._lock:
@@ -47,7 +48,10 @@ class EnginePanel:
         pass
 
     def view(self) -> View:
-        return View(self._panel, {}, self.stats, time.time())
+        """The same view until the panel changes, as the dashboard's RemotePanel gives."""
+        if self._view is None or self._view.panel is not self._panel:
+            self._view = View(self._panel, {}, self.stats, time.time())
+        return self._view
 
 
 HOUSE = """

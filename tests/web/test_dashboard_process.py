@@ -157,6 +157,20 @@ def test_an_outcome_arrives_after_the_view_it_was_decided_in(
     assert refused.rejection is not None  # refusals come back too
 
 
+def test_a_view_asked_for_holds_what_the_controller_decided_before(
+    relayed: tuple[RelayedPanel, RemotePanel],
+) -> None:
+    """A GET after a change made over MQTT shows it, even when the controller has not
+    passed that change on yet (it does after its turn, at most 20 times a second)."""
+    panel, remote = relayed
+    assert remote.view().panel.sensor("s1").state is None
+    for state in ("OPEN", "CLOSED", "OPEN"):
+        EnginePanel.request(panel, SensorReport("s1", SensorState(state)))  # untold
+        assert remote.view().panel.sensor("s1").state is SensorState(state)
+    first = remote.view()
+    assert remote.view() is first  # nothing new: nothing sent, the same view
+
+
 def _dashboards() -> list[multiprocessing.process.BaseProcess]:
     return [p for p in multiprocessing.active_children() if p.name == "homeguard-dashboard"]
 

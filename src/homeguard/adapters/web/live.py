@@ -23,9 +23,8 @@ from homeguard.core.persistent_map import differing_keys
 from homeguard.errors import StoreError
 
 from .backend import Backend, PanelView
-from .documents import state_document
 from .rendering import StateRenderer
-from .schemas import StateDocument, SystemFigures, UplinkFigures
+from .schemas import SystemFigures, UplinkFigures
 
 log = logging.getLogger("homeguard.web")
 
@@ -45,9 +44,9 @@ class LiveHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._streams: set[asyncio.Queue[str | None]] = set()
         self._view: PanelView | None = None
-        self._document: str | None = None  # the current document, rendered
+        self._document: str | None = None  # the last document rendered
+        self._document_of: PanelView | None = None  # ... from this view
         self._rendered_at = 0.0
-        self._version = 0  # of the view: a document rendered from an older one is not kept
         self._renderer = StateRenderer(backend.settings)
         self._battery: dict[str, float] = {}  # replaced, never changed: the renderer compares
         self._battery_at = -math.inf
@@ -73,8 +72,6 @@ class LiveHub:
 
     def _take(self, view: PanelView) -> None:
         self._view = view
-        self._version += 1
-        self._document = None
         for queue in self._streams:
             _replace(queue, "")  # "" means: send the current document
 
@@ -90,21 +87,6 @@ class LiveHub:
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.close)
-
-    def document(self) -> StateDocument:
-        """The current state document (built from the controller's view if none came).
-        Called on the event loop and from the API's worker threads."""
-        with self._lock:
-            view = self._view or self._backend.panel.view()
-            self._view = view
-            return self._build(view)
-
-    def _build(self, view: PanelView) -> StateDocument:
-        backend = self._backend
-        self._look_up_batteries(view)
-        return state_document(
-            view, backend.settings, backend.actuators, self._battery, self.system(view)
-        )
 
     def _look_up_batteries(self, view: PanelView) -> None:
         """The battery levels the store has for the sensors the panel has none for
@@ -136,10 +118,10 @@ class LiveHub:
             self._battery = battery
 
     def system_now(self) -> SystemFigures:
-        """The system figures alone, from the latest view (no sensor looked at)."""
+        """The system figures alone (GET /api/system), from the controller's view as of
+        the call (no sensor looked at)."""
+        view = self._backend.panel.view()
         with self._lock:
-            view = self._view or self._backend.panel.view()
-            self._view = view
             return self.system(view)
 
     def system(self, view: PanelView) -> SystemFigures:
@@ -206,29 +188,35 @@ class LiveHub:
         finally:
             self._streams.discard(queue)
 
-    def rendered(self) -> str:
-        """The current state document as JSON, rendered once per change of the panel (at
-        most HEARTBEAT seconds old, for the system figures), from the last one: only the
-        rows of the sensors that changed are rendered again (StateRenderer). On the
-        event loop (the streams) and from the API's worker threads (GET /api/state)."""
-        document, version = self._document, self._version
-        if document is None or time.monotonic() - self._rendered_at >= HEARTBEAT:
-            rendered_at = time.monotonic()
-            with self._lock:
+    def rendered(self, *, fresh: bool = False) -> str:
+        """The state document as JSON, rendered once per view (and at least every
+        HEARTBEAT seconds, for the system figures), from the last one: only the rows of
+        the sensors that changed are rendered again (StateRenderer). ``fresh`` (GET
+        /api/state, on the API's worker threads): from the controller's view as of the
+        call, which holds whatever it decided before the request (a round trip to the
+        controller's process); else from the latest view it sent (the streams, on the
+        event loop, which must not wait)."""
+        view = self._backend.panel.view() if fresh else None
+        with self._lock:
+            if view is None:
                 view = self._view or self._backend.panel.view()
-                self._view = view
+            if (
+                self._document is None
+                or view is not self._document_of
+                or time.monotonic() - self._rendered_at >= HEARTBEAT
+            ):
+                self._rendered_at = time.monotonic()
                 self._look_up_batteries(view)
                 backend = self._backend
-                document = self._renderer.render(
+                self._document = self._renderer.render(
                     view, backend.actuators, self._battery, self.system(view)
                 )
-            if version == self._version:  # no newer view came meanwhile
-                self._document, self._rendered_at = document, rendered_at
-        return document
+                self._document_of = view
+            return self._document
 
     def rendered_sensors(self) -> str:
         """The ``sensors`` of the current state document, as JSON (GET /api/sensors)."""
-        self.rendered()
+        self.rendered(fresh=True)
         with self._lock:  # the rows of the latest render, none half-changed
             return self._renderer.sensors()
 

@@ -17,7 +17,10 @@ controller through one connection:
   page does not wait for every sensor (at 100,000 sensors, over a second).
 - :class:`RemotePanel` (the dashboard's process) rebuilds the view from them; it is the
   web app's :class:`~.backend.PanelLink`. The view a request's outcome was decided in
-  arrives before the outcome, so a page that reads after it acted sees what it did.
+  arrives before the outcome, so a page that reads after it acted sees what it did;
+  and a view asked for (a GET) is the controller's as of the asking: the relay answers
+  once it has sent the view as it is then, so a GET shows what was decided before it,
+  over MQTT too, even within RELAY_GAP.
 
 The child lives as long as the connection: it ignores SIGINT and SIGTERM (the
 controller's process stops it) and ends when the controller's process does, killed
@@ -43,7 +46,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.persistent_map import PersistentMap, differing_keys
@@ -108,6 +111,13 @@ def _light(panel: Panel) -> Panel:
 
 def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     return {key: after.get(key) for key in differing_keys(before, after)}
+
+
+def _same(view: PanelView, sent: PanelView) -> bool:
+    """Nothing new in ``view`` since ``sent`` (the time aside)."""
+    return view is sent or (
+        view.panel is sent.panel and view.devices is sent.devices and view.stats == sent.stats
+    )
 
 
 def _updated(current: PersistentMap[str, Any], changes: dict[str, Any]) -> PersistentMap[str, Any]:
@@ -181,6 +191,8 @@ class PanelRelay:
             elif message[0] == "request":
                 _, number, event, timeout = message
                 self._requests.submit(self._carry_out, number, event, timeout)
+            elif message[0] == "sync":  # answered after the view as it is now
+                self._reply(("outcome", message[1], None))
         if not self._closed:
             self._ended()
 
@@ -220,8 +232,8 @@ class PanelRelay:
     def _send_view(self, view: PanelView) -> None:
         connected = self._broker_connected()
         sent = self._sent
-        if view is sent and connected == self._sent_connected:
-            return
+        if sent is not None and _same(view, sent) and connected == self._sent_connected:
+            return  # a view asked for again, with nothing new: the dashboard keeps its own
         if sent is None:
             sensors, devices = dict(view.panel.sensors), dict(view.devices)
         else:
@@ -256,10 +268,9 @@ class RemotePanel:
         self._view_timeout = view_timeout
         self._send_lock = threading.Lock()
         self._view: RemoteView | None = None
-        self._arrived = threading.Event()
         self._asked = False
         self._listeners: list[Callable[[PanelView], None]] = []
-        self._pending: dict[int, Future[Outcome]] = {}
+        self._pending: dict[int, Future[Any]] = {}
         self._numbers = itertools.count()
         self._sensors: PersistentMap[str, Any] = PersistentMap()
         self._devices: PersistentMap[str, Any] = PersistentMap()
@@ -273,11 +284,16 @@ class RemotePanel:
             self._connection.send(message)
 
     def view(self) -> PanelView:
+        """The controller's view as of this call: whatever it had decided when the call
+        was made has arrived (a round trip to its process; the first call also asks it
+        for every change from then on)."""
         if not self._asked:
             self._asked = True
             self.send(("watch",))
-        if not self._arrived.wait(self._view_timeout):
-            raise TimeoutError("the controller sent no view")
+        try:
+            self._ask("sync", timeout=self._view_timeout)  # the view sent first is taken
+        except TimeoutError:
+            raise TimeoutError("the controller sent no view") from None
         assert self._view is not None
         return self._view
 
@@ -285,12 +301,16 @@ class RemotePanel:
         self._listeners.append(listener)
 
     def request(self, event: Input, timeout: float = 10.0) -> Outcome:
+        return cast(Outcome, self._ask("request", event, timeout, timeout=timeout + 1.0))
+
+    def _ask(self, kind: str, *args: Any, timeout: float) -> Any:
+        """Send ``(kind, number, *args)``; what the controller answers to that number."""
         number = next(self._numbers)
-        future: Future[Outcome] = Future()
+        future: Future[Any] = Future()
         self._pending[number] = future
         try:
-            self.send(("request", number, event, timeout))
-            return future.result(timeout + 1.0)
+            self.send((kind, number, *args))
+            return future.result(timeout)
         finally:
             self._pending.pop(number, None)
 
@@ -327,7 +347,6 @@ class RemotePanel:
         panel = replace(delta.panel, sensors=self._sensors)
         self._view = view = RemoteView(panel, self._devices, delta.stats, delta.at)
         self.connected = delta.broker_connected
-        self._arrived.set()
         for listener in self._listeners:
             try:
                 listener(view)

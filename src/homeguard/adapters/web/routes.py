@@ -200,7 +200,7 @@ def state(session: Reader, web: Web) -> Response:
     """The panel, every sensor, what blocks arming in each mode, siren and light, and
     the system figures: the same document the live stream sends, rendered once per
     change of the panel."""
-    return Response(web.hub.rendered(), media_type="application/json")
+    return Response(web.hub.rendered(fresh=True), media_type="application/json")
 
 
 @panel.get("/sensors", responses=READ_ERRORS, response_model=list[SensorDocument])
