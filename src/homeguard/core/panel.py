@@ -41,6 +41,7 @@ from homeguard.core.alarm import panel_timer, trip
 from homeguard.core.arming import block_reason, blocking_sensors
 from homeguard.core.evolve import evolve
 from homeguard.core.model import PanelSettings, SensorState
+from homeguard.core.persistent_map import PersistentMap
 from homeguard.core.run import Run
 from homeguard.core.sequence import SeqStep, check_seq
 from homeguard.core.signals import (
@@ -187,8 +188,7 @@ class _Run(Run):
     def sensor_report(self, report: SensorReport, now: float) -> None:
         if self.known_sensor(report.sensor_id) is None:
             return
-        if report.seq is not None:
-            self.count_seq(report.sensor_id, report.seq)
+        seqs = None if report.seq is None else self.count_seq(report.sensor_id, report.seq)
         before = self.panel.sensor(report.sensor_id)
         supervision.clear_trouble(self, report.sensor_id, now)
         heard: dict[str, object] = {"last_seen": now}
@@ -199,7 +199,7 @@ class _Run(Run):
         if report.battery is not None:
             heard["battery"] = report.battery
         status = evolve(self.panel.sensor(report.sensor_id), **heard)
-        self.set_sensor(report.sensor_id, status)
+        self.set_sensor(report.sensor_id, status, message_seqs=seqs)  # one copy of the panel
         supervision.battery(self, report, now)
         # Devices repeat their tamper flag in every message: only its rising edge trips,
         # so a door that opens while the flag is still set is heard as a door.
@@ -212,13 +212,14 @@ class _Run(Run):
             trip(self, report.sensor_id, now)
             chime.door_opened(self, report.sensor_id, now)
 
-    def count_seq(self, sensor_id: str, seq: int) -> None:
-        """Remember the device's last seq; a gap before this one is a loss, reported."""
+    def count_seq(self, sensor_id: str, seq: int) -> PersistentMap[str, int] | None:
+        """The panel's seqs with the device's last one (None: unchanged), for the caller
+        to keep; a gap before this one is a loss, reported."""
         last = self.panel.message_seqs.get(sensor_id)
         check = check_seq(last, seq)
+        seqs = None
         if check.last != last:
             seqs = sensor_map(self.panel.message_seqs, self.settings).set(sensor_id, check.last)
-            self.panel = evolve(self.panel, message_seqs=seqs)
         if check.step is SeqStep.GAP:
             message = f"{check.lost} message(s) from {sensor_id} lost (seq {last} then {seq})"
             self.event(
@@ -230,6 +231,7 @@ class _Run(Run):
                 seq=seq,
             )
             self.effects.append(Notify(EventKind.MESSAGES_LOST, message))
+        return seqs
 
     def availability(self, report: Availability, now: float) -> None:
         supervision.availability(self, report, now)

@@ -3,6 +3,7 @@ core.arming, core.supervision): each is a set of functions taking the :class:`Ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from homeguard.core.evolve import evolve
@@ -70,9 +71,19 @@ class Run:
     def timing(self) -> ModeTiming:
         return self.settings.timing(self.panel.mode or ArmMode.AWAY)
 
-    def set_sensor(self, sensor_id: str, status: SensorStatus) -> None:
+    def set_sensor(
+        self,
+        sensor_id: str,
+        status: SensorStatus,
+        *,
+        message_seqs: Mapping[str, int] | None = None,
+    ) -> None:
+        """The sensor's new status (and the panel's new seqs, when given)."""
         sensors = sensor_map(self.panel.sensors, self.settings).set(sensor_id, status)
-        self.panel = evolve(self.panel, sensors=sensors)
+        if message_seqs is None:
+            self.panel = evolve(self.panel, sensors=sensors)
+        else:
+            self.panel = evolve(self.panel, sensors=sensors, message_seqs=message_seqs)
 
     def known_sensor(self, sensor_id: str) -> SensorSpec | None:
         spec = self.settings.sensor(sensor_id)
