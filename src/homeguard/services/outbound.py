@@ -32,12 +32,18 @@ class _Troubles:
     def __init__(self) -> None:
         self._sensors: Mapping[str, SensorStatus] | None = None
         self._names: dict[str, str] = {}
+        # What `listed` last gave, until a trouble comes, goes or changes: sorting
+        # 100,000 sensors in trouble took 12 ms for every state said.
+        self._listed: tuple[dict[str, str], int] | None = None
 
     def listed(self, sensors: Mapping[str, SensorStatus]) -> tuple[dict[str, str], int]:
-        """The first :data:`TROUBLES_LISTED` by sensor id, and how many there are."""
+        """The first :data:`TROUBLES_LISTED` by sensor id, and how many there are (not
+        to be changed: the same may be given again)."""
         self._follow(sensors)
-        first = heapq.nsmallest(TROUBLES_LISTED, self._names.items())
-        return dict(first), len(self._names)
+        if self._listed is None:
+            first = heapq.nsmallest(TROUBLES_LISTED, self._names.items())
+            self._listed = dict(first), len(self._names)
+        return self._listed
 
     def _follow(self, sensors: Mapping[str, SensorStatus]) -> None:
         if sensors is self._sensors:
@@ -45,12 +51,15 @@ class _Troubles:
         changed = None if self._sensors is None else changed_keys(self._sensors, sensors)
         if changed is None:
             changed = set(sensors)
-            self._names = {}
+            self._names, self._listed = {}, None
         for sensor_id in changed:
             status = sensors.get(sensor_id)
             name = None if status is None else status.trouble_name
+            if name == self._names.get(sensor_id):
+                continue
+            self._listed = None
             if name is None:
-                self._names.pop(sensor_id, None)
+                del self._names[sensor_id]
             else:
                 self._names[sensor_id] = name
         self._sensors = sensors
