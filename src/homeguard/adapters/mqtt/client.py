@@ -41,7 +41,6 @@ from homeguard.errors import BrokerError
 from .connection import Connection, ConnectionOptions
 from .message import MAX_PAYLOAD, BrokerAddress, Message, as_bytes, check_qos
 from .outbox import Outbox, Outgoing
-from .sockets import quick_ack
 
 __all__ = ["MessageSink", "MqttClient"]
 
@@ -308,7 +307,6 @@ class MqttClient(Connection):
             with self._lock:
                 self._unacked[message.mid] = message
         self._inbox.put(message)
-        quick_ack(self._client.socket())
 
     def _handle_publish(
         self,
@@ -319,5 +317,4 @@ class MqttClient(Connection):
         _properties: Properties,
     ) -> None:
         self._outbox.acknowledged(mid)
-        quick_ack(self._client.socket())
         self._pump()

@@ -6,7 +6,8 @@
 * reconnection forever, with exponential backoff *and* jitter (:mod:`.backoff`: we
   choose each delay ourselves and hand it to paho before it waits), and the
   subscriptions made again after every reconnect;
-* TCP_NODELAY, and on Linux TCP_QUICKACK, on every socket (:mod:`.sockets`);
+* TCP_NODELAY, and on Linux TCP_QUICKACK, on every socket, and reads and writes in
+  few system calls (:mod:`.sockets`);
 * a refused login, and a session taken over by another client with our id, noticed
   (:mod:`.session`); a takeover is logged once, as an error, and
   `Connection.session_contested` says so until a connection lasts.
@@ -30,7 +31,6 @@ import logging
 import random
 import select
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,7 +47,7 @@ from homeguard.errors import BrokerError, BrokerUnavailable
 from .backoff import Backoff
 from .message import BrokerAddress, Will, as_bytes, check_qos
 from .session import KICKS_TO_REPORT, TakeoverWatch, refusal
-from .sockets import nodelay, quick_ack, set_nodelay
+from .sockets import BufferedSocket, gathering, nodelay, pending, quick_ack, set_nodelay
 
 __all__ = ["Connection", "ConnectionOptions"]
 
@@ -55,6 +55,13 @@ _log = logging.getLogger(__name__)
 
 READ_AHEAD = 64  # paho's reads per poll at most (each reads one packet or more)
 BRIDGE_POLL = 0.05  # seconds each poll of `Connection.poll_meanwhile` waits at most
+
+
+class _Client(paho.Client):
+    """paho's client on a :class:`~.sockets.BufferedSocket`."""
+
+    def _create_socket(self) -> Any:
+        return BufferedSocket(super()._create_socket())
 
 
 class ConnectionOptions(TypedDict, total=False):
@@ -143,7 +150,7 @@ class Connection:
         self._client = self._build_paho_client()
 
     def _build_paho_client(self) -> paho.Client:
-        client = paho.Client(
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=not self.persistent,
@@ -241,19 +248,21 @@ class Connection:
                 timeout = min(timeout, max(0.0, self._next_attempt - time.monotonic()))
             self._wait_for([self._wake[0]], timeout)
             return
-        # TLS: bytes already decrypted wait in the socket object, unseen by select.
-        pending = read and isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        # Bytes already read (TLS records, the buffer) wait in the socket object, unseen
+        # by select.
+        held = read and pending(sock) > 0
         ready = self._wait_for(
-            [sock, self._wake[0]] if read else [self._wake[0]], 0 if pending else timeout
+            [sock, self._wake[0]] if read else [self._wake[0]], 0 if held else timeout
         )
         with self._io_lock:
             self._io_thread = threading.get_ident()
             try:
-                if pending or sock in ready:
+                if held or sock in ready:
                     self._read(sock)
-                if self._client.want_write():
-                    self._client.loop_write()
-                self._client.loop_misc()
+                with gathering(sock):  # what paho writes now goes out in one send
+                    if self._client.want_write():
+                        self._client.loop_write()
+                    self._client.loop_misc()
             finally:
                 self._io_thread = None
 
@@ -278,7 +287,7 @@ class Connection:
                 return
             if self._client.socket() is not sock:
                 return
-            if isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
+            if pending(sock) > 0:
                 continue
             if not self._wait_for([sock], 0):
                 return
@@ -291,7 +300,8 @@ class Connection:
         with self._io_lock:
             self._io_thread = threading.get_ident()
             try:
-                self._client.loop_write()
+                with gathering(self._client.socket()):
+                    self._client.loop_write()
             finally:
                 self._io_thread = None
         return True
