@@ -23,6 +23,7 @@ _STATUS_FIELDS = tuple(f.name for f in fields(SensorStatus))  # flat: asdict, ch
 # The panel's own part (dump_body); its sensors' statuses and seqs are in rows.
 _BODY_FIELDS = tuple(f.name for f in fields(Panel) if f.name not in ("sensors", "message_seqs"))
 _MISSING = object()
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # what json.dumps would build each call
 
 
 def dump(panel: Panel) -> str:
@@ -30,13 +31,13 @@ def dump(panel: Panel) -> str:
     data = _panel_data(panel)
     data["sensors"] = {sid: asdict(status) for sid, status in sorted(panel.sensors.items())}
     data["message_seqs"] = dict(sorted(panel.message_seqs.items()))
-    return json.dumps(data, separators=(",", ":"))
+    return _COMPACT.encode(data)
 
 
 def dump_body(panel: Panel) -> str:
     """The panel without its sensors' statuses and seqs, which go in rows of their own
     (:func:`sensor_rows`): what a turn stores does not grow with the sensors."""
-    return json.dumps(_panel_data(panel), separators=(",", ":"))
+    return _COMPACT.encode(_panel_data(panel))
 
 
 def body_changed(before: Panel | None, after: Panel) -> bool:
@@ -76,7 +77,7 @@ def _sensor_row(panel: Panel, sensor_id: str) -> str:
         row["status"] = {name: getattr(status, name) for name in _STATUS_FIELDS}  # asdict
     if (seq := panel.message_seqs.get(sensor_id)) is not None:
         row["seq"] = seq
-    return json.dumps(row, separators=(",", ":"))
+    return _COMPACT.encode(row)
 
 
 def _panel_data(panel: Panel) -> dict[str, Any]:

@@ -7,7 +7,7 @@ wrote: :class:`~homeguard.errors.StoreRejected`, never a reason to retry.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from homeguard.core.records import DeviceRecord, EventRecord, SensorRecord, SystemRecord
@@ -45,18 +45,18 @@ DEVICE_COLUMNS = "device_id, type, capabilities, online, last_seen, announced_at
 
 
 def sensor_row(r: SensorRecord) -> Row:
-    metadata = _to_json(r.metadata, f"metadata of the {r.device_id} event at {r.ts}")
+    metadata = _to_json(r.metadata, lambda: f"metadata of the {r.device_id} event at {r.ts}")
     return (r.ts, r.sensor_type, r.device_id, r.state, metadata, r.dedup_key)
 
 
 def system_row(r: SystemRecord) -> Row:
-    data = _to_json(r.data, f"data of the {r.event_type} event at {r.ts}")
+    data = _to_json(r.data, lambda: f"data of the {r.event_type} event at {r.ts}")
     return (r.ts, r.event_type, r.description, data)
 
 
 def device_row(r: DeviceRecord) -> Row:
-    capabilities = _to_json(r.capabilities, f"capabilities of device {r.device_id}")
-    info = _to_json(r.info, f"info of device {r.device_id}")
+    capabilities = _to_json(r.capabilities, lambda: f"capabilities of device {r.device_id}")
+    info = _to_json(r.info, lambda: f"info of device {r.device_id}")
     return (r.device_id, r.type, capabilities, r.online, r.last_seen, r.announced_at, info)
 
 
@@ -81,14 +81,24 @@ def device_record(row: Row) -> DeviceRecord:
     )
 
 
-def _to_json(value: Mapping[str, Any] | Sequence[str] | None, what: str) -> str | None:
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # one for every row
+
+
+def _to_json(
+    value: Mapping[str, Any] | Sequence[str] | None, what: Callable[[], str]
+) -> str | None:
+    """``value`` as compact JSON; ``what`` names it in the error if it cannot be."""
     if value is None:
         return None
-    plain = dict(value) if isinstance(value, Mapping) else list(value)
+    plain = value if type(value) in (dict, list) else _plain(value)
     try:
-        return json.dumps(plain, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(plain)
     except (TypeError, ValueError) as exc:
-        raise StoreRejected(f"{what} is not JSON-serialisable: {exc}") from exc
+        raise StoreRejected(f"{what()} is not JSON-serialisable: {exc}") from exc
+
+
+def _plain(value: Mapping[str, Any] | Sequence[str]) -> dict[str, Any] | list[str]:
+    return dict(value) if isinstance(value, Mapping) else list(value)
 
 
 def _from_json(text: str | None) -> Any:
