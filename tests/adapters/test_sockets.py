@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from homeguard.adapters.mqtt import MqttClient
+from homeguard.adapters.mqtt import MqttClient, Will
 from homeguard.adapters.mqtt.sockets import BufferedSocket, nodelay, pending, quick_ack, set_nodelay
 from tests.conftest import MosquittoProcess, client_id, wait_until
 
@@ -220,6 +220,22 @@ def test_what_a_full_socket_does_not_take_goes_first_once_it_can(
     assert theirs.recv(4) == b"next"
 
 
+def test_what_was_gathered_goes_out_before_the_socket_closes(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    sock = BufferedSocket(ours)
+    with sock.gathering():  # paho writes a DISCONNECT, then closes the socket at once
+        sock.send(publish_packet(1))
+        sock.send(b"\xe0\x00")
+        sock.close()
+    theirs.settimeout(5)
+    received = b""
+    while chunk := theirs.recv(1 << 16):
+        received += chunk
+    assert received == publish_packet(1) + b"\xe0\x00"
+
+
 def test_a_buffered_socket_is_the_socket_for_everything_else(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -261,3 +277,29 @@ def test_the_client_reads_and_writes_through_a_buffered_socket(
     finally:
         publisher.stop()
         subscriber.stop()
+
+
+@pytest.mark.broker
+def test_a_polled_client_that_stops_cleanly_leaves_no_last_will(
+    mosquitto: MosquittoProcess,
+) -> None:
+    topic = "home/controller/availability"
+    with MqttClient(
+        address=mosquitto.address, client_id=client_id("watch"), subscriptions=[(topic, 1)]
+    ) as watcher:
+        polled = MqttClient(
+            address=mosquitto.address,
+            client_id=client_id("ctl"),
+            will=Will(topic, "offline", retain=False),
+            threaded=False,
+        )
+        polled.start(timeout=15)
+        for n in range(50):  # written in one send by the next poll, the DISCONNECT after
+            polled.publish("home/security/m1", f"{n}", qos=0)
+        polled.poll(0)
+        polled.stop()
+        watcher.publish(topic, "marker", qos=1)
+        deadline = time.monotonic() + 15
+        while (message := watcher.messages.get(timeout=15)).payload != b"marker":
+            assert message.payload != b"offline", "the Last Will came: no clean DISCONNECT"
+            assert time.monotonic() < deadline
