@@ -252,10 +252,11 @@ def run_controller(site: Site, stop: threading.Event, *, check_broker: bool = Tr
                 log.error("%s", exc)
             else:
                 print(f"homeguard dashboard: {url}", flush=True)
-        # Sensor health and anomaly scoring, off the hot path (docs/intelligence.md).
+        # Sensor health and anomaly scoring, in a process of its own (docs/intelligence.md).
         # What it finds, the controller records and publishes (Controller.advise).
         sensors = site.settings.sensors
-        web.enter_context(watching(site.open_store, sensors, controller.advise, wall_clock))
+        opener = site.store_opener()
+        web.enter_context(watching(opener, sensors, controller.advise, wall_clock))
         # Notifications: the outbox delivered off the hot path (docs/notifications.md).
         if notifications.routes:
             make = partial(build_notifier, notifications, snapshot_source(notifications, images))

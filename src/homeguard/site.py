@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from homeguard.adapters.mqtt import BrokerAddress, MessageSink, MqttClient, TlsFiles, Will
@@ -77,6 +77,11 @@ class Site:
     def open_store(self) -> EventStore:
         self.private_data_dir()
         return EventStore(self.store_path, synchronous=self.config.storage.synchronous)
+
+    def store_opener(self) -> Callable[[], EventStore]:
+        """What opens the store once its directory is there, without the site: light to
+        hand to another process (the site pickles every configured device)."""
+        return partial(EventStore, self.store_path, synchronous=self.config.storage.synchronous)
 
     def private_data_dir(self) -> Path:
         """The data directory, created (or tightened) for its owner only (0700): it holds

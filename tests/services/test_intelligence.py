@@ -4,7 +4,12 @@ controller (recorded with its turn, published, seen by whatever follows the comm
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,8 +17,10 @@ import pytest
 from homeguard.adapters.store import EventStore
 from homeguard.core.health import Health, assess, report_of
 from homeguard.core.household import HouseholdSpec, IncidentKind, simulate_household
+from homeguard.core.model import SensorSpec
 from homeguard.core.records import Batch, SensorRecord
 from homeguard.core.signals import Advisory, EventKind
+from homeguard.services import intelligence
 from homeguard.services.controller import Controller
 from homeguard.services.household_player import write_into
 from homeguard.services.intelligence import (
@@ -26,6 +33,10 @@ from tests.conftest import wait_until
 from tests.services.conftest import House, Observer, event, running
 
 DAY = 86400.0
+
+
+def ids_of(sensors: Sequence[SensorSpec]) -> list[str]:
+    return [sensor.id for sensor in sensors]
 
 
 @pytest.fixture
@@ -45,7 +56,7 @@ def test_maintenance_advice_names_the_faulty_devices_once(filled) -> None:  # ty
     household, store = filled
     advised: list[Advisory] = []
     service = Intelligence(
-        store=store, sensors=household.sensors, advise=advised.append, clock=lambda: 0.0
+        store=store, sensor_ids=ids_of(household.sensors), advise=advised.append, clock=lambda: 0.0
     )
     made = service.step(household.end)
     assert made == advised
@@ -58,7 +69,7 @@ def test_maintenance_advice_names_the_faulty_devices_once(filled) -> None:  # ty
     assert not store.system_events(event_type="maintenance")  # the service only reads
     # Nothing changed: no new maintenance advice on the next round.
     assert not [a for a in service.step(household.end + 1) if a.kind is EventKind.MAINTENANCE]
-    healthy = {h.device_id for h in device_health(store, household.sensors, household.end)}
+    healthy = {h.device_id for h in device_health(store, ids_of(household.sensors), household.end)}
     assert healthy == {s.id for s in household.sensors}
 
 
@@ -73,7 +84,7 @@ def test_every_sensors_health_comes_from_one_query_the_same_as_one_per_sensor(fi
             queries.append(where.get("device"))
             return store.sensor_events(**where)
 
-    health = device_health(Counting(), household.sensors, household.end)  # type: ignore[arg-type]
+    health = device_health(Counting(), ids_of(household.sensors), household.end)  # type: ignore[arg-type]
 
     assert queries == [None]  # one query, for every device
     one_each = [
@@ -95,7 +106,7 @@ def test_anomalies_are_scored_off_the_hot_path_and_not_twice(filled) -> None:  #
     household, store = filled
     intrusion = household.intrusions()[0]
     service = Intelligence(
-        store=store, sensors=household.sensors, advise=lambda _: None, clock=lambda: 0.0
+        store=store, sensor_ids=ids_of(household.sensors), advise=lambda _: None, clock=lambda: 0.0
     )
     before = intrusion.start - 600.0
     service.step(before)  # trains on the eight days before, scores nothing yet
@@ -160,3 +171,75 @@ def test_the_running_service_hands_its_findings_to_the_controller(
     with house.store() as store:
         stored = store.system_events(event_type="maintenance", limit=None)
     assert [e.data["device"] for e in stored] == ["front"]  # type: ignore[index]
+
+
+def _opened_by(path: Path, pids: Path) -> EventStore:
+    """A store opener that notes which process opened it (module-level: pickled)."""
+    with pids.open("a") as out:
+        out.write(f"{os.getpid()}\n")
+    return EventStore(path, synchronous="normal")
+
+
+def _silent_front(house: House) -> None:
+    """The front door reported every ten minutes for two days and then fell silent."""
+    now = time.time()
+    reports = [
+        SensorRecord(t, "door", "front", "CLOSED", {"seq": n, "ts": t}, f"front:{n}")
+        for n, t in enumerate(range(int(now - 2 * DAY), int(now - 3 * 3600), 600))
+    ]
+    house.data_dir.mkdir(parents=True, exist_ok=True)
+    with house.store() as store:
+        store.write(Batch(sensor_events=reports))
+
+
+def test_the_scoring_runs_in_a_process_of_its_own(house: House, tmp_path: Path) -> None:
+    """A round of scoring is seconds of Python for a busy week of events: in the
+    controller's process it held the interpreter lock that alarms wait for. Its store is
+    opened, and its rounds run, in another process; what it finds still comes back."""
+    _silent_front(house)
+    pids = tmp_path / "pids"
+    opener = partial(_opened_by, house.site.store_path, pids)
+    found: list[Advisory] = []
+    settings = IntelligenceSettings(every=0.2)
+    with watching(opener, house.site.settings.sensors, found.append, time.time, settings=settings):
+        wait_until(lambda: found, timeout=30, what="the scoring's first finding")
+        scorers = {int(pid) for pid in pids.read_text().split()}
+        assert os.getpid() not in scorers
+    assert [(a.kind, a.data["device"]) for a in found] == [(EventKind.MAINTENANCE, "front")]
+    [scorer] = scorers
+    wait_until(lambda: not _alive(scorer), timeout=10, what="the scoring process to end")
+
+
+def test_a_scoring_process_that_dies_is_started_again(
+    house: House, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intelligence, "RESTART_PAUSE", 0.1)
+    _silent_front(house)
+    pids = tmp_path / "pids"
+    opener = partial(_opened_by, house.site.store_path, pids)
+    found: list[Advisory] = []
+    settings = IntelligenceSettings(every=0.2)
+    with watching(opener, house.site.settings.sensors, found.append, time.time, settings=settings):
+        wait_until(lambda: found, timeout=30, what="the scoring's first finding")
+        [first] = {int(pid) for pid in pids.read_text().split()}
+        assert first != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        # A new process restores what was said from the store, so it says nothing again
+        # unless it is new; that it runs shows in the store it opens.
+        wait_until(
+            lambda: len(set(pids.read_text().split())) == 2,
+            timeout=30,
+            what="a second scoring process",
+        )
+    assert not _alive(first)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie until its parent reaps it: not running.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    return False

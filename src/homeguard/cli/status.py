@@ -112,7 +112,8 @@ def attention(site: Site) -> list[dict[str, object]]:
     if not site.store_path.exists():
         return []
     with site.open_store() as store:
-        healths = device_health(store, site.settings.sensors, wall_clock(), reported_only=True)
+        ids = [sensor.id for sensor in site.settings.sensors]
+        healths = device_health(store, ids, wall_clock(), reported_only=True)
     return [h.as_dict() for h in healths if h.state.needs_attention]
 
 

@@ -1,4 +1,10 @@
-"""Sensor health and anomaly detection, live: a thread beside the controller, never in it.
+"""Sensor health and anomaly detection, live: a process beside the controller's, never in it.
+
+A round of scoring is seconds of Python at a few hundred thousand events a week (3 s of
+CPU for 300,000): in the controller's process, it held the interpreter lock that the
+controller's thread needs at every socket call, and alarms waited for it
+(docs/performance.md). So :func:`watching` runs it in a process of its own, and hands
+what it finds to the controller from a thread that only waits for it.
 
 Every ``every`` seconds it reads the event store (committed events only, through a
 store connection of its own, which it only reads), assesses every configured sensor's
@@ -6,7 +12,7 @@ health and scores the activity windows completed since its last look. What it fi
 becomes an :class:`~homeguard.core.signals.Advisory` handed to the controller
 (``Controller.advise``), which records and publishes it on ``<base>/alarm/event`` like
 its own events: one writer, one record path (what follows the committed events, such as
-notifications, sees them there), and the scoring stays on this thread:
+notifications, sees them there), and the scoring stays in its process:
 
 - ``maintenance``: a device needs attention (health ``service`` or ``failed``, with the
   reason), or no longer does (health ``ok``);
@@ -20,11 +26,17 @@ resumes after the newest anomaly event in the store, so a window is scored once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Protocol
 
 from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess_all
@@ -70,7 +82,7 @@ class IntelligenceSettings:
 
 def device_health(
     store: Store,
-    sensors: Sequence[SensorSpec],
+    sensor_ids: Sequence[str],
     now: float,
     policy: HealthPolicy | None = None,
     *,
@@ -81,8 +93,7 @@ def device_health(
     policy = policy or HealthPolicy()
     since = now - policy.history - DAY
     records = store.sensor_events(since=since, until=now + 1.0, limit=None, newest_first=False)
-    ids = [sensor.id for sensor in sensors]
-    return assess_all(ids, records, now, policy, reported_only=reported_only)
+    return assess_all(sensor_ids, records, now, policy, reported_only=reported_only)
 
 
 def maintenance_advisory(health: DeviceHealth) -> Advisory:
@@ -94,6 +105,12 @@ def maintenance_advisory(health: DeviceHealth) -> Advisory:
     return Advisory(EventKind.MAINTENANCE, text, health.as_dict())
 
 
+RESTART_PAUSE = 5.0  # seconds before a scoring process that ended is started again
+STOP_TIMEOUT = 2.0  # seconds a stopping scoring process is given, then it is killed
+NICENESS = 10  # the scoring process's: the controller and the broker go first
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
 @contextmanager
 def watching(
     open_store: Callable[[], AbstractContextManager[Store]],
@@ -102,43 +119,151 @@ def watching(
     clock: Callable[[], float],
     *,
     settings: IntelligenceSettings | None = None,
-) -> Iterator[Intelligence]:
-    """Run the service in a thread of its own, reading a store of its own, until exit;
-    what it finds goes to ``advise`` (``Controller.advise``)."""
-    with open_store() as store:
+) -> Iterator[None]:
+    """Run the service in a process of its own (see the module docstring), reading a
+    store of its own, until exit; what it finds goes to ``advise``
+    (``Controller.advise``), from a thread here that only waits for it. A process that
+    ends on its own is started again after :data:`RESTART_PAUSE` seconds. What crosses
+    to the process is pickled: ``open_store`` and ``clock`` must be (a module's
+    function, a ``partial`` of one)."""
+    ids = tuple(sensor.id for sensor in sensors)  # all it needs, and light to pickle
+    keeper = _Keeper(open_store, ids, advise, clock, settings or IntelligenceSettings())
+    thread = threading.Thread(target=keeper.run, name="intelligence", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        keeper.stop()
+        thread.join(timeout=STOP_TIMEOUT + 1.0)
+
+
+class _Keeper:
+    """The controller's side: starts the scoring process, hands on what it finds, starts
+    it again when it ends, stops it."""
+
+    def __init__(
+        self,
+        open_store: Callable[[], AbstractContextManager[Store]],
+        sensor_ids: tuple[str, ...],
+        advise: Callable[[Advisory], None],
+        clock: Callable[[], float],
+        settings: IntelligenceSettings,
+    ) -> None:
+        self._job = _Job(open_store, sensor_ids, clock, settings)
+        self._advise = advise
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._current: tuple[BaseProcess, Connection] | None = None
+
+    def run(self) -> None:
+        pause = 0.0
+        while not self._stopping.wait(pause):
+            code = self._serve()
+            if self._stopping.is_set():
+                return
+            log.error(
+                "the health and anomaly scoring process ended (exit code %s): "
+                "starting it again in %.0f s",
+                code,
+                RESTART_PAUSE,
+            )
+            pause = RESTART_PAUSE
+
+    def _serve(self) -> int | None:
+        """Start the process; hand on what it sends until it ends; its exit code."""
+        ours, theirs = multiprocessing.Pipe()
+        context = multiprocessing.get_context("spawn")  # nothing of this process's threads
+        level = logging.getLogger().getEffectiveLevel()
+        process = context.Process(
+            target=_score,
+            args=(self._job, theirs, level),
+            name="homeguard-intelligence",
+            daemon=True,
+        )
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            process.start()
+            self._current = (process, ours)
+        theirs.close()
+        while True:
+            try:
+                advisory = ours.recv()
+            except (EOFError, OSError):  # it ended (or was stopped)
+                break
+            self._advise(advisory)
+        with self._lock:
+            self._current = None
+        process.join(STOP_TIMEOUT)
+        ours.close()
+        return process.exitcode
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            current = self._current
+        if current is None:
+            return
+        process, connection = current
+        with contextlib.suppress(OSError, ValueError):
+            connection.send(("stop",))
+        process.join(STOP_TIMEOUT)  # a round in progress is not waited for: it only reads
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the scoring process is given (pickled)."""
+
+    open_store: Callable[[], AbstractContextManager[Store]]
+    sensor_ids: tuple[str, ...]
+    clock: Callable[[], float]
+    settings: IntelligenceSettings
+
+
+def _score(job: _Job, connection: Connection, level: int) -> None:
+    """The scoring process: rounds until the controller's process says stop or ends."""
+    for number in (signal.SIGINT, signal.SIGTERM):  # the controller's process stops it
+        signal.signal(number, signal.SIG_IGN)
+    with contextlib.suppress(OSError):  # on the cores an alarm needs too, it gives way
+        os.nice(NICENESS)
+    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    stop = threading.Event()
+
+    def listen() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            connection.recv()  # ("stop",); or nothing, the controller's process gone
+        stop.set()
+
+    threading.Thread(target=listen, name="intelligence-stop", daemon=True).start()
+    with job.open_store() as store:
         service = Intelligence(
             store=store,
-            sensors=sensors,
-            advise=advise,
-            clock=clock,
-            settings=settings or IntelligenceSettings(),
+            sensor_ids=job.sensor_ids,
+            advise=connection.send,
+            clock=job.clock,
+            settings=job.settings,
         )
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=service.run, args=(stop,), name="intelligence", daemon=True
-        )
-        thread.start()
-        try:
-            yield service
-        finally:
-            stop.set()
-            thread.join(timeout=5.0)
+        service.run(stop)
 
 
 class Intelligence:
-    """The thread's work, one :meth:`step` at a time (tests call it with their ``now``)."""
+    """The scoring process's work, one :meth:`step` at a time (tests call it with their
+    ``now``)."""
 
     def __init__(
         self,
         *,
         store: Store,
-        sensors: Sequence[SensorSpec],
+        sensor_ids: Sequence[str],
         advise: Callable[[Advisory], None],
         clock: Callable[[], float],
         settings: IntelligenceSettings = IntelligenceSettings(),
     ) -> None:
         self._store = store
-        self._sensors = tuple(sensors)
+        self._sensor_ids = tuple(sensor_ids)
         self._advise = advise
         self._clock = clock
         self._settings = settings
@@ -175,7 +300,7 @@ class Intelligence:
         return made
 
     def _maintenance(self, now: float) -> list[Advisory]:
-        self.latest = device_health(self._store, self._sensors, now, self._settings.health)
+        self.latest = device_health(self._store, self._sensor_ids, now, self._settings.health)
         made = []
         for health in self.latest:
             before = self._health.get(health.device_id, Health.OK)
