@@ -17,6 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from homeguard import logs
 from homeguard.cli.parser import SERVICES, build_parser, command_function
 from homeguard.errors import HomeguardError
 
@@ -28,11 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("config", "data_dir", "broker"):
         setattr(args, name, getattr(args, name, None))
     level = logging.INFO if args.command in SERVICES else logging.WARNING
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    logs.configure(logging.DEBUG if getattr(args, "verbose", False) else level)
     try:
         result = command_function(args)(args)
     except HomeguardError as exc:

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
+from homeguard import logs
 from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess_all
 from homeguard.core.model import SensorSpec
 from homeguard.core.records import SensorRecord, SystemRecord
@@ -108,7 +109,6 @@ def maintenance_advisory(health: DeviceHealth) -> Advisory:
 RESTART_PAUSE = 5.0  # seconds before a scoring process that ended is started again
 STOP_TIMEOUT = 2.0  # seconds a stopping scoring process is given, then it is killed
 NICENESS = 10  # the scoring process's: the controller and the broker go first
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 @contextmanager
@@ -229,7 +229,7 @@ def _score(job: _Job, connection: Connection, level: int) -> None:
         signal.signal(number, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # on the cores an alarm needs too, it gives way
         os.nice(NICENESS)
-    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    logs.configure(level)
     stop = threading.Event()
 
     def listen() -> None:

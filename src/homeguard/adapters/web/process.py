@@ -48,6 +48,7 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, cast
 
+from homeguard import logs
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.persistent_map import PersistentMap, differing_keys
 from homeguard.core.records import DeviceRecord
@@ -64,7 +65,6 @@ START_TIMEOUT = 60.0  # seconds for the dashboard's process to import and listen
 STOP_TIMEOUT = 5.0
 RESTART_PAUSE = 1.0  # seconds before a dashboard's process that ended is started again
 MAX_RESTART_PAUSE = 60.0  # ... doubling while it fails to start
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 # Makes the dashboard's backend in its process, from the RemotePanel there; picklable
 # (a module-level function, or a partial of one), and open as long as the dashboard is.
@@ -363,7 +363,7 @@ def _child(
     """The dashboard's process: serve on ``sock`` until the controller's process goes."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
-    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    logs.configure(level)
     panel = RemotePanel(connection)
     with make_backend(panel) as backend:
         server = WebServer(backend, sock=sock)
