@@ -193,8 +193,9 @@ def test_the_dashboard_runs_apart_and_comes_back_after_a_crash_while_the_panel_r
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(n) for n in path.read_text().split()]
+    """The processes ``pid`` started, from any of its threads."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [int(n) for task in tasks for n in (task / "children").read_text().split()]
 
 
 def _ended(pid: int) -> bool:
@@ -205,7 +206,7 @@ def _ended(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie: ended, not reaped
 
 
-def test_the_dashboard_ends_with_the_controller_even_killed(
+def test_the_dashboard_and_the_scoring_end_with_the_controller_even_killed(
     mosquitto: MosquittoProcess, tmp_path: Path, observer: Observer
 ) -> None:
     port = free_port()
@@ -217,9 +218,10 @@ def test_the_dashboard_ends_with_the_controller_even_killed(
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             login = client.post("/api/login", json={"user": "alice", "password": PASSWORD})
             assert login.status_code == 200
-        children = _children(process.pid)  # the dashboard's, and multiprocessing's helper
+        # The dashboard's, the health and anomaly scoring's, and multiprocessing's helper.
+        children = _children(process.pid)
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
-        assert sum(b"spawn_main" in command for command in commands) == 1, commands
+        assert sum(b"spawn_main" in command for command in commands) == 2, commands
         process.kill()
         process.wait()
         wait_until(lambda: all(map(_ended, children)), 10, "the controller's children ended")

@@ -227,7 +227,7 @@ def _score(job: _Job, connection: Connection, level: int) -> None:
     """The scoring process: rounds until the controller's process says stop or ends."""
     for number in (signal.SIGINT, signal.SIGTERM):  # the controller's process stops it
         signal.signal(number, signal.SIG_IGN)
-    with contextlib.suppress(OSError):  # on the cores an alarm needs too, it gives way
+    with contextlib.suppress(OSError, AttributeError):  # it gives way on shared cores
         os.nice(NICENESS)
     logs.configure(level)
     stop = threading.Event()
