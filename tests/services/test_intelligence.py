@@ -8,7 +8,8 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -143,12 +144,8 @@ def test_the_controller_records_and_publishes_the_advice(
     assert controller.panel.state is state
 
 
-def test_the_running_service_hands_its_findings_to_the_controller(
-    house: House, observer: Observer
-) -> None:
-    """As ``homeguard controller`` wires it: the service reads its own connection, the
-    controller stores and publishes what it found. The front door reported every ten
-    minutes for two days and then fell silent."""
+def _silent_front(house: House) -> None:
+    """The front door reported every ten minutes for two days and then fell silent."""
     now = time.time()
     reports = [
         SensorRecord(t, "door", "front", "CLOSED", {"seq": n, "ts": t}, f"front:{n}")
@@ -157,6 +154,14 @@ def test_the_running_service_hands_its_findings_to_the_controller(
     house.data_dir.mkdir(parents=True, exist_ok=True)
     with house.store() as store:
         store.write(Batch(sensor_events=reports))
+
+
+def test_the_running_service_hands_its_findings_to_the_controller(
+    house: House, observer: Observer
+) -> None:
+    """As ``homeguard controller`` wires it: the service reads its own connection, the
+    controller stores and publishes what it found."""
+    _silent_front(house)
     site = house.site
     settings = IntelligenceSettings(every=0.2)
     with (
@@ -180,29 +185,26 @@ def _opened_by(path: Path, pids: Path) -> EventStore:
     return EventStore(path, synchronous="normal")
 
 
-def _silent_front(house: House) -> None:
-    """The front door reported every ten minutes for two days and then fell silent."""
-    now = time.time()
-    reports = [
-        SensorRecord(t, "door", "front", "CLOSED", {"seq": n, "ts": t}, f"front:{n}")
-        for n, t in enumerate(range(int(now - 2 * DAY), int(now - 3 * 3600), 600))
-    ]
-    house.data_dir.mkdir(parents=True, exist_ok=True)
-    with house.store() as store:
-        store.write(Batch(sensor_events=reports))
+@contextmanager
+def _scoring(house: House, pids: Path) -> Iterator[list[Advisory]]:
+    """The silent front door scored by `watching` every 0.2 s, its store opened by
+    `_opened_by` (which notes in ``pids`` who opened it); what it found, once it found
+    something."""
+    _silent_front(house)
+    opener = partial(_opened_by, house.site.store_path, pids)
+    found: list[Advisory] = []
+    settings = IntelligenceSettings(every=0.2)
+    with watching(opener, house.site.settings.sensors, found.append, time.time, settings=settings):
+        wait_until(lambda: found, timeout=30, what="the scoring's first finding")
+        yield found
 
 
 def test_the_scoring_runs_in_a_process_of_its_own(house: House, tmp_path: Path) -> None:
     """A round of scoring is seconds of Python for a busy week of events: in the
     controller's process it held the interpreter lock that alarms wait for. Its store is
     opened, and its rounds run, in another process; what it finds still comes back."""
-    _silent_front(house)
     pids = tmp_path / "pids"
-    opener = partial(_opened_by, house.site.store_path, pids)
-    found: list[Advisory] = []
-    settings = IntelligenceSettings(every=0.2)
-    with watching(opener, house.site.settings.sensors, found.append, time.time, settings=settings):
-        wait_until(lambda: found, timeout=30, what="the scoring's first finding")
+    with _scoring(house, pids) as found:
         scorers = {int(pid) for pid in pids.read_text().split()}
         assert os.getpid() not in scorers
     assert [(a.kind, a.data["device"]) for a in found] == [(EventKind.MAINTENANCE, "front")]
@@ -214,19 +216,12 @@ def test_a_scoring_process_that_dies_is_started_again(
     house: House, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(intelligence, "RESTART_PAUSE", 0.1)
-    _silent_front(house)
     pids = tmp_path / "pids"
-    opener = partial(_opened_by, house.site.store_path, pids)
-    found: list[Advisory] = []
-    settings = IntelligenceSettings(every=0.2)
-    with watching(opener, house.site.settings.sensors, found.append, time.time, settings=settings):
-        wait_until(lambda: found, timeout=30, what="the scoring's first finding")
+    with _scoring(house, pids):
         [first] = {int(pid) for pid in pids.read_text().split()}
         assert first != os.getpid()
         os.kill(first, signal.SIGKILL)
-        # A new process restores what was said from the store, so it says nothing again
-        # unless it is new; that it runs shows in the store it opens.
-        wait_until(
+        wait_until(  # a new process opens the store
             lambda: len(set(pids.read_text().split())) == 2,
             timeout=30,
             what="a second scoring process",
