@@ -229,6 +229,24 @@ def test_a_scoring_process_that_dies_is_started_again(
     assert not _alive(first)
 
 
+def test_a_scoring_process_that_cannot_start_is_tried_again(
+    house: House, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intelligence, "RESTART_PAUSE", 0.1)
+    serve, attempts = intelligence._Keeper._serve, []
+
+    def failing_once(keeper: intelligence._Keeper) -> int | None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("fork: Resource temporarily unavailable")
+        return serve(keeper)
+
+    monkeypatch.setattr(intelligence._Keeper, "_serve", failing_once)
+    with _scoring(house, tmp_path / "pids") as found:
+        assert found[0].data["device"] == "front"
+    assert len(attempts) == 2
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

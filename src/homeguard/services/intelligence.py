@@ -158,7 +158,12 @@ class _Keeper:
     def run(self) -> None:
         pause = 0.0
         while not self._stopping.wait(pause):
-            code = self._serve()
+            pause = RESTART_PAUSE
+            try:
+                code = self._serve()
+            except Exception:  # it could not start (no memory, no processes left)
+                log.exception("the health and anomaly scoring process did not start")
+                continue
             if self._stopping.is_set():
                 return
             log.error(
@@ -167,7 +172,6 @@ class _Keeper:
                 code,
                 RESTART_PAUSE,
             )
-            pause = RESTART_PAUSE
 
     def _serve(self) -> int | None:
         """Start the process; hand on what it sends until it ends; its exit code."""
