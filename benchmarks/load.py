@@ -67,8 +67,10 @@ def stock_broker(workdir: Path) -> Iterator[BrokerAddress]:
 
 
 @contextmanager
-def generated_broker(workdir: Path) -> Iterator[BrokerAddress]:
-    broker = LocalBroker.start(workdir, free_port(), prefer="mosquitto")
+def generated_broker(workdir: Path, store_bytes: int = 0) -> Iterator[BrokerAddress]:
+    """The broker ``homeguard up`` starts, for a site that keeps about ``store_bytes`` in
+    its store (``Site.broker_store_bytes``)."""
+    broker = LocalBroker.start(workdir, free_port(), prefer="mosquitto", store_bytes=store_bytes)
     try:
         yield BrokerAddress(broker.host, broker.port)
     finally:

@@ -19,16 +19,20 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     to ``<base>/control/alarm`` only) receiving ON: p50/p95/p99, idle and under
     ``--rate`` events/s of background sensor traffic, on both brokers, with the siren
     command at QoS 1 and QoS 2;
-(d) for each configured sensor count: the controller's RSS, the time from starting the
-    process to answering a command (ready) and until the broker has every sensor's
-    retained state (restated: what follows is measured after it), how long the
-    dashboard takes to answer ``GET /api/state`` (the first after the start, and the
-    best of 3), ``GET /api/system``, ``GET /api/health`` and ``GET
+(d) for each configured sensor count, on the broker ``homeguard up`` starts for such a
+    site (its store saved less often when large: docs/broker.md): the controller's RSS,
+    the time from starting the process to answering a command (ready) and until the
+    broker has every sensor's retained state (restated: what follows is measured after
+    it), how long the dashboard takes to answer ``GET /api/state`` (the first after the
+    start, and the best of 3), ``GET /api/system``, ``GET /api/health`` and ``GET
     /api/health?attention=true`` (the best of 3, on a kept-alive connection), ``GET
     /api/state`` right after a sensor's report (the median of 5: the document rendered
     again), ``homeguard status --api`` and ``homeguard status`` (over MQTT, with the
     controller's store) to run (a process each, Python's start included), the RSS
-    of the dashboard's process once it has answered those, ``--trips`` trips idle
+    of the dashboard's process once it has answered those, how long the broker stops
+    serving everyone (a client's message to itself every millisecond for
+    ``--pause-seconds``: the longest round trip, and the share of the time in round
+    trips over 5 ms; Mosquitto saves its whole store meanwhile), ``--trips`` trips idle
     (p50, p99) and while a client fetches ``GET /api/health`` in a loop (``busy_``:
     what the dashboard's work costs the alarms), and the cost of one event at that
     size.
@@ -53,9 +57,18 @@ from typing import Any
 
 import httpx
 from controller_process import ControllerProcess
-from load import BareSubscriber, free_port, generated_broker, send, sensor_packets, stock_broker
+from load import (
+    BareSubscriber,
+    RawClient,
+    free_port,
+    generated_broker,
+    send,
+    sensor_packets,
+    stock_broker,
+)
 
 from homeguard.adapters.mqtt import BrokerAddress
+from homeguard.site import STORE_BYTES_PER_DEVICE
 
 
 def pub_sub_limit(address: BrokerAddress, events: int, *, paho: bool = False) -> dict[str, float]:
@@ -227,18 +240,53 @@ def state_after_change(ctl: ControllerProcess, http: httpx.Client, rounds: int =
     return statistics.median(times)
 
 
-def sizes(address: BrokerAddress, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """(d) RSS, ready time, the dashboard and the cost of an event by sensor count."""
+def broker_pauses(ctl: ControllerProcess, seconds: float) -> dict[str, float]:
+    """(d) How long the broker stops serving everyone while the site idles: a message of
+    a client's to itself, every millisecond for ``seconds``; the longest round trip, and
+    the share of the time spent in round trips over 5 ms (Mosquitto saving its store,
+    docs/broker.md)."""
+    topic = f"{ctl.base}/echo"
+    client = RawClient(ctl.address, f"{ctl.base}-echo")
+    longest = paused = 0.0
+    try:
+        client.subscribe(topic, 0)
+        started = time.perf_counter()
+        while (sent := time.perf_counter()) - started < seconds:
+            client.publish(topic, b"1")
+            client.expect(topic, b"1", ctl.timeout)
+            took = time.perf_counter() - sent
+            longest = max(longest, took)
+            paused += took if took > 0.005 else 0.0
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - started
+    finally:
+        client.close()
+    return {"broker_pause_ms": longest * 1000, "broker_paused_pct": 100 * paused / elapsed}
+
+
+def sizes(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """(d) RSS, ready time, the dashboard and the cost of an event by sensor count, each
+    on the broker ``homeguard up`` would start for that site (the benchmark's sites have
+    no discovery: a retained state per sensor and for the siren)."""
     rows = []
     for count in args.sizes:
         port = free_port()
-        with ControllerProcess(
-            address, workdir / f"size-{count}", sensors=count, timeout=args.timeout, web_port=port
-        ) as ctl:
+        store_bytes = (count + 1) * STORE_BYTES_PER_DEVICE
+        with (
+            generated_broker(workdir / f"broker-{count}", store_bytes) as address,
+            ControllerProcess(
+                address,
+                workdir / f"size-{count}",
+                sensors=count,
+                timeout=args.timeout,
+                web_port=port,
+            ) as ctl,
+        ):
             row: dict[str, Any] = {"sensors": count, "ready_s": ctl.ready_s}
             row["rss_mb"] = ctl.rss_mb()
             row["restated_s"] = ctl.await_restated(f"m{count - 1}")
             row.update(dashboard(ctl, port))
+            row.update(broker_pauses(ctl, args.pause_seconds))
             row["dashboard_rss_mb"] = ctl.dashboard_rss_mb()
             idle = latency(ctl, args.trips, 0)
             row["trip_ms"], row["trip_p99_ms"] = idle["p50"], idle["p99"]
@@ -292,8 +340,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                             result[f"qos{qos}-{load}"],
                         )
             results["brokers"][name] = result
-    with generated_broker(workdir / "sizes") as address:
-        results["sizes"] = sizes(address, workdir, args)
+    results["sizes"] = sizes(workdir, args)
     for row in results["sizes"]:
         _say("(d) generated sensors", row)
     return results
@@ -318,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--size-events", type=int, default=10_000, help="per size in (d)")
     parser.add_argument("--cap", type=float, default=120, help="seconds at most per ingest")
+    parser.add_argument(
+        "--pause-seconds", type=float, default=10, help="seconds of broker pauses per size in (d)"
+    )
     parser.add_argument("--qos", type=lambda s: [int(n) for n in s.split(",") if n], default=[1, 2])
     parser.add_argument(
         "--brokers", type=lambda s: [b for b in s.split(",") if b], default=["stock", "generated"]
@@ -327,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.small:
         args.events, args.trips, args.sizes, args.size_events = 1000, 3, [10, 200], 200
-        args.cap, args.sensors, args.timeout = 6, 10, 3
+        args.cap, args.sensors, args.timeout, args.pause_seconds = 6, 10, 3, 0.5
     print(f"# {' '.join(sys.argv)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         results = run(args, Path(tmp))

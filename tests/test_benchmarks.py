@@ -73,4 +73,5 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
         assert 0 < row["trip_ms"] <= row["trip_p99_ms"]
         assert 0 < row["busy_trip_ms"] <= row["busy_trip_p99_ms"] and row["busy_requests"] > 0
         assert row["dashboard_rss_mb"] > 0
+        assert row["broker_pause_ms"] > 0 and 0 <= row["broker_paused_pct"] <= 100
     assert all("kb_per_sensor" in row for row in sizes[1:])

@@ -85,7 +85,12 @@ def start_local_broker(site: Site) -> LocalBroker:
     if report.added:
         log.info("provisioned %s in %s", ", ".join(report.added), report.root)
     security = broker_security(folder, tls=site.config.mqtt.tls is not None)
-    broker = LocalBroker.start(site.data_dir / "broker", site.config.mqtt.port, security=security)
+    broker = LocalBroker.start(
+        site.data_dir / "broker",
+        site.config.mqtt.port,
+        security=security,
+        store_bytes=site.broker_store_bytes,
+    )
     log.info("started a local %s broker on %s:%d", broker.kind, broker.host, broker.port)
     return broker
 

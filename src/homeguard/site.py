@@ -29,6 +29,11 @@ from homeguard.services.security_files import (
 log = logging.getLogger("homeguard")
 
 LOOPBACK = "127.0.0.1"
+# What a configured device keeps in the broker's store, measured (mosquitto.db once the
+# controller had said every one of 10,000 sensors): its retained state, and with Home
+# Assistant's discovery, its retained discovery configs.
+STORE_BYTES_PER_DEVICE = 220
+DISCOVERY_BYTES_PER_DEVICE = 3_250
 
 
 def default_data_dir() -> Path:
@@ -82,6 +87,16 @@ class Site:
         """What opens the store once its directory is there, without the site: light to
         hand to another process (the site pickles every configured device)."""
         return partial(EventStore, self.store_path, synchronous=self.config.storage.synchronous)
+
+    @property
+    def broker_store_bytes(self) -> int:
+        """About what the site keeps in the broker's store (the broker homeguard starts
+        saves it less often when it is large: docs/broker.md)."""
+        config = self.config
+        per_device = STORE_BYTES_PER_DEVICE
+        if config.home_assistant.discovery:
+            per_device += DISCOVERY_BYTES_PER_DEVICE
+        return per_device * (len(config.sensors) + len(config.actuators))
 
     def private_data_dir(self) -> Path:
         """The data directory, created (or tightened) for its owner only (0700): it holds

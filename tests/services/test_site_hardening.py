@@ -106,6 +106,31 @@ def test_revoke_reloads_the_broker_homeguard_started(tmp_path: Path) -> None:
     assert "kill -HUP" in result.stdout and "can still log in" in result.stdout
 
 
+def test_a_site_with_a_large_broker_store_has_it_saved_less_often(tmp_path: Path) -> None:
+    """2,400 sensors with Home Assistant's discovery keep about 8.4 MB in the broker's
+    store (3.5 KB each, measured): the broker homeguard starts, and the config
+    ``broker-config`` writes, save it every 2 s instead of every second (a save holds
+    up every client, alarms included: docs/broker.md)."""
+    house = SIGNED_HOUSE.format(port=free_port())
+    lines = [f"  - {{id: s{n}, type: motion}}\n" for n in range(2_398)]
+    config = tmp_path / "homeguard.yaml"
+    config.write_text(house.replace("actuators:", "".join(lines) + "actuators:"))
+    site = Site(load_config(config, hash_codes=False), tmp_path / "data")
+    assert site.broker_store_bytes == 2_401 * (220 + 3_250)
+    printed = homeguard("broker-config", "--config", str(config), "--data-dir", str(tmp_path))
+    assert "autosave_interval 2" in printed.stdout.splitlines()
+    broker = start_local_broker(site)
+    try:
+        written = (tmp_path / "data" / "broker" / "mosquitto.conf").read_text()
+        assert "autosave_interval 2" in written.splitlines()
+    finally:
+        broker.stop()
+    # Without discovery, the same sensors keep 0.5 MB: every second, as for a house.
+    config.write_text(config.read_text() + "home_assistant: {discovery: false}\n")
+    printed = homeguard("broker-config", "--config", str(config), "--data-dir", str(tmp_path))
+    assert "autosave_interval 1" in printed.stdout.splitlines()
+
+
 @pytest.fixture
 def revoked_house(mosquitto: MosquittoProcess, tmp_path: Path) -> House:
     config = tmp_path / "homeguard.yaml"

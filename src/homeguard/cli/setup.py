@@ -75,7 +75,12 @@ def revoke_device(args: argparse.Namespace) -> int:
 
 def broker_config(args: argparse.Namespace) -> int:
     site = load_site(args)
-    text = mosquitto_config(port=args.port, bind=args.bind, data_dir=site.data_dir / "broker")
+    text = mosquitto_config(
+        port=args.port,
+        bind=args.bind,
+        data_dir=site.data_dir / "broker",
+        store_bytes=site.broker_store_bytes,
+    )
     if args.out:
         args.out.write_text(text)
         print(f"wrote {args.out}")

@@ -55,12 +55,15 @@ class LocalBroker(AbstractContextManager["LocalBroker"]):
         prefer: Literal["mosquitto", "embedded"] | None = None,
         timeout: float = 10.0,
         security: BrokerSecurity | None = None,
+        store_bytes: int = 0,
     ) -> LocalBroker:
         """Start a broker on 127.0.0.1:``port`` and return once it answers.
 
         ``security``: Mosquitto requires logins from its password file, enforces its
         ACL and, with ``tls``, speaks only TLS. The embedded broker enforces none of it
-        (a warning is logged).
+        (a warning is logged). ``store_bytes``: about what the site keeps in the
+        broker's store (Mosquitto then saves it less often from 8 MB on:
+        `~.mosquitto.autosave_interval`).
 
         ``prefer="embedded"`` forces the embedded broker; ``prefer="mosquitto"`` fails
         with `BrokerError` when Mosquitto is not installed; None picks Mosquitto when
@@ -73,7 +76,9 @@ class LocalBroker(AbstractContextManager["LocalBroker"]):
         if prefer == "mosquitto" and binary is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         if prefer != "embedded" and binary is not None:
-            return cls._start_mosquitto(binary, data_dir, port, timeout, security)
+            return cls._start_mosquitto(
+                binary, data_dir, port, timeout, security=security, store_bytes=store_bytes
+            )
         if security is not None:
             _log.warning("the embedded broker enforces no login, ACL nor TLS: install Mosquitto")
         embedded = EmbeddedBroker(cls.host, port)
@@ -88,7 +93,9 @@ class LocalBroker(AbstractContextManager["LocalBroker"]):
         data_dir: Path,
         port: int,
         timeout: float,
+        *,
         security: BrokerSecurity | None = None,
+        store_bytes: int = 0,
     ) -> Self:
         config_path = data_dir / "mosquitto.conf"
         config_path.write_text(
@@ -100,6 +107,7 @@ class LocalBroker(AbstractContextManager["LocalBroker"]):
                 password_file=None if security is None else security.password_file,
                 acl_file=None if security is None else security.acl_file,
                 tls=None if security is None else security.tls,
+                store_bytes=store_bytes,
             )
         )
         with (data_dir / "mosquitto.stderr").open("ab") as stderr:
