@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from homeguard.adapters.web import Backend, documents, live
 from homeguard.adapters.web.documents import state_document
-from homeguard.adapters.web.rendering import StateRenderer
+from homeguard.adapters.web.rendering import StateRenderer, every_health
 from homeguard.adapters.web.schemas import SystemFigures
+from homeguard.core.health import assess_all
 from homeguard.core.model import (
     ArmMode,
     PanelSettings,
@@ -30,7 +31,7 @@ from homeguard.core.model import (
 )
 from homeguard.core.panel import Panel, SensorStatus, Trouble, new_panel
 from homeguard.core.persistent_map import PersistentMap
-from homeguard.core.records import DeviceRecord
+from homeguard.core.records import DeviceRecord, SensorRecord
 from homeguard.core.signals import ActuatorKind
 from homeguard.services.view import Stats, View
 
@@ -295,3 +296,26 @@ def test_a_stream_sends_a_large_document_at_most_at_its_byte_rate(
     assert len(json.loads(document)["sensors"]) == COUNT
     assert slept == [max(live.MIN_SEND_GAP, len(document) / rate)]
     assert slept[0] > 100 if rate == 1_000 else slept[0] == live.MIN_SEND_GAP
+
+
+@given(
+    ids=st.lists(st.text(min_size=1, max_size=8), unique=True, max_size=30),
+    reported=st.sets(st.integers(min_value=0, max_value=29)),
+    battery=st.integers(min_value=0, max_value=100),
+)
+def test_every_health_is_the_json_of_each_sensors_health_in_order(
+    ids: list[str], reported: set[int], battery: int
+) -> None:
+    """``GET /api/health`` renders the sensors that never reported from one template:
+    the same JSON as each one's health encoded, in the order configured, whatever the
+    id holds (quotes, backslashes, non-ASCII)."""
+    now = 1_767_225_600.0
+    records = [
+        SensorRecord(now - 60 * n, "door", ids[n], "OPEN", {"battery": battery})
+        for n in sorted(reported, reverse=True)  # oldest first
+        if n < len(ids)
+    ]
+    expected = json.dumps([h.as_dict() for h in assess_all(ids, records, now)])
+    rendered = every_health(ids, assess_all(ids, records, now, reported_only=True))
+    assert json.loads(rendered) == json.loads(expected)
+    assert rendered == json.dumps(json.loads(expected), separators=(",", ":"))

@@ -141,14 +141,16 @@ def assess_all(
     seconds of queries). ``reported_only``: leave out the devices with no report (each
     would be ``watch``, "never reported"), for those who want only the devices that need
     a visit."""
-    reports: dict[str, list[Report]] = {device_id: [] for device_id in device_ids}
+    wanted = set(device_ids)
+    reports: dict[str, list[Report]] = {}  # only those that reported: maybe few of many
     for record in records:
-        if (mine := reports.get(record.device_id)) is not None:
-            mine.append(report_of(record))
+        if record.device_id in wanted:
+            reports.setdefault(record.device_id, []).append(report_of(record))
+    if reported_only:
+        return [assess(i, reports[i], now, policy) for i in device_ids if i in reports]
     return [
-        assess(device_id, found, now, policy) if found else DeviceHealth(device_id, *_NEVER)
-        for device_id, found in reports.items()
-        if found or not reported_only
+        assess(i, reports[i], now, policy) if i in reports else DeviceHealth(i, *_NEVER)
+        for i in device_ids
     ]
 
 

@@ -20,6 +20,7 @@ import bisect
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from homeguard.core.health import DeviceHealth, assess
 from homeguard.core.model import ArmMode, PanelSettings
 from homeguard.core.panel import SensorStatus, block_reason
 from homeguard.core.persistent_map import differing_keys
@@ -31,6 +32,26 @@ from .documents import sensor_document, state_document
 from .schemas import SystemFigures
 
 SEPARATORS = (",", ":")
+
+
+def every_health(sensor_ids: Iterable[str], reported: Iterable[DeviceHealth]) -> str:
+    """The health of each of ``sensor_ids`` as a JSON list, in their order:
+    ``reported``'s own for those that reported, "never reported" for the others, as
+    ``json.dumps([h.as_dict() ...])`` gives it. The others share one rendering but their
+    id: a site of 100,000 sensors of which few have reported took 230 ms to build and
+    encode a health each (docs/performance.md)."""
+    known = {health.device_id: health for health in reported}
+    never = json.dumps(assess("", (), 0.0).as_dict(), separators=SEPARATORS)
+    head, tail = never.split('""', 1)  # around the empty device id, which comes first
+    encode = json.encoder.encode_basestring_ascii  # json.dumps's own, for a str
+    rows = [
+        head + encode(device_id) + tail
+        if (health := known.get(device_id)) is None
+        else json.dumps(health.as_dict(), separators=SEPARATORS, allow_nan=False)
+        for device_id in sensor_ids
+    ]
+    return f"[{','.join(rows)}]"
+
 
 # What a sensor's row is made of, for the whole panel: its sensors, devices, bypassed
 # sensors and the stored battery levels.
