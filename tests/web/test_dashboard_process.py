@@ -222,6 +222,14 @@ def test_the_dashboard_and_the_scoring_end_with_the_controller_even_killed(
         children = _children(process.pid)
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
         assert sum(b"spawn_main" in command for command in commands) == 2, commands
+        # Both give way to the controller (and the broker) on shared cores.
+        spawned = [pid for pid, cmd in zip(children, commands, strict=True) if b"spawn_main" in cmd]
+        own = os.getpriority(os.PRIO_PROCESS, process.pid)
+        wait_until(  # each sets its own as it starts
+            lambda: [os.getpriority(os.PRIO_PROCESS, pid) - own for pid in spawned] == [10, 10],
+            30,
+            "the dashboard and the scoring at nice 10",
+        )
         process.kill()
         process.wait()
         wait_until(lambda: all(map(_ended, children)), 10, "the controller's children ended")

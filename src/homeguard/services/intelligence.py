@@ -29,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
-import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -39,7 +37,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
-from homeguard import logs
+from homeguard import child_process
 from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess_all
 from homeguard.core.model import SensorSpec
 from homeguard.core.records import SensorRecord, SystemRecord
@@ -108,7 +106,6 @@ def maintenance_advisory(health: DeviceHealth) -> Advisory:
 
 RESTART_PAUSE = 5.0  # seconds before a scoring process that ended is started again
 STOP_TIMEOUT = 2.0  # seconds a stopping scoring process is given, then it is killed
-NICENESS = 10  # the scoring process's: the controller and the broker go first
 
 
 @contextmanager
@@ -229,11 +226,7 @@ class _Job:
 
 def _score(job: _Job, connection: Connection, level: int) -> None:
     """The scoring process: rounds until the controller's process says stop or ends."""
-    for number in (signal.SIGINT, signal.SIGTERM):  # the controller's process stops it
-        signal.signal(number, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):  # it gives way on shared cores
-        os.nice(NICENESS)
-    logs.configure(level)
+    child_process.settle(level)
     stop = threading.Event()
 
     def listen() -> None:

@@ -35,7 +35,6 @@ import itertools
 import logging
 import multiprocessing
 import queue
-import signal
 import socket
 import threading
 import time
@@ -48,7 +47,7 @@ from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
 from typing import Any, cast
 
-from homeguard import logs
+from homeguard import child_process
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.persistent_map import PersistentMap, differing_keys
 from homeguard.core.records import DeviceRecord
@@ -361,9 +360,7 @@ def _child(
     level: int,
 ) -> None:
     """The dashboard's process: serve on ``sock`` until the controller's process goes."""
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_IGN)
-    logs.configure(level)
+    child_process.settle(level)
     panel = RemotePanel(connection)
     with make_backend(panel) as backend:
         server = WebServer(backend, sock=sock)
