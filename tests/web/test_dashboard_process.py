@@ -270,3 +270,34 @@ def test_a_stop_while_the_dashboard_starts_does_not_wait_for_it() -> None:
     server.stop()
     assert time.monotonic() - stopping < STOP_TIMEOUT  # not the grace of one that serves
     assert _dashboards() == []
+
+
+def test_what_the_dashboard_asks_fails_at_once_when_the_controller_is_gone() -> None:
+    """A command asked from the page while the controller's process ends gets its 503 (a
+    TimeoutError) then, not after its own timeout; and so does every later one."""
+    ours, theirs = multiprocessing.Pipe()
+    remote = RemotePanel(theirs, view_timeout=60)
+    reader = threading.Thread(target=remote.run, daemon=True)
+    reader.start()
+    failures: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            remote.request(Command(Action.ARM_AWAY), timeout=60)  # nothing answers it
+        except BaseException as exc:  # what it raised is the point
+            failures.append(exc)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    assert ours.recv()[0] == "request"  # it is asked, and waits for its answer
+    ours.close()  # the controller's process ends
+    asking.join(10)  # well before its 60 s
+    reader.join(10)
+    assert not asking.is_alive() and not reader.is_alive()
+    assert [type(f) for f in failures] == [TimeoutError]
+    assert "gone" in str(failures[0])
+    with pytest.raises(TimeoutError, match="gone"):
+        remote.request(Command(Action.DISARM), timeout=60)
+    with pytest.raises(TimeoutError):  # a page's GET: "the controller sent no view"
+        remote.view()
+    theirs.close()

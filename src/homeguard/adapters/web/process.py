@@ -39,7 +39,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -259,6 +259,11 @@ class PanelRelay:
 # ------------------------------------------------------------- the dashboard's process
 
 
+def _gone() -> TimeoutError:
+    """What a request gets once the controller's process is gone (a 503, as a timeout)."""
+    return TimeoutError("the controller's process is gone")
+
+
 class RemotePanel:
     """The controller, seen from the dashboard's process (see the module docstring)."""
 
@@ -270,6 +275,7 @@ class RemotePanel:
         self._asked = False
         self._listeners: list[Callable[[PanelView], None]] = []
         self._pending: dict[int, Future[Any]] = {}
+        self._gone = False  # the controller's end of the pipe: nothing will answer
         self._numbers = itertools.count()
         self._sensors: PersistentMap[str, Any] = PersistentMap()
         self._devices: PersistentMap[str, Any] = PersistentMap()
@@ -280,7 +286,10 @@ class RemotePanel:
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self._send_lock:
-            self._connection.send(message)
+            try:
+                self._connection.send(message)
+            except OSError:  # the pipe is closed
+                raise _gone() from None
 
     def view(self) -> PanelView:
         """The controller's view as of this call: whatever it had decided when the call
@@ -308,6 +317,8 @@ class RemotePanel:
         future: Future[Any] = Future()
         self._pending[number] = future
         try:
+            if self._gone:  # checked once pending: `run` fails what is pending when it ends
+                raise _gone()
             self.send((kind, number, *args))
             return future.result(timeout)
         finally:
@@ -331,6 +342,12 @@ class RemotePanel:
                     future.set_exception(message[2])
             elif kind == "stop":
                 break
+        # Nothing will answer what is asked: at once, not after each request's timeout
+        # (which would also hold up the dashboard's stop).
+        self._gone = True
+        for future in list(self._pending.values()):
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(_gone())
 
     def _take(self, delta: Delta) -> None:
         if delta.full:
