@@ -35,6 +35,23 @@ def test_version() -> None:
     assert result.stdout.strip() == f"homeguard {__version__}"
 
 
+def test_status_over_the_api_loads_neither_the_config_nor_mqtt_nor_the_model() -> None:
+    """``homeguard status --api`` is a short HTTP call: what it imports is most of its
+    time (docs/performance.md), so it leaves out the config (pydantic), MQTT (paho), and
+    the panel's model beyond its states and modes (core.modes)."""
+    probe = (
+        "import sys; from homeguard.cli.parser import build_parser, command_function;"
+        "args = build_parser().parse_args(['status', '--api', 'http://127.0.0.1:1']);"
+        "command_function(args);"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "homeguard.cli.api" in loaded  # the command was looked up
+    heavy = {"pydantic", "paho", "yaml", "homeguard.config", "homeguard.core.model"}
+    assert loaded & heavy == set()
+
+
 def test_check_config_of_the_bundled_example(tmp_path: Path) -> None:
     result = homeguard("check-config", cwd=tmp_path)  # no ./homeguard.yaml: the example
     assert result.returncode == 0, result.stderr

@@ -16,7 +16,7 @@ from homeguard.adapters.http_api import ApiClient
 from homeguard.cli import notify
 from homeguard.cli.codes import read_code
 from homeguard.cli.parser import PASSWORD_VARIABLE
-from homeguard.core.model import ArmMode
+from homeguard.core.modes import ArmMode
 from homeguard.errors import CommandRejected
 
 

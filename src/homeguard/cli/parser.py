@@ -15,7 +15,7 @@ from pathlib import Path
 
 from homeguard import __version__
 from homeguard.cli.codes import CODE_VARIABLE
-from homeguard.core.model import ArmMode
+from homeguard.core.modes import ArmMode
 
 SERVICES = {"up", "controller", "simulate", "actuators"}
 CODE_HELP = (

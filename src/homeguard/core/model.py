@@ -9,37 +9,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from homeguard.core.features import Features
+from homeguard.core.modes import ArmMode as ArmMode  # noqa: PLC0414 - the model's too
+from homeguard.core.modes import PanelState as PanelState  # noqa: PLC0414 - the model's too
 from homeguard.core.rulebook import RuleBook
 
 if TYPE_CHECKING:
     from homeguard.core.arming import ReadinessIndex
     from homeguard.core.timers import TimerIndex
-
-
-class PanelState(StrEnum):
-    """What the panel shows, named as Home Assistant names alarm states."""
-
-    DISARMED = "disarmed"
-    ARMING = "arming"
-    ARMED_AWAY = "armed_away"
-    ARMED_HOME = "armed_home"
-    ARMED_NIGHT = "armed_night"
-    ARMED_VACATION = "armed_vacation"
-    PENDING = "pending"
-    TRIGGERED = "triggered"
-
-
-class ArmMode(StrEnum):
-    """An armed mode; its value is the panel state it ends in."""
-
-    AWAY = "armed_away"
-    HOME = "armed_home"
-    NIGHT = "armed_night"
-    VACATION = "armed_vacation"
-
-    @property
-    def state(self) -> PanelState:
-        return PanelState(self.value)
 
 
 class ZoneKind(StrEnum):
