@@ -74,7 +74,8 @@ def relaying() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
     panel = RelayedPanel()
     ours, theirs = multiprocessing.Pipe()
     remote = RemotePanel(theirs, view_timeout=10)
-    relay = PanelRelay(panel, ours, lambda: True, lambda: None)
+    ended = threading.Event()  # the relay's receiving thread saw the dashboard's end
+    relay = PanelRelay(panel, ours, lambda: True, ended.set)
     panel.watch(relay.offer)
     relay.start(panel.view())
     reader = threading.Thread(target=remote.run, daemon=True)
@@ -82,7 +83,7 @@ def relaying() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
     try:
         yield panel, remote
     finally:
-        _close(relay, ours, reader, theirs)
+        _close(relay, ours, reader, theirs, ended)
 
 
 @pytest.fixture
@@ -92,13 +93,20 @@ def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
 
 
 def _close(
-    relay: PanelRelay, ours: Connection, reader: threading.Thread, theirs: Connection
+    relay: PanelRelay,
+    ours: Connection,
+    reader: threading.Thread,
+    theirs: Connection,
+    ended: threading.Event,
 ) -> None:
-    relay.close()
     ours.send(("stop",))  # as DashboardProcess does
     reader.join(5)
     assert not reader.is_alive()
-    theirs.close()  # the relay's receiving thread sees the end
+    theirs.close()  # the relay's receiving thread sees the end...
+    # ...and reads no more before its end is closed: a read after that could take the
+    # next pipe's messages (the same descriptor, reused), and its relay never answer.
+    assert ended.wait(5)
+    relay.close()
     ours.close()
 
 
