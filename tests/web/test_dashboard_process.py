@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +28,7 @@ from hypothesis import strategies as st
 
 from homeguard.adapters.web import Backend, DashboardProcess
 from homeguard.adapters.web.process import STOP_TIMEOUT, PanelRelay, RemotePanel
+from homeguard.app import dashboard_backend
 from homeguard.core.model import Action, PanelSettings, SensorSpec, SensorState, SensorType
 from homeguard.core.panel import Outcome
 from homeguard.core.persistent_map import PersistentMap
@@ -309,3 +312,43 @@ def test_what_the_dashboard_asks_fails_at_once_when_the_controller_is_gone() -> 
     with pytest.raises(TimeoutError):  # a page's GET: "the controller sent no view"
         remote.view()
     theirs.close()
+
+
+def test_the_pipe_to_the_dashboard_is_closed_only_once_nothing_reads_it(
+    mosquitto: MosquittoProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a stop, the controller's end of the pipe is closed only after the relay's
+    receiving thread has read the dashboard's end: a read begun after the close would
+    take the bytes of whatever is next given that descriptor (another pipe, a socket of
+    the controller's), or fail with a TypeError in the log."""
+    site = write_house(mosquitto, tmp_path).site
+    recv = Connection.recv
+
+    def slow_to_see_the_end(connection: Connection) -> Any:
+        try:
+            return recv(connection)
+        except EOFError:
+            time.sleep(0.5)  # a busy machine runs the receiving thread late
+            raise
+
+    monkeypatch.setattr(Connection, "recv", slow_to_see_the_end)
+    before = set(threading.enumerate())
+    server = DashboardProcess(
+        partial(dashboard_backend, site), RelayedPanel(), lambda: True, host="127.0.0.1", port=0
+    )
+    server.start()
+
+    def receivers() -> list[threading.Thread]:
+        return [t for t in set(threading.enumerate()) - before if t.name == "dashboard-receive"]
+
+    wait_until(lambda: receivers() != [], 30, "the dashboard serving, its relay reading")
+    reading_at_close: list[bool] = []
+    close = Connection.close
+
+    def noting_close(connection: Connection) -> None:
+        reading_at_close.append(any(t.is_alive() for t in receivers()))
+        close(connection)
+
+    monkeypatch.setattr(Connection, "close", noting_close)
+    server.stop()
+    assert reading_at_close == [False]

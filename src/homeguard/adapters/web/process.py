@@ -173,6 +173,13 @@ class PanelRelay:
         self._threads[0].join(STOP_TIMEOUT)
         self._requests.shutdown(wait=False, cancel_futures=True)
 
+    def read_out(self, timeout: float) -> None:
+        """Wait until the receiving thread has read the end of the pipe (the dashboard's
+        process has ended): only then may the connection be closed. A read begun after
+        the close would take the bytes of whatever is next given its descriptor's
+        number (another pipe, a socket), or fail."""
+        self._threads[1].join(timeout)
+
     def offer(self, view: PanelView) -> None:
         """On the controller's thread, after a turn that changed something: no work."""
         self._latest = view
@@ -503,7 +510,7 @@ class DashboardProcess:
         if relay is not None:
             relay.close()
         if self._process is not None and self._connection is not None:
-            _end(self._process, self._connection)
+            _end(self._process, self._connection, relay)
         self._process = self._connection = None
 
     def stop(self) -> None:
@@ -514,14 +521,21 @@ class DashboardProcess:
             self._socket.close()
 
 
-def _end(process: multiprocessing.process.BaseProcess, connection: Connection) -> None:
-    """Have the dashboard's process stop (killed if it does not in time)."""
+def _end(
+    process: multiprocessing.process.BaseProcess,
+    connection: Connection,
+    relay: PanelRelay | None,
+) -> None:
+    """Have the dashboard's process stop (killed if it does not in time), and close the
+    connection once ``relay`` reads it no more."""
     with contextlib.suppress(OSError, ValueError):
         connection.send(("stop",))
     process.join(STOP_TIMEOUT)
     if process.is_alive():
         process.kill()
         process.join()
+    if relay is not None:
+        relay.read_out(STOP_TIMEOUT)
     connection.close()
 
 
