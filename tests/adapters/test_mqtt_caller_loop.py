@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from homeguard.adapters.mqtt import Message, MqttClient
 from tests.conftest import MosquittoProcess, client_id, collect
 
@@ -165,3 +167,54 @@ def test_poll_meanwhile_runs_the_loop_until_its_owner_polls(
             assert time.monotonic() < deadline, "the bridge went on polling"
             own.poll(0.05)  # the owner takes over
         own.stop()
+
+
+def test_messages_acknowledged_together_wake_the_poller_once(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's writer acknowledges a turn's messages together once they are
+    committed: the poller is woken once for them all (woken for each, it woke while
+    they were acknowledged and wrote them in as many turns), and each reaches the
+    broker, which delivers none of them again."""
+    address = mosquitto.address
+    name = client_id("ctl")
+
+    def controller() -> MqttClient:
+        return MqttClient(
+            address=address,
+            client_id=name,
+            subscriptions=[("in/#", 1)],
+            persistent=True,
+            manual_ack=True,
+            threaded=False,
+        )
+
+    own = controller()
+    own.start()
+    with MqttClient(address=address, client_id=client_id("peer")) as peer:
+        for n in range(10):
+            peer.publish(f"in/{n}", str(n), qos=1)
+        assert peer.wait_published(10)
+    received: list[Message] = []
+    _poll_until(own, received, 10)
+    wakes: list[float] = []
+    wake = own.wake
+    monkeypatch.setattr(own, "wake", lambda: (wakes.append(time.monotonic()), wake())[1])
+    with polled(own):
+        time.sleep(0.2)  # the poller is asleep in select
+        writer = threading.Thread(target=own.ack, args=received)  # as the store's writer
+        writer.start()
+        writer.join(10)
+        assert len(wakes) == 1
+        time.sleep(0.5)  # the poller writes the PUBACKs
+    own.stop()  # a clean disconnect keeps the session: what was not acked comes again
+    again = controller()
+    again.start()
+    redelivered: list[Message] = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        again.poll(0.1)
+        while not again.messages.empty():
+            redelivered.append(again.messages.get_nowait())
+    again.stop()
+    assert redelivered == []

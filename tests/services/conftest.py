@@ -76,8 +76,8 @@ class FakeClient:
     ) -> None:
         self.published.append((topic, payload))
 
-    def ack(self, message: Message) -> None:
-        self.acked.append(message.mid)
+    def ack(self, *messages: Message) -> None:
+        self.acked.extend(message.mid for message in messages)
 
 
 @dataclass

@@ -74,8 +74,8 @@ class FakeBroker:
         if replaceable:
             self.replaceable.add(topic)
 
-    def ack(self, message: Message) -> None:
-        self.log.append(("ack", message.mid))
+    def ack(self, *messages: Message) -> None:
+        self.log.extend(("ack", message.mid) for message in messages)
 
 
 class FakeStore:

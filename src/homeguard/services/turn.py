@@ -76,13 +76,13 @@ class Turn:
     def hand_over(
         self,
         writer: StoreWriter,
-        ack: Callable[[Message], None],
+        ack: Callable[..., None],
         snapshot: str | None,
         panel_sensors: Mapping[str, str | None] | None = None,
     ) -> None:
         """Submit the turn to ``writer`` with the panel's snapshot (its sensors' rows that
-        changed apart): ``ack`` each message once it is committed, answer each request
-        then (or at once while the store fails)."""
+        changed apart): ``ack`` its messages (all in one call) once they are committed,
+        answer each request then (or at once while the store fails)."""
         writer.submit(
             sensor_events=self.sensor_events,
             system_events=self.system_events,
@@ -91,6 +91,6 @@ class Turn:
             panel_sensors=panel_sensors,
             silent_alerts=self.silent_alerts,
             notifications=self.notifications,
-            after_commit=[partial(ack, message) for message in self.messages],
+            after_commit=[partial(ack, *self.messages)] if self.messages else [],
             answers=[partial(req.reply.set_result, outcome) for req, outcome in self.replies],
         )

@@ -227,16 +227,25 @@ class MqttClient(Connection):
             self.poll(min(left, 0.05))
         return True
 
-    def ack(self, message: Message) -> None:
-        """Acknowledge a received message (only meaningful with ``manual_ack=True``).
+    def ack(self, *messages: Message) -> None:
+        """Acknowledge received messages (only meaningful with ``manual_ack=True``).
 
-        Call it once the message is durably handled, and promptly: the broker stops
-        sending after ``max_inflight_messages`` (20) unacknowledged messages. A message
-        received on an earlier connection cannot be acknowledged any more: the broker
-        delivers it again (with ``dup=True``), so the ack is skipped and the redelivery
-        must be acked instead.
+        Call it once they are durably handled, and promptly: the broker stops sending
+        after ``max_inflight_messages`` (20) unacknowledged messages. A message received
+        on an earlier connection cannot be acknowledged any more: the broker delivers it
+        again (with ``dup=True``), so the ack is skipped and the redelivery must be
+        acked instead. From a thread other than the one that polls (``threaded=False``),
+        the poller is woken once for them all: woken for each, it could wake while they
+        are acknowledged and write them in as many turns.
         """
-        if not self.manual_ack or message.qos == 0:
+        if not self.manual_ack:
+            return
+        with self.waking_once():
+            for message in messages:
+                self._ack(message)
+
+    def _ack(self, message: Message) -> None:
+        if message.qos == 0:
             return
         with self._lock:
             if self._unacked.get(message.mid) is not message:

@@ -33,7 +33,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypedDict
 
 import paho.mqtt.client as paho
@@ -140,6 +140,7 @@ class Connection:
         self._io_thread: int | None = None
         self._loop_thread: int | None = None  # the last thread that polled
         self._wake: tuple[socket.socket, socket.socket] | None = None  # reader, writer
+        self._held = threading.local()  # this thread's wake, held (`waking_once`)
         if not threaded:
             self._wake = socket.socketpair()
             for end in self._wake:
@@ -327,9 +328,24 @@ class Connection:
                     pass
         return ready
 
+    @contextlib.contextmanager
+    def waking_once(self) -> Iterator[None]:
+        """What this thread has paho write meanwhile wakes the poller once, at the end."""
+        self._held.waking, self._held.wanted = True, False
+        try:
+            yield
+        finally:
+            self._held.waking = False
+            if self._held.wanted:
+                self.wake()
+
     def _want_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
         # paho has something to write: the poller writes it (on its own thread, now).
-        if threading.get_ident() != self._io_thread:
+        if threading.get_ident() == self._io_thread:
+            return
+        if getattr(self._held, "waking", False):
+            self._held.wanted = True
+        else:
             self.wake()
 
     def _connect_when_due(self) -> None:
