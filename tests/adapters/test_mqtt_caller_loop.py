@@ -197,15 +197,20 @@ def test_messages_acknowledged_together_wake_the_poller_once(
         assert peer.wait_published(10)
     received: list[Message] = []
     _poll_until(own, received, 10)
-    wakes: list[float] = []
+    wakes = []
     wake = own.wake
-    monkeypatch.setattr(own, "wake", lambda: (wakes.append(time.monotonic()), wake())[1])
+
+    def counted_wake() -> None:
+        wakes.append(threading.current_thread().name)
+        wake()
+
+    monkeypatch.setattr(own, "wake", counted_wake)
     with polled(own):
         time.sleep(0.2)  # the poller is asleep in select
-        writer = threading.Thread(target=own.ack, args=received)  # as the store's writer
-        writer.start()
+        writer = threading.Thread(target=own.ack, args=received, name="writer")
+        writer.start()  # as the store's writer
         writer.join(10)
-        assert len(wakes) == 1
+        assert wakes == ["writer"]
         time.sleep(0.5)  # the poller writes the PUBACKs
     own.stop()  # a clean disconnect keeps the session: what was not acked comes again
     again = controller()
