@@ -80,6 +80,23 @@ def test_broker_config_loses_nothing() -> None:
     assert "listener 1999 127.0.0.1" in result.stdout
 
 
+def test_output_to_a_reader_that_has_gone_is_no_traceback() -> None:
+    """``homeguard broker-config | head -1``, ``homeguard events | head``: the reader may
+    go before the command has written all it has to say."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "homeguard", "broker-config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before it writes: starting takes it far longer
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(60) == 1
+    assert stderr == ""
+
+
 def test_arm_disarm_status_events(controller: Controller, house: House, observer: Observer) -> None:
     armed = house.cli("arm", "home", "--code", "1234")
     assert armed.returncode == 0, armed.stderr

@@ -14,6 +14,7 @@ runs the command's function, imported from the module of its group only then:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,9 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(logging.DEBUG if getattr(args, "verbose", False) else level)
     try:
         result = command_function(args)(args)
+        sys.stdout.flush()  # here, not at exit: a closed reader is met below
     except HomeguardError as exc:
         print(f"homeguard: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Whoever read the output has gone (``homeguard events | head``): no traceback,
+        # and nothing more written to the closed pipe when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result
