@@ -77,8 +77,7 @@ def relaying() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
     panel = RelayedPanel()
     ours, theirs = multiprocessing.Pipe()
     remote = RemotePanel(theirs, view_timeout=10)
-    ended = threading.Event()  # the relay's receiving thread saw the dashboard's end
-    relay = PanelRelay(panel, ours, lambda: True, ended.set)
+    relay = PanelRelay(panel, ours, lambda: True, lambda: None)
     panel.watch(relay.offer)
     relay.start(panel.view())
     reader = threading.Thread(target=remote.run, daemon=True)
@@ -86,7 +85,7 @@ def relaying() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
     try:
         yield panel, remote
     finally:
-        _close(relay, ours, reader, theirs, ended)
+        _close(relay, ours, reader, theirs)
 
 
 @pytest.fixture
@@ -96,20 +95,17 @@ def relayed() -> Iterator[tuple[RelayedPanel, RemotePanel]]:
 
 
 def _close(
-    relay: PanelRelay,
-    ours: Connection,
-    reader: threading.Thread,
-    theirs: Connection,
-    ended: threading.Event,
+    relay: PanelRelay, ours: Connection, reader: threading.Thread, theirs: Connection
 ) -> None:
-    ours.send(("stop",))  # as DashboardProcess does
+    """As DashboardProcess stops the dashboard's process."""
+    relay.close()
+    ours.send(("stop",))
     reader.join(5)
     assert not reader.is_alive()
     theirs.close()  # the relay's receiving thread sees the end...
     # ...and reads no more before its end is closed: a read after that could take the
     # next pipe's messages (the same descriptor, reused), and its relay never answer.
-    assert ended.wait(5)
-    relay.close()
+    assert relay.read_out(5)
     ours.close()
 
 

@@ -173,12 +173,13 @@ class PanelRelay:
         self._threads[0].join(STOP_TIMEOUT)
         self._requests.shutdown(wait=False, cancel_futures=True)
 
-    def read_out(self, timeout: float) -> None:
+    def read_out(self, timeout: float) -> bool:
         """Wait until the receiving thread has read the end of the pipe (the dashboard's
         process has ended): only then may the connection be closed. A read begun after
         the close would take the bytes of whatever is next given its descriptor's
-        number (another pipe, a socket), or fail."""
+        number (another pipe, a socket), or fail. False if it still reads."""
         self._threads[1].join(timeout)
+        return not self._threads[1].is_alive()
 
     def offer(self, view: PanelView) -> None:
         """On the controller's thread, after a turn that changed something: no work."""
