@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from load import RawClient
+from load import RawClient, week_of_reports
 
 from homeguard.adapters.mqtt import BrokerAddress, MqttClient
 
@@ -55,7 +55,10 @@ class ControllerProcess:
         siren_qos: int | None = None,
         timeout: float = 30,
         web_port: int | None = None,
+        history: int = 0,
     ) -> None:
+        """``history``: sensor events already in the store when the controller starts,
+        a week of them (``load.week_of_reports``), as in a house that has run a while."""
         self.address = address
         self.timeout = timeout
         self.base = f"b{time.time_ns() % 10**9}x{next(_numbers)}"
@@ -64,6 +67,8 @@ class ControllerProcess:
         self.motion = [f"m{n}" for n in range(1, max(2, min(sensors, 100)))]
         folder.mkdir(parents=True, exist_ok=True)
         self.db = folder / "events.db"
+        if history:
+            week_of_reports(self.db, self.motion, history, time.time())
         config = folder / "homeguard.yaml"
         web = "{enabled: false}"
         if web_port is not None:  # the dashboard, open on loopback

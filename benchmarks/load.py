@@ -34,6 +34,8 @@ from pathlib import Path
 
 from homeguard.adapters.broker import LocalBroker, broker_answers, find_mosquitto
 from homeguard.adapters.mqtt import BrokerAddress
+from homeguard.adapters.store import EventStore
+from homeguard.core.records import Batch, SensorRecord
 
 STOCK = "listener {port} 127.0.0.1\nallow_anonymous true\n"
 
@@ -103,6 +105,22 @@ def sensor_packets(base: str, sensors: Sequence[str], count: int, first: int = 0
         body = {"state": "MOTION" if seq % 2 else "NO_MOTION", "seq": seq, "ts": 1.7e9 + n}
         out.append(packet(f"{base}/security/motion/{sensor}", json.dumps(body).encode(), n))
     return out
+
+
+def week_of_reports(db: Path, sensors: Sequence[str], count: int, now: float) -> None:
+    """``count`` sensor events in ``db``, spread evenly over the 8 days before ``now`` (the
+    history sensor health reads), round robin over ``sensors``, each with what a
+    battery device reports besides its state: battery, link quality, its own time."""
+    span = 8 * 86400.0
+    with EventStore(db, synchronous="normal") as store:
+        for first in range(0, count, 10_000):
+            batch = []
+            for n in range(first, min(count, first + 10_000)):
+                ts = now - span + span * n / count
+                meta = {"battery": 95 - 10 * n // count, "linkquality": 120, "ts": ts - 0.05}
+                sensor, state = sensors[n % len(sensors)], ("MOTION", "NO_MOTION")[n % 2]
+                batch.append(SensorRecord(ts, "motion", sensor, state, meta))
+            store.write(Batch(sensor_events=batch))
 
 
 def send(

@@ -35,7 +35,10 @@ measurement (a real SQLite store, ``synchronous: full``), then prints:
     trips over 5 ms; Mosquitto saves its whole store meanwhile), ``--trips`` trips idle
     (p50, p99) and while a client fetches ``GET /api/health`` in a loop (``busy_``:
     what the dashboard's work costs the alarms), and the cost of one event at that
-    size.
+    size;
+(e) a house that has run a while: a site of ``--sensors`` whose store holds
+    ``--week-events`` sensor events of the last 8 days, the history sensor health reads:
+    the same dashboard and ``homeguard status`` times as (d), and idle trips.
 
 The machine is shared and noisy: compare the rows of one run, not runs with each other.
 """
@@ -306,6 +309,31 @@ def sizes(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def lived_in(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """(e) The dashboard and ``homeguard status`` of a site of ``--sensors`` whose store
+    holds ``--week-events`` sensor events of the last 8 days, the history that sensor
+    health reads (``GET /api/health``, the maintenance lines of ``status``)."""
+    port = free_port()
+    with (
+        generated_broker(workdir / "broker-lived-in") as address,
+        ControllerProcess(
+            address,
+            workdir / "lived-in",
+            sensors=args.sensors,
+            timeout=args.timeout,
+            web_port=port,
+            history=args.week_events,
+        ) as ctl,
+    ):
+        row: dict[str, Any] = {"sensors": args.sensors, "events": args.week_events}
+        row["ready_s"] = ctl.ready_s
+        row.update(dashboard(ctl, port))
+        row["stored"] = stored(ctl.db)
+        idle = latency(ctl, args.trips, 0)
+        row["trip_ms"], row["trip_p99_ms"] = idle["p50"], idle["p99"]
+    return row
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"brokers": {}, "sizes": []}
     for name in args.brokers:
@@ -343,6 +371,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results["sizes"] = sizes(workdir, args)
     for row in results["sizes"]:
         _say("(d) generated sensors", row)
+    if args.week_events:
+        results["lived_in"] = lived_in(workdir, args)
+        _say("(e) a week of events", results["lived_in"])
     return results
 
 
@@ -366,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size-events", type=int, default=10_000, help="per size in (d)")
     parser.add_argument("--cap", type=float, default=120, help="seconds at most per ingest")
     parser.add_argument(
+        "--week-events", type=int, default=300_000, help="in the store for (e); 0: no (e)"
+    )
+    parser.add_argument(
         "--pause-seconds", type=float, default=10, help="seconds of broker pauses per size in (d)"
     )
     parser.add_argument("--qos", type=lambda s: [int(n) for n in s.split(",") if n], default=[1, 2])
@@ -378,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.small:
         args.events, args.trips, args.sizes, args.size_events = 1000, 3, [10, 200], 200
         args.cap, args.sensors, args.timeout, args.pause_seconds = 6, 10, 3, 0.5
+        args.week_events = 3000
     print(f"# {' '.join(sys.argv)}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         results = run(args, Path(tmp))

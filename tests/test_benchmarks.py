@@ -44,7 +44,7 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for section in ("(a)", "(b)", "(c)", "(d)"):
+    for section in ("(a)", "(b)", "(c)", "(d)", "(e)"):
         assert section in done.stdout
     results = json.loads(results_file.read_text())
     assert set(results["brokers"]) == {"stock", "generated"}
@@ -75,3 +75,8 @@ def test_the_benchmark_runs_small_and_reports_every_section(tmp_path: Path) -> N
         assert row["dashboard_rss_mb"] > 0
         assert row["broker_pause_ms"] > 0 and 0 <= row["broker_paused_pct"] <= 100
     assert all("kb_per_sensor" in row for row in sizes[1:])
+    lived_in = results["lived_in"]
+    assert lived_in["stored"] >= lived_in["events"] > 0  # the week was there
+    assert lived_in["health_ms"] > 0 and lived_in["attention_ms"] > 0
+    assert lived_in["status_ms"] > 0 and lived_in["status_api_ms"] > 0
+    assert 0 < lived_in["trip_ms"] <= lived_in["trip_p99_ms"]

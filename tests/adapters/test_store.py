@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from homeguard.adapters.store import SCHEMA_VERSION, EventStore
 from homeguard.adapters.store import sqlite as store_module
+from homeguard.core.health import REPORT_FIELDS, report_row
 from homeguard.core.records import (
     Batch,
     DeviceRecord,
@@ -559,6 +562,57 @@ def test_battery_levels_are_the_last_reported(store: EventStore) -> None:
     }
     assert store.battery_levels(["front"], scan=1) == {}  # its latest event has none
     assert store.battery_levels([]) == {}
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from([1.0, 2.0, 2.5, 9.0]),  # ties: oldest first, then as written
+            st.sampled_from(["front", "back"]),
+            st.none() | st.dictionaries(st.sampled_from([*REPORT_FIELDS, "seq"]), _JSON),
+        ),
+        max_size=12,
+    )
+)
+def test_sensor_reports_are_what_health_reads_of_each_event(
+    tmp_path_factory: pytest.TempPathFactory, events: list[tuple[float, str, Any]]
+) -> None:
+    """The numbers SQLite's JSON functions take out of the metadata are those health
+    would take out of the decoded events (a boolean, a text, a list are no number),
+    in the same order."""
+    with EventStore(tmp_path_factory.mktemp("reports") / "events.db") as store:
+        store.write(Batch(sensor_events=[sensor(t, d, metadata=m) for t, d, m in events]))
+        store.write(Batch(sensor_events=[sensor(0.5), sensor(9.5)]))  # outside the range
+        decoded = store.sensor_events(since=1.0, until=9.5, limit=None, newest_first=False)
+        reports = store.sensor_reports(REPORT_FIELDS, since=1.0, until=9.5)
+    assert reports == [report_row(record) for record in decoded]
+    assert len(reports) == len(events)
+
+
+def test_sensor_reports_take_only_field_names_and_refuse_malformed_metadata(
+    store: EventStore, path: Path
+) -> None:
+    with pytest.raises(ValueError, match="field name"):
+        store.sensor_reports(['battery") --'], since=0.0, until=1.0)
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO sensor_events (timestamp, sensor_type, device_id, state, metadata)"
+            " VALUES (1.0, 'door', 'front', 'OPEN', '{not json')"
+        )
+    with pytest.raises(StoreRejected, match="malformed JSON"):
+        store.sensor_reports(REPORT_FIELDS, since=0.0, until=2.0)
 
 
 # --------------------------------------------------------------------------- failures

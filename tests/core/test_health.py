@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from homeguard.core.health import DAY, Health, Report, assess, assess_all, report_of
+from homeguard.core.health import (
+    DAY,
+    Health,
+    Report,
+    assess,
+    assess_all,
+    report_of,
+    report_row,
+)
 from homeguard.core.records import SensorRecord
 
 T0 = 1_767_225_600.0
@@ -138,12 +146,13 @@ def test_all_devices_are_assessed_or_only_those_that_reported() -> None:
         SensorRecord(T0, "door", "front", "OPEN", {"battery": 3}),
         SensorRecord(T0, "door", "stranger", "OPEN", {}),  # not one of ours
     ]
-    every = assess_all(["front", "back"], records, T0 + 60)
+    rows = [report_row(r) for r in records]
+    every = assess_all(["front", "back"], rows, T0 + 60)
     assert [(h.device_id, h.state, h.reason) for h in every] == [
         ("front", Health.FAILED, "battery empty (3%)"),
         ("back", Health.WATCH, "never reported"),
     ]
-    assert assess_all(["front", "back"], records, T0 + 60, reported_only=True) == every[:1]
+    assert assess_all(["front", "back"], rows, T0 + 60, reported_only=True) == every[:1]
 
 
 @pytest.mark.parametrize(

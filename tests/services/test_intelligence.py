@@ -81,9 +81,9 @@ def test_every_sensors_health_comes_from_one_query_the_same_as_one_per_sensor(fi
     queries: list[str | None] = []
 
     class Counting:
-        def sensor_events(self, **where):  # type: ignore[no-untyped-def]
+        def sensor_reports(self, fields, **where):  # type: ignore[no-untyped-def]
             queries.append(where.get("device"))
-            return store.sensor_events(**where)
+            return store.sensor_reports(fields, **where)
 
     health = device_health(Counting(), ids_of(household.sensors), household.end)  # type: ignore[arg-type]
 

@@ -31,7 +31,7 @@ from homeguard.core.model import (
 )
 from homeguard.core.panel import Panel, SensorStatus, Trouble, new_panel
 from homeguard.core.persistent_map import PersistentMap
-from homeguard.core.records import DeviceRecord, SensorRecord
+from homeguard.core.records import DeviceRecord
 from homeguard.core.signals import ActuatorKind
 from homeguard.services.view import Stats, View
 
@@ -310,12 +310,12 @@ def test_every_health_is_the_json_of_each_sensors_health_in_order(
     the same JSON as each one's health encoded, in the order configured, whatever the
     id holds (quotes, backslashes, non-ASCII)."""
     now = 1_767_225_600.0
-    records = [
-        SensorRecord(now - 60 * n, "door", ids[n], "OPEN", {"battery": battery})
+    rows = [
+        (ids[n], now - 60 * n, "OPEN", None, float(battery), None)
         for n in sorted(reported, reverse=True)  # oldest first
         if n < len(ids)
     ]
-    expected = json.dumps([h.as_dict() for h in assess_all(ids, records, now)])
-    rendered = every_health(ids, assess_all(ids, records, now, reported_only=True))
+    expected = json.dumps([h.as_dict() for h in assess_all(ids, rows, now)])
+    rendered = every_health(ids, assess_all(ids, rows, now, reported_only=True))
     assert json.loads(rendered) == json.loads(expected)
     assert rendered == json.dumps(json.loads(expected), separators=(",", ":"))

@@ -62,16 +62,25 @@ class Report:
     link: float | None = None
 
 
+# What health reads of a stored sensor event, as the store's ``sensor_reports`` gives
+# it: the device, when the event was received, its state, then these fields of its
+# metadata as numbers (None where one is missing or is not a number, a boolean
+# included): the device's own ``ts`` (Report.sent), ``battery``, ``linkquality``.
+REPORT_FIELDS = ("ts", "battery", "linkquality")
+ReportRow = tuple[str, float, str, float | None, float | None, float | None]
+
+
+def report_row(record: SensorRecord) -> ReportRow:
+    """The :data:`ReportRow` of a sensor event."""
+    meta: Mapping[str, Any] = record.metadata or {}
+    sent, battery, link = (_number(meta.get(field)) for field in REPORT_FIELDS)
+    return (record.device_id, record.ts, record.state, sent, battery, link)
+
+
 def report_of(record: SensorRecord) -> Report:
     """The parts of a stored sensor event that health looks at."""
-    meta: Mapping[str, Any] = record.metadata or {}
-    return Report(
-        ts=record.ts,
-        state=record.state,
-        sent=_number(meta.get("ts")),
-        battery=_number(meta.get("battery")),
-        link=_number(meta.get("linkquality")),
-    )
+    _, ts, state, sent, battery, link = report_row(record)
+    return Report(ts, state, sent, battery, link)
 
 
 def _number(value: object) -> float | None:
@@ -130,22 +139,22 @@ _NEVER = (Health.WATCH, ("never reported",))  # a device with no report in the h
 
 def assess_all(
     device_ids: Sequence[str],
-    records: Iterable[SensorRecord],
+    rows: Iterable[ReportRow],
     now: float,
     policy: HealthPolicy = HealthPolicy(),
     *,
     reported_only: bool = False,
 ) -> list[DeviceHealth]:
-    """The health of each of ``device_ids`` from ``records`` of any devices, oldest
-    first: read from the store in one query, not one per device (100,000 sensors took
-    seconds of queries). ``reported_only``: leave out the devices with no report (each
-    would be ``watch``, "never reported"), for those who want only the devices that need
-    a visit."""
+    """The health of each of ``device_ids`` from the :data:`ReportRow` of events of any
+    devices, oldest first: read from the store in one query, not one per device (100,000
+    sensors took seconds of queries). ``reported_only``: leave out the devices with no
+    report (each would be ``watch``, "never reported"), for those who want only the
+    devices that need a visit."""
     wanted = set(device_ids)
     reports: dict[str, list[Report]] = {}  # only those that reported: maybe few of many
-    for record in records:
-        if record.device_id in wanted:
-            reports.setdefault(record.device_id, []).append(report_of(record))
+    for device_id, ts, state, sent, battery, link in rows:
+        if device_id in wanted:
+            reports.setdefault(device_id, []).append(Report(ts, state, sent, battery, link))
     if reported_only:
         return [assess(i, reports[i], now, policy) for i in device_ids if i in reports]
     return [

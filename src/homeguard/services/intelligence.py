@@ -38,7 +38,15 @@ from multiprocessing.process import BaseProcess
 from typing import Protocol
 
 from homeguard import child_process
-from homeguard.core.health import DAY, DeviceHealth, Health, HealthPolicy, assess_all
+from homeguard.core.health import (
+    DAY,
+    REPORT_FIELDS,
+    DeviceHealth,
+    Health,
+    HealthPolicy,
+    ReportRow,
+    assess_all,
+)
 from homeguard.core.model import SensorSpec
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import Advisory, EventKind
@@ -69,6 +77,10 @@ class Store(Protocol):
         newest_first: bool = True,
     ) -> list[SystemRecord]: ...
 
+    def sensor_reports(
+        self, fields: Sequence[str], *, since: float, until: float
+    ) -> Sequence[ReportRow]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class IntelligenceSettings:
@@ -91,8 +103,8 @@ def device_health(
     only the sensors that reported (the others are ``watch``, "never reported")."""
     policy = policy or HealthPolicy()
     since = now - policy.history - DAY
-    records = store.sensor_events(since=since, until=now + 1.0, limit=None, newest_first=False)
-    return assess_all(sensor_ids, records, now, policy, reported_only=reported_only)
+    rows = store.sensor_reports(REPORT_FIELDS, since=since, until=now + 1.0)
+    return assess_all(sensor_ids, rows, now, policy, reported_only=reported_only)
 
 
 def maintenance_advisory(health: DeviceHealth) -> Advisory:

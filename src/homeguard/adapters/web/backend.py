@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from homeguard.core.health import ReportRow
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.records import Delivery, DeviceRecord, EventQuery, EventRecord
@@ -67,6 +68,9 @@ class EventQueries(Protocol):
         self, *, since: float, until: float, bucket: float, offset: float = 0.0
     ) -> list[tuple[float, int, int, int]]: ...
     def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]: ...
+    def sensor_reports(
+        self, fields: Sequence[str], *, since: float, until: float
+    ) -> Sequence[ReportRow]: ...
     def size_bytes(self) -> int: ...
 
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from homeguard.core.health import DAY, HealthPolicy, assess_all
+from homeguard.core.health import DAY, REPORT_FIELDS, HealthPolicy, assess_all
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
-from homeguard.core.records import EventQuery, SensorRecord
+from homeguard.core.records import EventQuery
 from homeguard.core.signals import ActuatorKind, ActuatorRequest, BypassRequest, Command, Input
 from homeguard.errors import LoginFailed, LoginLocked
 
@@ -229,11 +229,9 @@ def health(
     those that need a visit, what the dashboard shows)."""
     backend, now = web.backend, web.backend.clock()
     since = now - HealthPolicy().history - DAY
-    query = EventQuery(since=since, until=now + 1.0, system=False)
-    records = backend.store.events(query, limit=None)[::-1]  # oldest first
+    rows = backend.store.sensor_reports(REPORT_FIELDS, since=since, until=now + 1.0)
     ids = [sensor.id for sensor in backend.settings.sensors]
-    sensor_records = (r for r in records if isinstance(r, SensorRecord))
-    reported = assess_all(ids, sensor_records, now, reported_only=True)
+    reported = assess_all(ids, rows, now, reported_only=True)
     # Written as they are: FastAPI's checking and serialising them again doubled the time.
     if not attention:
         return Response(every_health(ids, reported), media_type="application/json")
