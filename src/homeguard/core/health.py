@@ -28,7 +28,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from homeguard.core.model import LOW_BATTERY_PERCENT
 from homeguard.core.records import SensorRecord
@@ -51,9 +51,13 @@ class Health(StrEnum):
 _RANK = {Health.OK: 0, Health.WATCH: 1, Health.SERVICE: 2, Health.FAILED: 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One stored report: received at ``ts``; ``sent`` is the device's own ``ts``."""
+class Report(NamedTuple):
+    """One stored report: received at ``ts``; ``sent`` is the device's own ``ts``.
+
+    A tuple whose first item is ``ts``, so that a device's reports, oldest first, are
+    searched by time with `bisect` alone (``(start,)`` sorts before every report at or
+    after ``start``): a key function called for each step took a third of the time of
+    assessing 100,000 sensors."""
 
     ts: float
     state: str
@@ -186,13 +190,9 @@ def assess(
 
 
 def _since(history: Sequence[Report], start: float, until: float | None = None) -> Sequence[Report]:
-    first = bisect.bisect_left(history, start, key=_received)
-    last = len(history) if until is None else bisect.bisect_left(history, until, key=_received)
+    first = bisect.bisect_left(history, (start,))
+    last = len(history) if until is None else bisect.bisect_left(history, (until,))
     return history[first:last]
-
-
-def _received(report: Report) -> float:
-    return report.ts
 
 
 def _battery(
