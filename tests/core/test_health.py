@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from homeguard.core.health import (
     DAY,
@@ -16,6 +18,7 @@ from homeguard.core.health import (
     report_of,
     report_row,
 )
+from homeguard.core.health import _since as since
 from homeguard.core.records import SensorRecord
 
 T0 = 1_767_225_600.0
@@ -168,3 +171,22 @@ def test_reports_take_only_numbers_from_the_metadata(
 ) -> None:
     report = report_of(SensorRecord(11.0, "door", "front", "OPEN", metadata))
     assert (report.sent, report.battery, report.link) == expected
+
+
+_TIMES = st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0])
+
+
+@given(
+    times=st.lists(_TIMES, max_size=12),
+    start=_TIMES,
+    until=st.none() | _TIMES,
+    battery=st.none() | st.floats(0, 100),
+)
+def test_a_time_window_holds_the_reports_from_its_start_to_before_its_end(
+    times: list[float], start: float, until: float | None, battery: float | None
+) -> None:
+    """Found with bisect over the reports themselves (tuples, the time first): reports
+    at the same time as an end, or with None beside a number, compare without error."""
+    history = [Report(t, "OPEN", None, battery, None) for t in sorted(times)]
+    window = since(history, start, until)
+    assert list(window) == [r for r in history if start <= r.ts and (until is None or r.ts < until)]
