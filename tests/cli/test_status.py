@@ -107,3 +107,13 @@ def test_the_sensors_in_trouble_the_status_does_not_name_are_counted(
     assert "trouble:    1499 more sensors in trouble (homeguard status --api lists all)" in (
         done.stdout.splitlines()
     )
+
+
+def test_status_imports_none_of_the_scoring_process() -> None:
+    """``status`` reads sensor health (``services.health``) without importing the scoring
+    process's modules (multiprocessing, the anomaly detector): most of a command's time
+    is its imports (docs/performance.md, the thirteenth pass)."""
+    heavy = ("homeguard.services.intelligence", "homeguard.services.anomaly", "multiprocessing")
+    code = f"import sys, homeguard.cli.status; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -23,11 +23,11 @@ from homeguard.core.records import Batch, SensorRecord
 from homeguard.core.signals import Advisory, EventKind
 from homeguard.services import intelligence
 from homeguard.services.controller import Controller
+from homeguard.services.health import device_health
 from homeguard.services.household_player import write_into
 from homeguard.services.intelligence import (
     Intelligence,
     IntelligenceSettings,
-    device_health,
     watching,
 )
 from tests.conftest import wait_until

@@ -21,7 +21,7 @@ from homeguard.cli import notify
 from homeguard.cli.site import load_site
 from homeguard.cli.uplink import uplink_line, uplink_report
 from homeguard.errors import PayloadError
-from homeguard.services.intelligence import device_health
+from homeguard.services.health import device_health
 from homeguard.site import Site, quiet_client
 
 _TROUBLES = {"storage": " (the event store cannot write: events are kept in memory)"}

@@ -40,23 +40,21 @@ from typing import Protocol
 from homeguard import child_process
 from homeguard.core.health import (
     DAY,
-    REPORT_FIELDS,
     DeviceHealth,
     Health,
     HealthPolicy,
-    ReportRow,
-    assess_all,
 )
 from homeguard.core.model import SensorSpec
 from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import Advisory, EventKind
 from homeguard.errors import FeatureUnavailable, StoreError
 from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
+from homeguard.services.health import ReportStore, device_health
 
 log = logging.getLogger("homeguard.intelligence")
 
 
-class Store(Protocol):
+class Store(ReportStore, Protocol):
     def sensor_events(
         self,
         *,
@@ -77,10 +75,6 @@ class Store(Protocol):
         newest_first: bool = True,
     ) -> list[SystemRecord]: ...
 
-    def sensor_reports(
-        self, fields: Sequence[str], *, since: float, until: float
-    ) -> Sequence[ReportRow]: ...
-
 
 @dataclass(frozen=True, slots=True)
 class IntelligenceSettings:
@@ -89,22 +83,6 @@ class IntelligenceSettings:
     history: float = 28 * DAY
     health: HealthPolicy = field(default_factory=HealthPolicy)
     anomaly: AnomalyPolicy = field(default_factory=AnomalyPolicy)
-
-
-def device_health(
-    store: Store,
-    sensor_ids: Sequence[str],
-    now: float,
-    policy: HealthPolicy | None = None,
-    *,
-    reported_only: bool = False,
-) -> list[DeviceHealth]:
-    """Every sensor's health now, from the store (``homeguard status``); ``reported_only``:
-    only the sensors that reported (the others are ``watch``, "never reported")."""
-    policy = policy or HealthPolicy()
-    since = now - policy.history - DAY
-    rows = store.sensor_reports(REPORT_FIELDS, since=since, until=now + 1.0)
-    return assess_all(sensor_ids, rows, now, policy, reported_only=reported_only)
 
 
 def maintenance_advisory(health: DeviceHealth) -> Advisory:
