@@ -141,6 +141,12 @@ class DeviceHealth:
 _NEVER = (Health.WATCH, ("never reported",))  # a device with no report in the history
 
 
+def reports_span(now: float, policy: HealthPolicy) -> tuple[float, float]:
+    """The times [since, until) of the stored reports that assessing at ``now`` reads
+    (those after ``now`` are read, and ignored)."""
+    return now - policy.history - DAY, now + 1.0
+
+
 def assess_all(
     device_ids: Sequence[str],
     rows: Iterable[ReportRow],

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from homeguard.core.health import (
-    DAY,
     REPORT_FIELDS,
     DeviceHealth,
     HealthPolicy,
     ReportRow,
     assess_all,
+    reports_span,
 )
 
 
@@ -35,6 +35,6 @@ def device_health(
     """Every sensor's health now, from the store; ``reported_only``: only the sensors
     that reported (the others are ``watch``, "never reported")."""
     policy = policy or HealthPolicy()
-    since = now - policy.history - DAY
-    rows = store.sensor_reports(REPORT_FIELDS, since=since, until=now + 1.0)
+    since, until = reports_span(now, policy)
+    rows = store.sensor_reports(REPORT_FIELDS, since=since, until=until)
     return assess_all(sensor_ids, rows, now, policy, reported_only=reported_only)

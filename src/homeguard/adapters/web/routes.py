@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from homeguard.core.health import DAY, REPORT_FIELDS, HealthPolicy, assess_all
+from homeguard.core.health import REPORT_FIELDS, HealthPolicy, assess_all, reports_span
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
 from homeguard.core.records import EventQuery
@@ -228,8 +228,8 @@ def health(
     or ``failed``, the reason, battery and days until it is empty (``attention``: only
     those that need a visit, what the dashboard shows)."""
     backend, now = web.backend, web.backend.clock()
-    since = now - HealthPolicy().history - DAY
-    rows = backend.store.sensor_reports(REPORT_FIELDS, since=since, until=now + 1.0)
+    since, until = reports_span(now, HealthPolicy())
+    rows = backend.store.sensor_reports(REPORT_FIELDS, since=since, until=until)
     ids = [sensor.id for sensor in backend.settings.sensors]
     reported = assess_all(ids, rows, now, reported_only=True)
     # Written as they are: FastAPI's checking and serialising them again doubled the time.
