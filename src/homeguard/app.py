@@ -26,6 +26,7 @@ from homeguard.services.accounts import CONTROLLER
 from homeguard.services.broker_check import QueueCheck, check_queue, queue_warning
 from homeguard.services.controller import Controller, Inbox
 from homeguard.services.devices import Actuators, SimulatedSensor, SimulationSettings
+from homeguard.services.health import HealthReader
 from homeguard.services.home_assistant import discovery
 from homeguard.services.inbox import FairInbox, device_of
 from homeguard.services.intelligence import watching
@@ -335,6 +336,7 @@ def dashboard_backend(site: Site, panel: RemotePanel) -> Iterator[Backend]:
             broker=lambda: f"{address.host}:{address.port}",
             broker_connected=panel.broker_connected,
             clock=wall_clock,
+            health=HealthReader(store, [sensor.id for sensor in site.settings.sensors]),
             web=WebSettings(
                 users={u.name: u.password_hash for u in site.config.users if u.password_hash},
                 loopback_without_login=web.loopback_without_login,

@@ -591,28 +591,44 @@ def test_sensor_reports_are_what_health_reads_of_each_event(
 ) -> None:
     """The numbers SQLite's JSON functions take out of the metadata are those health
     would take out of the decoded events (a boolean, a text, a list are no number),
-    in the same order."""
+    in the same order; and read again after an event, only those stored after it."""
+    half = len(events) // 2
     with EventStore(tmp_path_factory.mktemp("reports") / "events.db") as store:
-        store.write(Batch(sensor_events=[sensor(t, d, metadata=m) for t, d, m in events]))
-        store.write(Batch(sensor_events=[sensor(0.5), sensor(9.5)]))  # outside the range
-        decoded = store.sensor_events(since=1.0, until=9.5, limit=None, newest_first=False)
-        reports = store.sensor_reports(REPORT_FIELDS, since=1.0, until=9.5)
-    assert reports == [report_row(record) for record in decoded]
-    assert len(reports) == len(events)
+        store.write(Batch(sensor_events=[sensor(0.5)]))  # before the span
+        store.write(Batch(sensor_events=[sensor(t, d, metadata=m) for t, d, m in events[:half]]))
+        first = store.sensor_reports(REPORT_FIELDS, since=1.0)
+        store.write(Batch(sensor_events=[sensor(t, d, metadata=m) for t, d, m in events[half:]]))
+        store.write(Batch(sensor_events=[sensor(0.75)]))  # stored late, before the span
+        decoded = store.sensor_events(since=1.0, limit=None, newest_first=False)
+        every = store.sensor_reports(REPORT_FIELDS, since=1.0)
+        then = store.sensor_reports(REPORT_FIELDS, since=1.0, after=first.last_id)
+    assert every.rows == [report_row(record) for record in decoded]
+    assert len(every.rows) == len(events)
+    assert (first.last_id, every.last_id) == (1 + half, 2 + len(events))
+    assert first.oldest == every.oldest == 0.5
+    stored_later = sorted(events[half:], key=lambda event: event[0])  # by time, then as written
+    assert [row[:2] for row in then.rows] == [(t, d)[::-1] for t, d, _ in stored_later]
+    assert then.last_id == every.last_id
+
+
+def test_an_empty_store_has_no_sensor_reports(store: EventStore) -> None:
+    assert store.sensor_reports(REPORT_FIELDS, since=0.0) == ([], 0, None)
+    store.write(Batch(system_events=[system(1.0)]))
+    assert store.sensor_reports(REPORT_FIELDS, since=0.0, after=5) == ([], 0, None)
 
 
 def test_sensor_reports_take_only_field_names_and_refuse_malformed_metadata(
     store: EventStore, path: Path
 ) -> None:
     with pytest.raises(ValueError, match="field name"):
-        store.sensor_reports(['battery") --'], since=0.0, until=1.0)
+        store.sensor_reports(['battery") --'], since=0.0)
     with sqlite3.connect(path) as raw:
         raw.execute(
             "INSERT INTO sensor_events (timestamp, sensor_type, device_id, state, metadata)"
             " VALUES (1.0, 'door', 'front', 'OPEN', '{not json')"
         )
     with pytest.raises(StoreRejected, match="malformed JSON"):
-        store.sensor_reports(REPORT_FIELDS, since=0.0, until=2.0)
+        store.sensor_reports(REPORT_FIELDS, since=0.0)
 
 
 # --------------------------------------------------------------------------- failures

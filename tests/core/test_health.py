@@ -6,13 +6,14 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from homeguard.core.health import (
     DAY,
     Health,
     Report,
+    ReportHistory,
     assess,
     assess_all,
     report_of,
@@ -190,3 +191,28 @@ def test_a_time_window_holds_the_reports_from_its_start_to_before_its_end(
     history = [Report(t, "OPEN", None, battery, None) for t in sorted(times)]
     window = since(history, start, until)
     assert list(window) == [r for r in history if start <= r.ts and (until is None or r.ts < until)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_reports_added_a_few_at_a_time_are_assessed_as_all_at_once(data: st.DataObject) -> None:
+    """What a reader that keeps its reports (services.health.HealthReader) assesses:
+    the reports in turns, some stored late (after newer ones), the oldest dropped as
+    the span moves on, give what all of them at once give."""
+    draining = heartbeats(9, battery=40.0, drain_per_day=4.0, seed=1)
+    rows = sorted(
+        [("front", *r) for r in heartbeats(9)] + [("back", *r) for r in draining],
+        key=lambda row: row[1],
+    )
+    now = T0 + 9 * DAY
+    turns = 4
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(rows)), min_size=turns - 1, max_size=3)))
+    turn = [sum(i >= cut for cut in cuts) for i in range(len(rows))]
+    for i in data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=20)):
+        turn[i] = data.draw(st.integers(turn[i], turns - 1))  # stored late
+    history = ReportHistory(["front", "back", "lid"])
+    for t in range(turns):
+        history.add(row for row, at in zip(rows, turn, strict=True) if at == t)
+        history.drop_before(data.draw(st.floats(T0, now - 8 * DAY)))
+    assert history.assess(now) == assess_all(["front", "back", "lid"], rows, now)
+    assert any(h.state is not Health.OK for h in history.assess(now, reported_only=True))

@@ -18,6 +18,7 @@ from homeguard.adapters.store import EventStore
 from homeguard.adapters.web import Backend, WebSettings, create_app
 from homeguard.core.model import PanelSettings, SensorSpec, SensorType
 from homeguard.core.records import Batch, SensorRecord, SystemRecord
+from homeguard.services.health import HealthReader
 from tests.services.conftest import _cheap
 from tests.web.conftest import EnginePanel
 
@@ -73,6 +74,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
             broker=lambda: "127.0.0.1:1883",
             broker_connected=lambda: True,
             clock=time.time,
+            health=HealthReader(store, [s.id for s in settings.sensors]),
             web=WebSettings(users={"alice": _cheap("secret")}),
         )
         with TestClient(create_app(backend)) as client:

@@ -22,6 +22,7 @@ from homeguard.adapters.web import Backend, WebSettings, create_app
 from homeguard.core.model import PanelSettings, SensorSpec, SensorType, User
 from homeguard.core.records import Batch, SensorRecord, SystemRecord
 from homeguard.core.signals import ActuatorKind
+from homeguard.services.health import HealthReader
 from tests.services.conftest import _cheap
 from tests.web.conftest import EnginePanel
 
@@ -53,6 +54,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[st
             broker=lambda: "127.0.0.1:1883",
             broker_connected=lambda: True,
             clock=time.time,
+            health=HealthReader(store, [s.id for s in settings_.sensors]),
             web=WebSettings(users={"alice": _cheap("secret")}),
         )
         app = create_app(backend)

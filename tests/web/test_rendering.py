@@ -219,6 +219,7 @@ def hub_of(link: Link, store: Store) -> live.LiveHub:
         broker=lambda: "127.0.0.1:1883",
         broker_connected=lambda: True,
         clock=lambda: 1.0,
+        health=lambda now, reported_only=False: [],
     )
     return live.LiveHub(backend)
 

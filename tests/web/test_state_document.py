@@ -22,6 +22,7 @@ from homeguard.core.model import PanelSettings, SensorSpec, SensorType
 from homeguard.core.panel import Outcome
 from homeguard.core.signals import Input
 from homeguard.services.controller import View
+from homeguard.services.health import HealthReader
 from tests.services.conftest import _cheap
 from tests.web.conftest import EnginePanel
 
@@ -54,6 +55,7 @@ def logged_in(settings: PanelSettings, store: EventStore) -> Iterator[tuple[Test
         broker=lambda: "127.0.0.1:1883",
         broker_connected=lambda: True,
         clock=time.time,
+        health=HealthReader(store, [s.id for s in settings.sensors]),
         web=WebSettings(users={"alice": _cheap("secret")}),
     )
     with TestClient(create_app(backend)) as client:

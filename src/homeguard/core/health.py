@@ -74,6 +74,16 @@ REPORT_FIELDS = ("ts", "battery", "linkquality")
 ReportRow = tuple[str, float, str, float | None, float | None, float | None]
 
 
+class StoredReports(NamedTuple):
+    """What the store gives health (``EventStore.sensor_reports``): the rows asked for,
+    with the number of the last event stored and the time of the oldest event kept
+    (retention deletes the older ones), read in one snapshot."""
+
+    rows: Sequence[ReportRow]
+    last_id: int  # 0: no event stored
+    oldest: float | None  # None: no event stored
+
+
 def report_row(record: SensorRecord) -> ReportRow:
     """The :data:`ReportRow` of a sensor event."""
     meta: Mapping[str, Any] = record.metadata or {}
@@ -141,10 +151,9 @@ class DeviceHealth:
 _NEVER = (Health.WATCH, ("never reported",))  # a device with no report in the history
 
 
-def reports_span(now: float, policy: HealthPolicy) -> tuple[float, float]:
-    """The times [since, until) of the stored reports that assessing at ``now`` reads
-    (those after ``now`` are read, and ignored)."""
-    return now - policy.history - DAY, now + 1.0
+def reports_since(now: float, policy: HealthPolicy) -> float:
+    """The time of the oldest report that assessing at ``now`` reads."""
+    return now - policy.history - DAY
 
 
 def assess_all(
@@ -160,17 +169,65 @@ def assess_all(
     sensors took seconds of queries). ``reported_only``: leave out the devices with no
     report (each would be ``watch``, "never reported"), for those who want only the
     devices that need a visit."""
-    wanted = set(device_ids)
-    reports: dict[str, list[Report]] = {}  # only those that reported: maybe few of many
-    for device_id, ts, state, sent, battery, link in rows:
-        if device_id in wanted:
-            reports.setdefault(device_id, []).append(Report(ts, state, sent, battery, link))
-    if reported_only:
-        return [assess(i, reports[i], now, policy) for i in device_ids if i in reports]
-    return [
-        assess(i, reports[i], now, policy) if i in reports else DeviceHealth(i, *_NEVER)
-        for i in device_ids
-    ]
+    history = ReportHistory(device_ids)
+    history.add(rows)
+    return history.assess(now, policy, reported_only=reported_only)
+
+
+class ReportHistory:
+    """The reports of each of ``device_ids``, oldest first, kept from one assessment to
+    the next: a process that assesses again and again (the dashboard, the scoring
+    process) adds only what was stored since it last read, and drops what is older than
+    it needs, instead of reading every report of the span again (a week of 300,000
+    events: about a second, docs/performance.md)."""
+
+    def __init__(self, device_ids: Sequence[str]) -> None:
+        self.device_ids = tuple(device_ids)
+        self._wanted = set(device_ids)
+        self._reports: dict[str, list[Report]] = {}  # only those that reported
+        self._states: dict[str, str] = {}  # one string per state, not one per report
+
+    def __len__(self) -> int:
+        return sum(map(len, self._reports.values()))
+
+    def add(self, rows: Iterable[ReportRow]) -> None:
+        """Add reports, each after those of its device at or before its time (rows come
+        oldest first; one received earlier than the last is put in its place)."""
+        wanted, reports, states = self._wanted, self._reports, self._states
+        for device_id, ts, state, sent, battery, link in rows:
+            if device_id not in wanted:
+                continue
+            report = Report(ts, states.setdefault(state, state), sent, battery, link)
+            if (known := reports.get(device_id)) is None:
+                reports[device_id] = [report]
+            elif known[-1].ts <= ts:
+                known.append(report)
+            else:
+                bisect.insort_right(known, report, key=_time)
+
+    def drop_before(self, start: float) -> None:
+        """Forget the reports received before ``start``."""
+        for device_id, known in list(self._reports.items()):
+            if known[0].ts < start:
+                del known[: bisect.bisect_left(known, (start,))]
+                if not known:
+                    del self._reports[device_id]
+
+    def assess(
+        self, now: float, policy: HealthPolicy = HealthPolicy(), *, reported_only: bool = False
+    ) -> list[DeviceHealth]:
+        """Each device's health at ``now`` (``reported_only``: as :func:`assess_all`)."""
+        reports = self._reports
+        if reported_only:
+            return [assess(i, reports[i], now, policy) for i in self.device_ids if i in reports]
+        return [
+            assess(i, reports[i], now, policy) if i in reports else DeviceHealth(i, *_NEVER)
+            for i in self.device_ids
+        ]
+
+
+def _time(report: Report) -> float:
+    return report.ts
 
 
 def assess(
@@ -181,7 +238,7 @@ def assess(
 ) -> DeviceHealth:
     """The health of ``device_id`` at ``now`` from its ``reports`` (oldest first; those
     after ``now`` are ignored)."""
-    history = _since(reports, now - policy.history - DAY, now + 1e-9)
+    history = _since(reports, reports_since(now, policy), now + 1e-9)
     if not history:
         return DeviceHealth(device_id, *_NEVER)
     findings: list[tuple[Health, str]] = []

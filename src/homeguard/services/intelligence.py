@@ -49,7 +49,7 @@ from homeguard.core.records import SensorRecord, SystemRecord
 from homeguard.core.signals import Advisory, EventKind
 from homeguard.errors import FeatureUnavailable, StoreError
 from homeguard.services.anomaly import AnomalyDetector, AnomalyPolicy
-from homeguard.services.health import ReportStore, device_health
+from homeguard.services.health import HealthReader, ReportStore
 
 log = logging.getLogger("homeguard.intelligence")
 
@@ -254,6 +254,7 @@ class Intelligence:
         self._advise = advise
         self._clock = clock
         self._settings = settings
+        self._assess = HealthReader(store, self._sensor_ids, settings.health)
         self._health: dict[str, Health] = {}
         self._detector: AnomalyDetector | None = None
         self._trained_at: float | None = None
@@ -287,7 +288,7 @@ class Intelligence:
         return made
 
     def _maintenance(self, now: float) -> list[Advisory]:
-        self.latest = device_health(self._store, self._sensor_ids, now, self._settings.health)
+        self.latest = self._assess(now)
         made = []
         for health in self.latest:
             before = self._health.get(health.device_id, Health.OK)

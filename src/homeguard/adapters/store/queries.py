@@ -90,11 +90,16 @@ def battery_sql(devices: Sequence[str], scan: int) -> Sql:
     return sql, [scan, json.dumps(list(devices))]
 
 
-def reports_sql(fields: Sequence[str], since: float, until: float) -> Sql:
-    """Sensor events in [since, until), oldest first: device, timestamp, state, then
-    each of ``fields`` of the metadata as a number (NULL when missing or not a number:
-    JSON's ``true`` is no battery level). Extracted by SQLite's JSON functions: decoding
-    each row's metadata in Python was most of the cost of reading a week of events."""
+def reports_sql(fields: Sequence[str], *, since: float, after: int, last: int) -> Sql:
+    """Sensor events received at or after ``since`` with an id in (after, last], oldest
+    first: device, timestamp, state, then each of ``fields`` of the metadata as a number
+    (NULL when missing or not a number: JSON's ``true`` is no battery level). Extracted
+    by SQLite's JSON functions: decoding each row's metadata in Python was most of the
+    cost of reading a week of events.
+
+    From the start (``after`` 0), along the time index; after an event, along the ids
+    alone: those stored since a reader last read are few, and the last of the table.
+    (A ``+`` before a column keeps SQLite from choosing its index.)"""
     columns = []
     params: list[object] = []
     for field in fields:
@@ -106,11 +111,15 @@ def reports_sql(fields: Sequence[str], since: float, until: float) -> Sql:
             " THEN json_extract(metadata, ?) * 1.0 END"
         )
         params += [path, path]
+    if after <= 0:
+        span, params = "timestamp >= ? AND +id <= ?", [*params, since, last]
+    else:
+        span, params = "+timestamp >= ? AND id > ? AND id <= ?", [*params, since, after, last]
     sql = (
         f"SELECT device_id, timestamp, state, {', '.join(columns)} FROM sensor_events"
-        " WHERE timestamp >= ? AND timestamp < ? ORDER BY timestamp, id"
+        f" WHERE {span} ORDER BY timestamp, id"
     )
-    return sql, [*params, since, until]
+    return sql, params
 
 
 def where(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from homeguard.core.health import ReportRow
+from homeguard.core.health import DeviceHealth
 from homeguard.core.model import PanelSettings
 from homeguard.core.panel import Outcome, Panel
 from homeguard.core.records import Delivery, DeviceRecord, EventQuery, EventRecord
@@ -68,10 +68,13 @@ class EventQueries(Protocol):
         self, *, since: float, until: float, bucket: float, offset: float = 0.0
     ) -> list[tuple[float, int, int, int]]: ...
     def battery_levels(self, devices: Sequence[str], *, scan: int = 50) -> dict[str, float]: ...
-    def sensor_reports(
-        self, fields: Sequence[str], *, since: float, until: float
-    ) -> Sequence[ReportRow]: ...
     def size_bytes(self) -> int: ...
+
+
+class SensorHealth(Protocol):
+    """Every configured sensor's health at ``now`` (services.health.HealthReader)."""
+
+    def __call__(self, now: float, *, reported_only: bool = False) -> list[DeviceHealth]: ...
 
 
 class NotificationLog(Protocol):
@@ -103,6 +106,7 @@ class Backend:
     broker: Callable[[], str]  # a description of the broker connection
     broker_connected: Callable[[], bool]
     clock: Callable[[], float]
+    health: SensorHealth
     web: WebSettings = WebSettings()
     # The uplink's figures (UplinkFigures' fields), or None when there is no uplink.
     uplink: Callable[[], Mapping[str, Any] | None] = lambda: None

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from homeguard.core.health import REPORT_FIELDS, HealthPolicy, assess_all, reports_span
 from homeguard.core.model import Action
 from homeguard.core.panel import Outcome, RejectReason
 from homeguard.core.records import EventQuery
@@ -227,11 +226,9 @@ def health(
     """Every configured sensor's health (docs/intelligence.md): ``ok``, ``watch``, ``service``
     or ``failed``, the reason, battery and days until it is empty (``attention``: only
     those that need a visit, what the dashboard shows)."""
-    backend, now = web.backend, web.backend.clock()
-    since, until = reports_span(now, HealthPolicy())
-    rows = backend.store.sensor_reports(REPORT_FIELDS, since=since, until=until)
+    backend = web.backend
+    reported = backend.health(backend.clock(), reported_only=True)
     ids = [sensor.id for sensor in backend.settings.sensors]
-    reported = assess_all(ids, rows, now, reported_only=True)
     # Written as they are: FastAPI's checking and serialising them again doubled the time.
     if not attention:
         return Response(every_health(ids, reported), media_type="application/json")
