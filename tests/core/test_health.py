@@ -14,12 +14,13 @@ from homeguard.core.health import (
     Health,
     Report,
     ReportHistory,
+    Track,
+    _Span,
     assess,
     assess_all,
     report_of,
     report_row,
 )
-from homeguard.core.health import _since as since
 from homeguard.core.records import SensorRecord
 
 T0 = 1_767_225_600.0
@@ -179,18 +180,28 @@ _TIMES = st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0])
 
 @given(
     times=st.lists(_TIMES, max_size=12),
+    bounds=st.tuples(st.integers(0, 12), st.integers(0, 12)),
     start=_TIMES,
     until=st.none() | _TIMES,
     battery=st.none() | st.floats(0, 100),
 )
 def test_a_time_window_holds_the_reports_from_its_start_to_before_its_end(
-    times: list[float], start: float, until: float | None, battery: float | None
+    times: list[float],
+    bounds: tuple[int, int],
+    start: float,
+    until: float | None,
+    battery: float | None,
 ) -> None:
-    """Found with bisect over the reports themselves (tuples, the time first): reports
-    at the same time as an end, or with None beside a number, compare without error."""
-    history = [Report(t, "OPEN", None, battery, None) for t in sorted(times)]
-    window = since(history, start, until)
-    assert list(window) == [r for r in history if start <= r.ts and (until is None or r.ts < until)]
+    """Within the reports an assessment reads (numbered [first, end)), found with
+    bisect over the times alone: those at the same time as an end included as such."""
+    track = Track.of(Report(t, "OPEN", None, battery, None) for t in sorted(times))
+    first, end = min(bounds[0], len(times)), min(max(bounds), len(times))
+    window = _Span(track, first, end).since(start, until)
+    assert list(window) == [
+        i
+        for i in range(first, end)
+        if start <= track.ts[i] and (until is None or track.ts[i] < until)
+    ]
 
 
 @settings(max_examples=40, deadline=None)
@@ -211,8 +222,11 @@ def test_reports_added_a_few_at_a_time_are_assessed_as_all_at_once(data: st.Data
     for i in data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=20)):
         turn[i] = data.draw(st.integers(turn[i], turns - 1))  # stored late
     history = ReportHistory(["front", "back", "lid"])
+    dropped = T0
     for t in range(turns):
         history.add(row for row, at in zip(rows, turn, strict=True) if at == t)
-        history.drop_before(data.draw(st.floats(T0, now - 8 * DAY)))
+        dropped = max(dropped, data.draw(st.floats(T0, now - 8 * DAY)))
+        history.drop_before(dropped)
     assert history.assess(now) == assess_all(["front", "back", "lid"], rows, now)
+    assert history.count == sum(row[1] >= dropped for row in rows)
     assert any(h.state is not Health.OK for h in history.assess(now, reported_only=True))

@@ -102,3 +102,13 @@ def test_a_store_put_back_from_an_older_copy_is_read_again(tmp_path: Path) -> No
         reader.store = copy  # numbered up to fewer events; its oldest is the same
         assert ask(now) == device_health(copy, IDS, now)
         assert ask(now)[1].reason == "never reported"
+
+
+def test_past_what_it_may_keep_it_reads_everything_at_each_question(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "events.db") as store:
+        store.write(reports("front", T0, 10))
+        reader = Counting(store)
+        ask = HealthReader(reader, IDS, keep=999)  # 10 reports of a device: 1,000 bytes
+        now = T0 + 6000.0
+        assert ask(now) == ask(now) == device_health(store, IDS, now)
+        assert reader.reads == [(0, 10), (0, 10)]

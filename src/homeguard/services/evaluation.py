@@ -20,7 +20,7 @@ from typing import Any
 
 from homeguard.adapters import isolation_forest
 from homeguard.core.activity import DAY, HOUR, activations
-from homeguard.core.health import HealthPolicy, Report, assess, report_of
+from homeguard.core.health import HealthPolicy, Track, assess, report_of
 from homeguard.core.household import Household, HouseholdSpec, Incident, simulate_household
 from homeguard.services.anomaly import Anomaly, AnomalyDetector, AnomalyPolicy
 
@@ -207,9 +207,9 @@ def _overlap(anomaly: Anomaly, incident: Incident) -> bool:
 
 def _maintenance(household: Household, every: float) -> tuple[list[FaultScore], int]:
     policy = HealthPolicy()
-    reports: dict[str, list[Report]] = {s.id: [] for s in household.sensors}
+    reports = {s.id: Track() for s in household.sensors}
     for record in household.sensor_events:
-        reports[record.device_id].append(report_of(record))
+        reports[record.device_id].add(*report_of(record))
     faults = {f.devices[0]: f for f in household.faults()}
     first: dict[str, tuple[float, str]] = {}
     false_alarms = 0

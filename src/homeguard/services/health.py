@@ -26,19 +26,32 @@ class ReportStore(Protocol):
     ) -> StoredReports: ...
 
 
+# The most a reader keeps, in bytes (ReportHistory.size): about a million reports.
+# Past it, it reads them all at each question, as a one-off reader does: 100,000
+# devices that reported a few times each would take 80 MB to keep, in the dashboard's
+# process and in the scoring process each.
+KEEP_BYTES = 48_000_000
+
+
 class HealthReader:
     """The health of ``sensor_ids``, for a process that asks again and again (the
     dashboard, the scoring process): it keeps the reports it read, and each time reads
     only those stored since (a week of 300,000 events took a second to read, at every
     question). It reads everything again when retention deleted events of the span it
     reads, the store was emptied or put back from an older copy, or the clock went
-    back: it answers what reading the whole store would. Safe to call from several
-    threads."""
+    back: it answers what reading the whole store would. It keeps at most about
+    ``keep`` bytes. Safe to call from several threads."""
 
     def __init__(
-        self, store: ReportStore, sensor_ids: Sequence[str], policy: HealthPolicy | None = None
+        self,
+        store: ReportStore,
+        sensor_ids: Sequence[str],
+        policy: HealthPolicy | None = None,
+        *,
+        keep: int = KEEP_BYTES,
     ) -> None:
         self._store = store
+        self._keep = keep
         self._ids = tuple(sensor_ids)
         self._policy = policy or HealthPolicy()
         self._lock = threading.Lock()
@@ -62,7 +75,10 @@ class HealthReader:
             self._history.add(found.rows)
             self._history.drop_before(since)
             self._read, self._oldest, self._since = found.last_id, found.oldest, since
-            return self._history.assess(now, self._policy, reported_only=reported_only)
+            health = self._history.assess(now, self._policy, reported_only=reported_only)
+            if self._history.size > self._keep:  # too much to keep: read them all each time
+                self._history, self._read = ReportHistory(self._ids), 0
+            return health
 
 
 def device_health(
