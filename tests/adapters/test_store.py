@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homeguard.adapters.store import SCHEMA_VERSION, EventStore
+from homeguard.adapters.store import SCHEMA_VERSION, EventStore, queries
 from homeguard.adapters.store import sqlite as store_module
 from homeguard.core.health import REPORT_FIELDS, report_row
 from homeguard.core.records import (
@@ -615,6 +615,22 @@ def test_an_empty_store_has_no_sensor_reports(store: EventStore) -> None:
     assert store.sensor_reports(REPORT_FIELDS, since=0.0) == ([], 0, None)
     store.write(Batch(system_events=[system(1.0)]))
     assert store.sensor_reports(REPORT_FIELDS, since=0.0, after=5) == ([], 0, None)
+
+
+@pytest.mark.parametrize(
+    ("after", "plan"),
+    [
+        (0, "USING INDEX sensor_events_time (timestamp>?)"),  # the span of a year's table
+        (5, "USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),  # only the last ones
+    ],
+)
+def test_sensor_reports_read_the_span_by_time_and_then_only_the_newest_by_id(
+    store: EventStore, path: Path, after: int, plan: str
+) -> None:
+    sql, params = queries.reports_sql(REPORT_FIELDS, since=1.0, after=after, last=10)
+    with sqlite3.connect(path) as raw:
+        steps = [row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert any(step.endswith(plan) for step in steps), steps
 
 
 def test_sensor_reports_take_only_field_names_and_refuse_malformed_metadata(
