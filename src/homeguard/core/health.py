@@ -1,7 +1,8 @@
 """Sensor health: which devices will need a visit soon, and why, from what they reported.
 
 Pure functions over one device's stored reports (:class:`Report`, made from the event
-store's sensor records) and ``now``. Each device gets a :class:`Health` and the reasons:
+store's sensor records, kept as a :class:`Track`) and ``now``. Each device gets a
+:class:`Health` and the reasons:
 
 - **battery**: the trend of the last days' levels gives the days until it is empty (a
   least-squares line, counted only when the fall is larger than the readings' wobble);
@@ -54,12 +55,8 @@ _RANK = {Health.OK: 0, Health.WATCH: 1, Health.SERVICE: 2, Health.FAILED: 3}
 
 
 class Report(NamedTuple):
-    """One stored report: received at ``ts``; ``sent`` is the device's own ``ts``.
-
-    A tuple whose first item is ``ts``, so that a device's reports, oldest first, are
-    searched by time with `bisect` alone (``(start,)`` sorts before every report at or
-    after ``start``): a key function called for each step took a third of the time of
-    assessing 100,000 sensors."""
+    """One stored report: received at ``ts``; ``sent`` is the device's own ``ts``. The
+    rules read a device's reports as a :class:`Track`."""
 
     ts: float
     state: str
