@@ -340,10 +340,9 @@ def sizes(workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
             row["stored"] = result["stored"]
             row["rss_after_mb"] = ctl.rss_mb()
         rows.append(row)
-    first = rows[0]
     for row in rows[1:]:
-        grown = (row["rss_mb"] - first["rss_mb"]) * 1024
-        row["kb_per_sensor"] = grown / (row["sensors"] - first["sensors"])
+        grown = (row["rss_mb"] - rows[0]["rss_mb"]) * 1024
+        row["kb_per_sensor"] = grown / (row["sensors"] - rows[0]["sensors"])
     return rows
 
 
@@ -431,7 +430,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=1000, help="background events/s in (c)")
     parser.add_argument("--sensors", type=int, default=100, help="configured, for (a)-(c)")
     parser.add_argument(
-        "--sizes", type=lambda s: [int(n) for n in s.split(",")], default=[100, 10_000, 100_000]
+        "--sizes",
+        type=lambda s: [int(n) for n in s.split(",") if n],
+        default=[100, 10_000, 100_000],
     )
     parser.add_argument("--size-events", type=int, default=10_000, help="per size in (d)")
     parser.add_argument("--cap", type=float, default=120, help="seconds at most per ingest")
