@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from homeguard.adapters.store import EventStore
 from homeguard.core.health import DAY, Health, StoredReports
 from homeguard.core.records import Batch, SensorRecord
+from homeguard.errors import StoreUnavailable
 from homeguard.services.health import HealthReader, device_health
 
 T0 = 1_767_225_600.0
@@ -16,15 +19,19 @@ IDS = ("front", "back", "lid")
 
 
 class Counting:
-    """The store, with what each read of the reports asked for and got."""
+    """The store, with what each read of the reports asked for and got; ``fail``: the
+    reads from the start fail (as a full disk or a locked file makes them)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.reads: list[tuple[int, int]] = []  # (after, rows)
+        self.fail = False
 
     def sensor_reports(
         self, fields: Sequence[str], *, since: float, after: int = 0
     ) -> StoredReports:
+        if self.fail and after == 0:
+            raise StoreUnavailable("cannot query the event store: disk I/O error")
         found = self.store.sensor_reports(fields, since=since, after=after)
         self.reads.append((after, len(found.rows)))
         return found
@@ -112,3 +119,20 @@ def test_past_what_it_may_keep_it_reads_everything_at_each_question(tmp_path: Pa
         now = T0 + 6000.0
         assert ask(now) == ask(now) == device_health(store, IDS, now)
         assert reader.reads == [(0, 10), (0, 10)]
+
+
+def test_a_read_that_fails_changes_nothing_it_keeps(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "events.db") as store:
+        store.write(reports("front", T0, 100, battery=3.0))
+        store.write(reports("back", T0 + DAY, 100))
+        reader = Counting(store)
+        ask = HealthReader(reader, IDS)
+        now = T0 + DAY + 60000.0
+        ask(now)
+        store.prune(T0 + 1000.0)  # retention: the next question reads everything again
+        store.write(reports("lid", now, 3))
+        reader.fail = True
+        with pytest.raises(StoreUnavailable):
+            ask(now)
+        reader.fail = False
+        assert ask(now) == device_health(store, IDS, now)

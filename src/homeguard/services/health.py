@@ -70,8 +70,8 @@ class HealthReader:
             # store was put back from an older copy; or the clock went back.
             deleted = found.oldest != self._oldest and (found.oldest or math.inf) > since
             if self._read and (deleted or found.last_id < self._read or since < self._since):
-                self._history = ReportHistory(self._ids)
                 found = self._store.sensor_reports(REPORT_FIELDS, since=since)
+                self._history = ReportHistory(self._ids)  # once read: a failed read keeps it
             self._history.add(found.rows)
             self._history.drop_before(since)
             self._read, self._oldest, self._since = found.last_id, found.oldest, since
